@@ -1,0 +1,64 @@
+package engine
+
+// Activity names registered by workers.
+const (
+	RestActivity = "rest"
+	SoapActivity = "soap"
+)
+
+// Error types carried by step failures. Types listed in NonRetryable are not
+// retried by Temporal.
+const (
+	ErrHTTPStatus   = "HTTPStatus"
+	ErrHTTPClient   = "HTTPStatusClient" // a 4xx other than 408/429: the request is wrong, retrying will not help
+	ErrConnection   = "Connection"
+	ErrTimeout      = "Timeout"
+	ErrTLSHandshake = "TLSHandshake"
+	ErrCertificate  = "Certificate"
+	ErrSecret       = "Secret"
+	ErrConfig       = "Config"
+	ErrSOAPFault    = "SOAPFault"
+	ErrExpression   = "Expression"
+	ErrFlowFailed   = "FlowFailed"
+)
+
+// KV is one ordered name/value pair of a request (query parameter, header).
+type KV struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// RestRequest is the input of the rest activity: everything rendered, secrets
+// still as references.
+type RestRequest struct {
+	WorkflowID  string           `json:"workflow_id"`
+	StepPath    string           `json:"step"`
+	Connection  *Connection      `json:"connection"`
+	Profile     *ProtocolProfile `json:"profile,omitempty"`
+	ProjectRoot string           `json:"project_root,omitempty"`
+	Method      string           `json:"method"`
+	Path        string           `json:"path,omitempty"`
+	Query       []KV             `json:"query,omitempty"`
+	Headers     []KV             `json:"headers,omitempty"`
+	Body        any              `json:"body,omitempty"`
+	BodyType    string           `json:"body_type,omitempty"`
+	Expect      []int            `json:"expect,omitempty"`
+	BodyLimit   int64            `json:"body_limit,omitempty"`
+	// IdempotencyKey stays the same across retries of the step; it is sent as
+	// the Idempotency-Key header on non-idempotent methods.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// StepResult is what a REST or SOAP activity returns, and the details of its
+// failure when it fails.
+type StepResult struct {
+	Request  RequestSummary   `json:"request"`
+	Response *ResponseSummary `json:"response,omitempty"`
+	// Body is the parsed body exposed to expressions as steps.<id>.body (SOAP
+	// body tree); REST bodies are exposed as text and JSON.
+	Body    any       `json:"body,omitempty"`
+	TLS     *TLSFacts `json:"tls,omitempty"`
+	Timings Timings   `json:"timings"`
+	Attempt int       `json:"attempt"`
+	Worker  string    `json:"worker,omitempty"`
+}

@@ -1,0 +1,351 @@
+package engine
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+	"github.com/tidwall/gjson"
+)
+
+// Names visible to expressions. Anything else is a compile error, so typos are
+// reported by `outflow validate` rather than at run time.
+var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution"}
+
+const (
+	exprOpen  = "${{"
+	exprClose = "}}"
+)
+
+type exprEnv struct {
+	Inputs    any `expr:"inputs"`
+	Steps     any `expr:"steps"`
+	Vars      any `expr:"vars"`
+	Item      any `expr:"item"`
+	Index     any `expr:"index"`
+	Branch    any `expr:"branch"`
+	Execution any `expr:"execution"`
+}
+
+// Template is a string that may contain ${{ ... }} expressions. A template that
+// is exactly one expression evaluates to the expression's value with its type;
+// otherwise the parts are joined into a string.
+type Template struct {
+	source string
+	parts  []templatePart
+	whole  bool
+}
+
+type templatePart struct {
+	text    string
+	code    string
+	program *vm.Program
+}
+
+// IsTemplate reports whether s contains an expression.
+func IsTemplate(s string) bool { return strings.Contains(s, exprOpen) }
+
+// ExprError is a problem in an expression, with its byte offset in the
+// template string so that loaders can point at it.
+type ExprError struct {
+	Offset int
+	Code   string
+	Err    error
+}
+
+func (e *ExprError) Error() string {
+	return fmt.Sprintf("expression %q: %v", e.Code, e.Err)
+}
+
+func (e *ExprError) Unwrap() error { return e.Err }
+
+// CompileTemplate parses and compiles every expression in s.
+func CompileTemplate(s string) (*Template, error) {
+	t := &Template{source: s}
+	rest := s
+	offset := 0
+	for {
+		i := strings.Index(rest, exprOpen)
+		if i < 0 {
+			if rest != "" {
+				t.parts = append(t.parts, templatePart{text: rest})
+			}
+			break
+		}
+		if i > 0 {
+			t.parts = append(t.parts, templatePart{text: rest[:i]})
+		}
+		j := strings.Index(rest[i+len(exprOpen):], exprClose)
+		if j < 0 {
+			return nil, &ExprError{Offset: offset + i, Code: rest[i:], Err: fmt.Errorf("missing closing %q", exprClose)}
+		}
+		code := strings.TrimSpace(rest[i+len(exprOpen) : i+len(exprOpen)+j])
+		if code == "" {
+			return nil, &ExprError{Offset: offset + i, Code: rest[i : i+len(exprOpen)+j+len(exprClose)], Err: fmt.Errorf("empty expression")}
+		}
+		prog, err := compileExpr(code)
+		if err != nil {
+			return nil, &ExprError{Offset: offset + i, Code: code, Err: err}
+		}
+		t.parts = append(t.parts, templatePart{code: code, program: prog})
+		adv := i + len(exprOpen) + j + len(exprClose)
+		rest = rest[adv:]
+		offset += adv
+	}
+	t.whole = len(t.parts) == 1 && t.parts[0].program != nil && strings.HasPrefix(strings.TrimSpace(s), exprOpen) && strings.HasSuffix(strings.TrimSpace(s), exprClose)
+	if len(t.parts) == 3 && t.parts[0].program == nil && t.parts[2].program == nil &&
+		strings.TrimSpace(t.parts[0].text) == "" && strings.TrimSpace(t.parts[2].text) == "" && t.parts[1].program != nil {
+		// Surrounding blanks (YAML block scalars end in a newline) do not turn
+		// a single expression into a string.
+		t.parts = t.parts[1:2]
+		t.whole = true
+	}
+	return t, nil
+}
+
+// Source returns the template text.
+func (t *Template) Source() string { return t.source }
+
+// Eval evaluates the template in env.
+func (t *Template) Eval(env map[string]any) (any, error) {
+	if t.whole {
+		return runExpr(t.parts[0], env)
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.program == nil {
+			b.WriteString(p.text)
+			continue
+		}
+		v, err := runExpr(p, env)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(Stringify(v))
+	}
+	return b.String(), nil
+}
+
+func runExpr(p templatePart, env map[string]any) (any, error) {
+	e := exprEnv{
+		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
+		Index: env["index"], Branch: env["branch"], Execution: env["execution"],
+	}
+	v, err := expr.Run(p.program, e)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %q: %w", p.code, err)
+	}
+	return v, nil
+}
+
+// Stringify renders a value for string interpolation: strings as they are,
+// nil as empty, numbers without exponent when integral, the rest as JSON.
+func Stringify(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		if x == float64(int64(x)) && x < 1e15 && x > -1e15 {
+			return fmt.Sprintf("%d", int64(x))
+		}
+		return fmt.Sprint(x)
+	case int, int64, int32, bool, uint, uint64:
+		return fmt.Sprint(x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func exprOptions() []expr.Option {
+	return []expr.Option{
+		// Fields typed any: names are checked, values are dynamic.
+		expr.Env(exprEnv{}),
+		// Workflow code must be deterministic: no clock.
+		expr.DisableBuiltin("now"),
+		expr.Function("jsonpath", fnJSONPath, new(func(any, string) any)),
+		expr.Function("tojson", fnToJSON, new(func(any) string)),
+		expr.Function("fromjson", fnFromJSON, new(func(string) any)),
+		expr.Function("urlencode", func(p ...any) (any, error) { return url.QueryEscape(Stringify(p[0])), nil }, new(func(any) string)),
+		expr.Function("base64", func(p ...any) (any, error) { return base64.StdEncoding.EncodeToString([]byte(Stringify(p[0]))), nil }, new(func(any) string)),
+		expr.Function("default", func(p ...any) (any, error) {
+			if p[0] == nil || p[0] == "" {
+				return p[1], nil
+			}
+			return p[0], nil
+		}, new(func(any, any) any)),
+	}
+}
+
+var compileCache sync.Map // code -> *vm.Program; programs are immutable and safe to share
+
+func compileExpr(code string) (*vm.Program, error) {
+	if p, ok := compileCache.Load(code); ok {
+		return p.(*vm.Program), nil
+	}
+	p, err := expr.Compile(code, exprOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	compileCache.Store(code, p)
+	return p, nil
+}
+
+// fnJSONPath reads a gjson path from a JSON string or from any value.
+func fnJSONPath(p ...any) (any, error) {
+	path, _ := p[1].(string)
+	var raw string
+	switch x := p[0].(type) {
+	case string:
+		raw = x
+	case []byte:
+		raw = string(x)
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return nil, fmt.Errorf("jsonpath: %w", err)
+		}
+		raw = string(b)
+	}
+	r := gjson.Get(raw, path)
+	if !r.Exists() {
+		return nil, nil
+	}
+	return r.Value(), nil
+}
+
+func fnToJSON(p ...any) (any, error) {
+	b, err := json.Marshal(p[0])
+	if err != nil {
+		return nil, fmt.Errorf("tojson: %w", err)
+	}
+	return string(b), nil
+}
+
+func fnFromJSON(p ...any) (any, error) {
+	s, _ := p[0].(string)
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("fromjson: %w", err)
+	}
+	return v, nil
+}
+
+// CompileValue compiles every template inside a YAML-shaped value (maps,
+// lists, strings) and returns the errors found, each with the path of the
+// string that holds it ("body.items[2].id").
+func CompileValue(v any) []ValueError {
+	var errs []ValueError
+	walkStrings(v, "", func(path, s string) {
+		if !IsTemplate(s) {
+			return
+		}
+		if _, err := CompileTemplate(s); err != nil {
+			errs = append(errs, ValueError{Path: path, Err: err})
+		}
+	})
+	return errs
+}
+
+// ValueError is an expression problem inside a structured value.
+type ValueError struct {
+	Path string
+	Err  error
+}
+
+func walkStrings(v any, path string, fn func(path, s string)) {
+	switch x := v.(type) {
+	case string:
+		fn(path, x)
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			walkStrings(x[k], p, fn)
+		}
+	case []any:
+		for i, e := range x {
+			walkStrings(e, fmt.Sprintf("%s[%d]", path, i), fn)
+		}
+	}
+}
+
+// EvalValue evaluates every template inside a YAML-shaped value and returns a
+// new value; strings without expressions are kept as they are.
+func EvalValue(v any, env map[string]any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		if !IsTemplate(x) {
+			return x, nil
+		}
+		t, err := CompileTemplate(x)
+		if err != nil {
+			return nil, err
+		}
+		return t.Eval(env)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			e, err := EvalValue(x[k], env)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = e
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := EvalValue(e, env)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			out[i] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// Truthy is the truth of an `if:` value: false, nil, 0, "" and "false" are false.
+func Truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != "" && x != "false"
+	case int:
+		return x != 0
+	case float64:
+		return x != 0
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return true
+}

@@ -1,0 +1,71 @@
+package engine
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestTemplates(t *testing.T) {
+	env := map[string]any{
+		"inputs": map[string]any{"id": "42", "n": 3.0, "list": []any{1.0, 2.0}},
+		"steps":  map[string]any{"get": map[string]any{"body": `{"a":{"b":[10,20]}}`, "json": map[string]any{"name": "Ada"}}},
+	}
+	cases := []struct {
+		in   string
+		want any
+	}{
+		{"plain", "plain"},
+		{"${{ inputs.n }}", 3.0},
+		{"  ${{ inputs.list }}\n", []any{1.0, 2.0}},
+		{"/c/${{ inputs.id }}/x", "/c/42/x"},
+		{"${{ inputs.n * 2 }}-${{ inputs.id }}", "6-42"},
+		{"${{ jsonpath(steps.get.body, 'a.b.1') }}", 20.0},
+		{"${{ steps.get.json.name }}", "Ada"},
+		{"${{ steps.missing?.json?.name ?? 'none' }}", "none"},
+		{"${{ default(inputs.nothing, 'd') }}", "d"},
+		{"${{ urlencode('a b&c') }}", "a+b%26c"},
+		{"${{ tojson(inputs.list) }}", "[1,2]"},
+	}
+	for _, c := range cases {
+		tpl, err := CompileTemplate(c.in)
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		got, err := tpl.Eval(env)
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%q = %#v, want %#v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestTemplateErrors(t *testing.T) {
+	for in, want := range map[string]string{
+		"${{ inputs.id":          "missing closing",
+		"${{ }}":                 "empty expression",
+		"${{ now() }}":           "now",
+		"${{ nosuch.x }}":        "unknown name nosuch",
+		"a ${{ inputs.id + }} b": "expression",
+	} {
+		_, err := CompileTemplate(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want it to mention %q", in, err, want)
+		}
+	}
+}
+
+func FuzzCompileTemplate(f *testing.F) {
+	for _, s := range []string{"${{ inputs.a }}", "x${{ 1 + 2 }}y", "${{", "}}${{ steps.a.json['b'] }}", "${{ jsonpath(inputs.a, 'b') }}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tpl, err := CompileTemplate(s)
+		if err != nil {
+			return
+		}
+		_, _ = tpl.Eval(map[string]any{"inputs": map[string]any{"a": "{}"}})
+	})
+}

@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// coerceInput converts an input given as text (from the command line) to the
+// declared type, and checks values of other types.
+func coerceInput(s InputSpec, v any) (any, error) {
+	str, isString := v.(string)
+	switch s.Type {
+	case "", "any":
+		return v, nil
+	case "string":
+		if isString {
+			return str, nil
+		}
+		return Stringify(v), nil
+	case "integer":
+		switch x := v.(type) {
+		case float64:
+			if x != float64(int64(x)) {
+				return nil, fmt.Errorf("input %q must be an integer, got %v", s.Name, x)
+			}
+			return x, nil
+		case int:
+			return float64(x), nil
+		case int64:
+			return float64(x), nil
+		case string:
+			n, err := strconv.ParseInt(x, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("input %q must be an integer, got %q", s.Name, x)
+			}
+			return float64(n), nil
+		}
+	case "number":
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case int:
+			return float64(x), nil
+		case int64:
+			return float64(x), nil
+		case string:
+			n, err := strconv.ParseFloat(x, 64)
+			if err != nil {
+				return nil, fmt.Errorf("input %q must be a number, got %q", s.Name, x)
+			}
+			return n, nil
+		}
+	case "boolean":
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case string:
+			b, err := strconv.ParseBool(x)
+			if err != nil {
+				return nil, fmt.Errorf("input %q must be true or false, got %q", s.Name, x)
+			}
+			return b, nil
+		}
+	case "object", "array":
+		if isString {
+			var out any
+			if err := json.Unmarshal([]byte(str), &out); err != nil {
+				return nil, fmt.Errorf("input %q must be JSON %s: %v", s.Name, s.Type, err)
+			}
+			v = out
+		}
+		if _, ok := v.(map[string]any); ok && s.Type == "object" {
+			return v, nil
+		}
+		if _, ok := v.([]any); ok && s.Type == "array" {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("input %q must be of type %s, got %T", s.Name, s.Type, v)
+}

@@ -1,0 +1,261 @@
+// Package engine holds Outflow's compiled plan, the workflow that interprets it,
+// expressions, the execution record and the client operations built on them.
+//
+// The plan is what crosses into Temporal: it is produced by package flows on the
+// client, carries the definitions of every connection and protocol profile the
+// flow uses (secret references, never secret values), and is interpreted
+// deterministically by FlowWorkflow.
+package engine
+
+import "time"
+
+// Plan is a compiled flow or action, ready to run. It is plain data: it is
+// serialized into the workflow's input and kept in its history.
+type Plan struct {
+	// Name is the flow or action the plan runs.
+	Name string `json:"name"`
+	// Kind is "Flow" or "Action".
+	Kind string `json:"kind"`
+	// Source is "file:line" of the document the plan came from.
+	Source string `json:"source,omitempty"`
+	// ProjectRoot is the absolute project folder on the machine that compiled
+	// the plan; relative file paths in profiles are resolved against it when the
+	// worker has no project folder of its own.
+	ProjectRoot string `json:"project_root,omitempty"`
+
+	Inputs  []InputSpec `json:"inputs,omitempty"`
+	Vars    []Binding   `json:"vars,omitempty"`
+	Steps   []Step      `json:"steps"`
+	Outputs []Binding   `json:"outputs,omitempty"`
+
+	// Actions, Connections and Profiles hold every definition reachable from
+	// Steps, keyed by name.
+	Actions     map[string]*ActionDef       `json:"actions,omitempty"`
+	Connections map[string]*Connection      `json:"connections,omitempty"`
+	Profiles    map[string]*ProtocolProfile `json:"profiles,omitempty"`
+	Triggers    []Trigger                   `json:"triggers,omitempty"`
+	Settings    Settings                    `json:"settings"`
+}
+
+// Settings are project-wide knobs that travel with the plan.
+type Settings struct {
+	// BodyLimit caps the response body kept in step output data, in bytes.
+	BodyLimit int64 `json:"body_limit,omitempty"`
+	// DefaultTaskQueue is where steps without an agent run.
+	DefaultTaskQueue string `json:"default_task_queue,omitempty"`
+}
+
+// DefaultBodyLimit is the response body size kept in step output data when a
+// project sets none: 256 KiB.
+const DefaultBodyLimit = 256 << 10
+
+// InputSpec declares one input of a flow or action.
+type InputSpec struct {
+	Name        string `json:"name"`
+	Type        string `json:"type,omitempty"` // string | number | integer | boolean | object | array | any
+	Required    bool   `json:"required,omitempty"`
+	Default     any    `json:"default,omitempty"`
+	Secret      bool   `json:"secret,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// Binding is a named value that may contain expressions (vars, outputs).
+// Bindings are ordered so that evaluation is deterministic and later ones can
+// refer to earlier ones.
+type Binding struct {
+	Name  string `json:"name"`
+	Value any    `json:"value"`
+}
+
+// ActionDef is a reusable, named sequence of steps with inputs and outputs.
+type ActionDef struct {
+	Name    string      `json:"name"`
+	Source  string      `json:"source,omitempty"`
+	Inputs  []InputSpec `json:"inputs,omitempty"`
+	Steps   []Step      `json:"steps"`
+	Outputs []Binding   `json:"outputs,omitempty"`
+}
+
+// Step is one node of a plan. Exactly one of Rest, Soap, Action, Foreach and
+// Parallel is set.
+type Step struct {
+	ID     string `json:"id"`
+	Name   string `json:"name,omitempty"`
+	Source string `json:"source,omitempty"` // file:line:col
+	// If is a template; the step runs when it evaluates to a truthy value.
+	If string `json:"if,omitempty"`
+
+	Rest     *RestStep   `json:"rest,omitempty"`
+	Soap     *SoapStep   `json:"soap,omitempty"`
+	Action   *ActionCall `json:"action,omitempty"`
+	Foreach  *Foreach    `json:"foreach,omitempty"`
+	Parallel []Branch    `json:"parallel,omitempty"`
+
+	Retry           *RetryPolicy `json:"retry,omitempty"`
+	Timeout         Duration     `json:"timeout,omitempty"`
+	ContinueOnError bool         `json:"continue_on_error,omitempty"`
+}
+
+// Kind names the step's kind: rest, soap, action, foreach or parallel.
+func (s *Step) Kind() string {
+	switch {
+	case s.Rest != nil:
+		return "rest"
+	case s.Soap != nil:
+		return "soap"
+	case s.Action != nil:
+		return "action"
+	case s.Foreach != nil:
+		return "foreach"
+	case s.Parallel != nil:
+		return "parallel"
+	}
+	return ""
+}
+
+// RestStep calls a REST endpoint through a connection alias. Values may hold
+// expressions.
+type RestStep struct {
+	Connection string    `json:"connection"`
+	Method     string    `json:"method"`
+	Path       string    `json:"path,omitempty"`
+	Query      []Binding `json:"query,omitempty"`
+	Headers    []Binding `json:"headers,omitempty"`
+	// Body is sent as JSON (default), text or form, per BodyType.
+	Body     any    `json:"body,omitempty"`
+	BodyType string `json:"body_type,omitempty"` // json | text | form
+	// Expect lists accepted status codes; empty means any 2xx.
+	Expect []int `json:"expect,omitempty"`
+}
+
+// SoapStep calls a SOAP operation through a connection alias.
+type SoapStep struct {
+	Connection string    `json:"connection"`
+	WSDL       string    `json:"wsdl"`
+	Operation  string    `json:"operation"`
+	Service    string    `json:"service,omitempty"`
+	Port       string    `json:"port,omitempty"`
+	Body       any       `json:"body,omitempty"`
+	Headers    []Binding `json:"headers,omitempty"`
+}
+
+// ActionCall runs an action with inputs.
+type ActionCall struct {
+	Name string    `json:"name"`
+	With []Binding `json:"with,omitempty"`
+}
+
+// Foreach runs Steps once per item of Items (an expression that yields a
+// list), at most Concurrency at a time (default 1). Inside, `item` and
+// `index` refer to the current element.
+type Foreach struct {
+	Items       string `json:"items"`
+	Concurrency int    `json:"concurrency,omitempty"`
+	Steps       []Step `json:"steps"`
+}
+
+// Branch is one sequence of a parallel step.
+type Branch struct {
+	ID    string `json:"id"`
+	Steps []Step `json:"steps"`
+}
+
+// RetryPolicy maps onto Temporal's retry policy.
+type RetryPolicy struct {
+	MaxAttempts        int      `json:"max_attempts,omitempty"`
+	InitialInterval    Duration `json:"initial_interval,omitempty"`
+	BackoffCoefficient float64  `json:"backoff_coefficient,omitempty"`
+	MaxInterval        Duration `json:"max_interval,omitempty"`
+}
+
+// Duration is a time.Duration that reads and writes as "1m30s" in JSON.
+type Duration time.Duration
+
+// SecretRef names a secret held elsewhere ("env:NAME", "file:PATH",
+// "vault:...", "cyberark:..."). Only the reference is ever stored.
+type SecretRef struct {
+	Ref string `json:"secret"`
+}
+
+// Connection is a connection alias: where a step's requests go and how they
+// authenticate.
+type Connection struct {
+	Name   string `json:"name"`
+	Source string `json:"source,omitempty"`
+	// Scheme, Host, Port and BasePath make the base URL; Port 0 means the
+	// profile's port or the scheme's default.
+	Scheme          string      `json:"scheme"`
+	Host            string      `json:"host"`
+	Port            int         `json:"port,omitempty"`
+	BasePath        string      `json:"base_path,omitempty"`
+	MutualAuth      bool        `json:"mutual_auth,omitempty"`
+	ProtocolProfile string      `json:"protocol_profile,omitempty"`
+	Credential      *Credential `json:"credential,omitempty"`
+	Agent           string      `json:"agent,omitempty"`
+	Headers         []Binding   `json:"headers,omitempty"`
+	Timeout         Duration    `json:"timeout,omitempty"`
+}
+
+// Credential authenticates requests of a connection.
+type Credential struct {
+	Type     string     `json:"type"` // basic | bearer | api_key
+	Username string     `json:"username,omitempty"`
+	Password *SecretRef `json:"password,omitempty"`
+	Token    *SecretRef `json:"token,omitempty"`
+	// api_key: sent as header Name (default X-API-Key) or query parameter Name.
+	In    string     `json:"in,omitempty"` // header | query
+	Key   string     `json:"key,omitempty"`
+	Value *SecretRef `json:"value,omitempty"`
+}
+
+// ProtocolProfile says how TLS is done for the connections that use it.
+type ProtocolProfile struct {
+	Name       string      `json:"name"`
+	Source     string      `json:"source,omitempty"`
+	Port       int         `json:"port,omitempty"`
+	Keystore   *Keystore   `json:"keystore,omitempty"`
+	Truststore *Truststore `json:"truststore,omitempty"`
+	ServerName string      `json:"server_name,omitempty"`
+	MinVersion string      `json:"min_version,omitempty"` // "1.2" | "1.3"
+	// InsecureSkipVerify disables server certificate verification; for tests only.
+	InsecureSkipVerify bool        `json:"insecure_skip_verify,omitempty"`
+	Revocation         *Revocation `json:"revocation,omitempty"`
+	Store              string      `json:"store,omitempty"`      // project | agent | vault
+	AppliesTo          []string    `json:"applies_to,omitempty"` // empty = all agents
+	// ExpiryWarning is how long before a certificate expires Outflow warns.
+	ExpiryWarning Duration `json:"expiry_warning,omitempty"`
+}
+
+// Keystore is where a profile's client key and certificate chain live.
+type Keystore struct {
+	Path        string     `json:"path,omitempty"`
+	Password    *SecretRef `json:"password,omitempty"`
+	KeyPassword *SecretRef `json:"key_password,omitempty"`
+	Alias       string     `json:"alias,omitempty"`
+}
+
+// Truststore is the set of CA certificates a profile trusts for servers.
+type Truststore struct {
+	Paths       []string   `json:"paths,omitempty"`
+	Password    *SecretRef `json:"password,omitempty"`
+	SystemRoots bool       `json:"system_roots,omitempty"`
+}
+
+// Revocation configures certificate revocation checks of the server chain.
+type Revocation struct {
+	Mode string `json:"mode"` // off | fail_open | fail_closed
+}
+
+// Trigger starts a flow without a person: a schedule.
+type Trigger struct {
+	Schedule *Schedule `json:"schedule,omitempty"`
+}
+
+// Schedule becomes a Temporal Schedule.
+type Schedule struct {
+	Cron     string    `json:"cron,omitempty"`
+	Every    Duration  `json:"every,omitempty"`
+	Timezone string    `json:"timezone,omitempty"`
+	Paused   bool      `json:"paused,omitempty"`
+	Inputs   []Binding `json:"inputs,omitempty"`
+}

@@ -1,0 +1,99 @@
+package engine
+
+import "time"
+
+// Record is the execution record of one run: what each step sent and got
+// back. It is readable by the "record" query while the flow runs and is the
+// workflow's result (or the details of its failure) when it ends. It never
+// holds secret values: request headers that carry credentials are redacted
+// by the step before they reach it.
+type Record struct {
+	WorkflowID string         `json:"workflow_id"`
+	RunID      string         `json:"run_id,omitempty"`
+	Flow       string         `json:"flow"`
+	Kind       string         `json:"kind"`
+	Status     string         `json:"status"` // running | succeeded | failed
+	Start      time.Time      `json:"start"`
+	End        *time.Time     `json:"end,omitempty"`
+	Inputs     map[string]any `json:"inputs,omitempty"`
+	Steps      []*StepRecord  `json:"steps"`
+	Outputs    map[string]any `json:"outputs,omitempty"`
+	Error      *ErrorInfo     `json:"error,omitempty"`
+}
+
+// Step statuses.
+const (
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+	StatusWaiting   = "waiting"
+)
+
+// StepRecord is the step output data of one step.
+type StepRecord struct {
+	// ID is the step's path: "get", "customer/get", "each[2]/post".
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Connection string    `json:"connection,omitempty"`
+	TaskQueue  string    `json:"task_queue,omitempty"`
+	Agent      string    `json:"agent,omitempty"`
+	Status     string    `json:"status"`
+	Attempts   int       `json:"attempts,omitempty"`
+	Start      time.Time `json:"start"`
+	Duration   Duration  `json:"duration"`
+	// Worker is the identity of the worker that ran the last attempt.
+	Worker   string           `json:"worker,omitempty"`
+	Request  *RequestSummary  `json:"request,omitempty"`
+	Response *ResponseSummary `json:"response,omitempty"`
+	TLS      *TLSFacts        `json:"tls,omitempty"`
+	Timings  *Timings         `json:"timings,omitempty"`
+	Outputs  map[string]any   `json:"outputs,omitempty"`
+	Error    *ErrorInfo       `json:"error,omitempty"`
+}
+
+// ErrorInfo is a failure in words: a stable type and the message.
+type ErrorInfo struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// RequestSummary is what a step sent, with credentials redacted.
+type RequestSummary struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// Body is the request body as sent, capped like response bodies.
+	Body string `json:"body,omitempty"`
+}
+
+// ResponseSummary is what a step got back.
+type ResponseSummary struct {
+	StatusCode int               `json:"status_code"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	// Body is the response text, capped at the plan's body limit; it is left
+	// out when JSON holds the parsed body.
+	Body          string `json:"body,omitempty"`
+	BodySize      int64  `json:"body_size"`
+	BodyTruncated bool   `json:"body_truncated,omitempty"`
+	JSON          any    `json:"json,omitempty"`
+}
+
+// Timings of one HTTP exchange, in milliseconds.
+type Timings struct {
+	DNSMillis       float64 `json:"dns_ms,omitempty"`
+	ConnectMillis   float64 `json:"connect_ms,omitempty"`
+	TLSMillis       float64 `json:"tls_ms,omitempty"`
+	FirstByteMillis float64 `json:"first_byte_ms"`
+	TotalMillis     float64 `json:"total_ms"`
+}
+
+// Step finds a step record by path.
+func (r *Record) Step(id string) *StepRecord {
+	for _, s := range r.Steps {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// TLSFacts describe the TLS session a step's request went over.
+type TLSFacts struct {
+	Version           string      `json:"version"`      // "TLS 1.3"
+	CipherSuite       string      `json:"cipher_suite"` // "TLS_AES_128_GCM_SHA256"
+	Resumed           bool        `json:"resumed"`
+	ServerName        string      `json:"server_name,omitempty"`
+	NegotiatedALPN    string      `json:"alpn,omitempty"`
+	ClientCertificate *CertFacts  `json:"client_certificate,omitempty"`
+	ServerChain       []CertFacts `json:"server_chain,omitempty"`
+	// NewConnection is true when this request needed a new TCP/TLS connection
+	// rather than a pooled one.
+	NewConnection bool `json:"new_connection"`
+}
+
+// CertFacts describe one certificate.
+type CertFacts struct {
+	Subject           string    `json:"subject"`
+	Issuer            string    `json:"issuer,omitempty"`
+	Serial            string    `json:"serial,omitempty"`
+	FingerprintSHA256 string    `json:"fingerprint_sha256"`
+	NotAfter          time.Time `json:"not_after"`
+}
+
+// MarshalJSON writes the duration as a Go duration string ("1m30s").
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a Go duration string or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("parsing duration %q: %w", s, err)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("duration must be a string like \"30s\": %w", err)
+	}
+	*d = Duration(n)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,517 @@
+// Package rest is the REST step: an activity that calls a partner through a
+// connection alias, resolving credentials and TLS on the worker that runs it.
+package rest
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/secrets"
+)
+
+// Transports gives the HTTP transport of a connection on this worker. The
+// implementation caches transports so that keep-alive connections serve many
+// steps.
+type Transports interface {
+	RoundTripper(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, baseDir string) (http.RoundTripper, error)
+}
+
+// Activity runs REST steps. Its fields are set once when the worker starts;
+// it is safe for concurrent use.
+type Activity struct {
+	Secrets    *secrets.Resolver
+	Transports Transports
+	// BaseDir, when set, is where this worker finds project files (keystores);
+	// otherwise the plan's project folder is used.
+	BaseDir string
+	// Identity names this worker in step records.
+	Identity string
+}
+
+// maxRequestBodyInRecord caps the request body kept in the record.
+const maxRequestBodyInRecord = 4 << 10
+
+// drainLimit is how much of an over-limit body is read and thrown away so the
+// connection can be reused; beyond it the connection is closed instead.
+const drainLimit = 1 << 20
+
+// Execute runs one REST step.
+func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engine.StepResult, error) {
+	info := activity.GetInfo(ctx)
+	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
+	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
+		opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, Cause: nil, Details: []any{res}}
+		return nil, temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
+	}
+	if req.Connection == nil {
+		return fail(engine.ErrConfig, false, errors.New("no connection given"))
+	}
+	target, err := BuildURL(req.Connection, req.Profile, req.Path, req.Query)
+	if err != nil {
+		return fail(engine.ErrConfig, false, err)
+	}
+	method := strings.ToUpper(req.Method)
+	if method == "" {
+		method = http.MethodGet
+	}
+	body, contentType, err := encodeBody(req.Body, req.BodyType)
+	if err != nil {
+		return fail(engine.ErrConfig, false, err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, method, target.String(), bytes.NewReader(body))
+	if err != nil {
+		return fail(engine.ErrConfig, false, fmt.Errorf("building request: %w", err))
+	}
+	if body == nil {
+		hreq.Body = nil
+		hreq.ContentLength = 0
+	}
+	hreq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	hreq.Header.Set("User-Agent", "outflow")
+	if contentType != "" {
+		hreq.Header.Set("Content-Type", contentType)
+	}
+	for _, h := range req.Connection.Headers {
+		hreq.Header.Set(h.Name, engine.Stringify(h.Value))
+	}
+	for _, h := range req.Headers {
+		hreq.Header.Add(h.Name, h.Value)
+	}
+	if req.IdempotencyKey != "" && (method == http.MethodPost || method == http.MethodPatch) && hreq.Header.Get("Idempotency-Key") == "" {
+		hreq.Header.Set("Idempotency-Key", req.IdempotencyKey)
+	}
+	// The summary is taken before credentials are added: nothing secret can reach it.
+	res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: redactHeaders(hreq.Header, req.Connection.Credential)}
+	if len(body) > 0 {
+		res.Request.Body = capString(body, maxRequestBodyInRecord)
+	}
+	if err := a.applyCredential(ctx, hreq, req.Connection.Credential); err != nil {
+		var se *secrets.Error
+		if errors.As(err, &se) {
+			return fail(engine.ErrSecret, false, err)
+		}
+		return fail(engine.ErrConfig, false, err)
+	}
+	if cred := req.Connection.Credential; cred != nil && cred.Type == "api_key" && cred.In == "query" {
+		// The URL in the summary never carries the key.
+		res.Request.URL = target.String()
+	}
+
+	baseDir := a.BaseDir
+	if baseDir == "" {
+		baseDir = req.ProjectRoot
+	}
+	var rt http.RoundTripper = defaultTransport
+	if a.Transports != nil {
+		rt, err = a.Transports.RoundTripper(ctx, req.Connection, req.Profile, baseDir)
+		if err != nil {
+			var se *secrets.Error
+			if errors.As(err, &se) {
+				return fail(engine.ErrSecret, false, err)
+			}
+			return fail(engine.ErrCertificate, false, err)
+		}
+	}
+
+	var (
+		start                              = time.Now()
+		dnsStart, connStart, tlsStart      time.Time
+		dnsDur, connDur, tlsDur, firstByte time.Duration
+		reused                             bool
+	)
+	trace := &httptrace.ClientTrace{
+		DNSStart:             func(httptrace.DNSStartInfo) { dnsStart = time.Now() },
+		DNSDone:              func(httptrace.DNSDoneInfo) { dnsDur = time.Since(dnsStart) },
+		ConnectStart:         func(string, string) { connStart = time.Now() },
+		ConnectDone:          func(string, string, error) { connDur = time.Since(connStart) },
+		TLSHandshakeStart:    func() { tlsStart = time.Now() },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { tlsDur = time.Since(tlsStart) },
+		GotConn:              func(ci httptrace.GotConnInfo) { reused = ci.Reused },
+		GotFirstResponseByte: func() { firstByte = time.Since(start) },
+	}
+	hreq = hreq.WithContext(httptrace.WithClientTrace(ctx, trace))
+	resp, err := rt.RoundTrip(hreq)
+	res.Timings = engine.Timings{DNSMillis: ms(dnsDur), ConnectMillis: ms(connDur), TLSMillis: ms(tlsDur)}
+	if err != nil {
+		res.Timings.TotalMillis = ms(time.Since(start))
+		typ, retry, err := classifyTransportError(ctx, err)
+		if d, ok := a.Transports.(interface {
+			Diagnose(error, *engine.Connection, *engine.ProtocolProfile) error
+		}); ok && typ == engine.ErrTLSHandshake {
+			err = d.Diagnose(err, req.Connection, req.Profile)
+		}
+		return fail(typ, retry, fmt.Errorf("calling %s %s: %w", method, res.Request.URL, err))
+	}
+	defer resp.Body.Close()
+	limit := req.BodyLimit
+	if limit <= 0 {
+		limit = engine.DefaultBodyLimit
+	}
+	data, size, truncated, readErr := readCapped(resp.Body, limit)
+	res.Timings.FirstByteMillis = ms(firstByte)
+	res.Timings.TotalMillis = ms(time.Since(start))
+	if resp.TLS != nil {
+		res.TLS = connFacts(resp.TLS, !reused, a.Transports)
+	}
+	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: flattenHeaders(resp.Header), BodySize: size, BodyTruncated: truncated}
+	if !truncated && isJSON(resp.Header.Get("Content-Type"), data) {
+		var v any
+		if json.Unmarshal(data, &v) == nil {
+			rs.JSON = v
+		}
+	}
+	if rs.JSON == nil {
+		rs.Body = string(data)
+	}
+	res.Response = rs
+	if readErr != nil {
+		return fail(engine.ErrConnection, true, fmt.Errorf("reading the response of %s %s: %w", method, res.Request.URL, readErr))
+	}
+	if !statusExpected(resp.StatusCode, req.Expect) {
+		msg := fmt.Sprintf("%s %s answered %s", method, res.Request.URL, resp.Status)
+		if words := partnerWords(data); words != "" {
+			msg += ": " + words
+		}
+		if len(req.Expect) > 0 {
+			msg += fmt.Sprintf(" (expected %s)", joinInts(req.Expect))
+		}
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429 {
+			return fail(engine.ErrHTTPClient, false, errors.New(msg))
+		}
+		opts := temporal.ApplicationErrorOptions{Details: []any{res}}
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			opts.NextRetryDelay = d
+		}
+		return nil, temporal.NewApplicationErrorWithOptions(msg, engine.ErrHTTPStatus, opts)
+	}
+	return res, nil
+}
+
+var defaultTransport http.RoundTripper = &http.Transport{
+	Proxy:               http.ProxyFromEnvironment,
+	DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	ForceAttemptHTTP2:   true,
+	MaxIdleConns:        100,
+	MaxIdleConnsPerHost: 32,
+	IdleConnTimeout:     90 * time.Second,
+	TLSHandshakeTimeout: 15 * time.Second,
+}
+
+func connFacts(state *tls.ConnectionState, newConn bool, t Transports) *engine.TLSFacts {
+	if f, ok := t.(interface {
+		Facts(*tls.ConnectionState, bool) *engine.TLSFacts
+	}); ok {
+		return f.Facts(state, newConn)
+	}
+	return &engine.TLSFacts{
+		Version:       tls.VersionName(state.Version),
+		CipherSuite:   tls.CipherSuiteName(state.CipherSuite),
+		Resumed:       state.DidResume,
+		ServerName:    state.ServerName,
+		NewConnection: newConn,
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BuildURL joins a step path under the connection's base URL. The host always
+// comes from the connection: a path that names a scheme or host is refused.
+func BuildURL(conn *engine.Connection, profile *engine.ProtocolProfile, p string, query []engine.KV) (*url.URL, error) {
+	if conn.Host == "" {
+		return nil, fmt.Errorf("connection %q has no host", conn.Name)
+	}
+	scheme := conn.Scheme
+	if scheme == "" {
+		scheme = "https"
+	}
+	port := conn.Port
+	if port == 0 && profile != nil {
+		port = profile.Port
+	}
+	host := conn.Host
+	if port != 0 && !(scheme == "https" && port == 443) && !(scheme == "http" && port == 80) {
+		host = net.JoinHostPort(conn.Host, strconv.Itoa(port))
+	} else if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	rel, err := url.Parse(p)
+	if err != nil {
+		return nil, fmt.Errorf("step path %q is not a valid URL path: %w", p, err)
+	}
+	if rel.Scheme != "" || rel.Host != "" || rel.User != nil || strings.HasPrefix(p, "//") {
+		return nil, fmt.Errorf("step path %q names a host; a step may only give a path under connection %q (%s://%s)", p, conn.Name, scheme, host)
+	}
+	joined := path.Join("/", conn.BasePath, rel.Path)
+	if strings.HasSuffix(rel.Path, "/") && !strings.HasSuffix(joined, "/") {
+		joined += "/"
+	}
+	base := "/" + strings.Trim(conn.BasePath, "/")
+	if base != "/" && joined != base && !strings.HasPrefix(joined, base+"/") {
+		return nil, fmt.Errorf("step path %q leaves the base path %q of connection %q", p, conn.BasePath, conn.Name)
+	}
+	u := &url.URL{Scheme: scheme, Host: host, Path: joined}
+	q := rel.Query()
+	for _, kv := range query {
+		q.Add(kv.Name, kv.Value)
+	}
+	u.RawQuery = q.Encode()
+	return u, nil
+}
+
+func encodeBody(v any, bodyType string) ([]byte, string, error) {
+	if v == nil {
+		return nil, "", nil
+	}
+	switch bodyType {
+	case "", "json":
+		if s, ok := v.(string); ok && bodyType == "" {
+			return []byte(s), "text/plain; charset=utf-8", nil
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, "", fmt.Errorf("encoding the body as JSON: %w", err)
+		}
+		return b, "application/json", nil
+	case "text":
+		return []byte(engine.Stringify(v)), "text/plain; charset=utf-8", nil
+	case "form":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, "", fmt.Errorf("a form body must be a map of fields, got %T", v)
+		}
+		form := url.Values{}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if list, ok := m[k].([]any); ok {
+				for _, e := range list {
+					form.Add(k, engine.Stringify(e))
+				}
+				continue
+			}
+			form.Set(k, engine.Stringify(m[k]))
+		}
+		return []byte(form.Encode()), "application/x-www-form-urlencoded", nil
+	}
+	return nil, "", fmt.Errorf("unknown body_type %q (json, text or form)", bodyType)
+}
+
+func (a *Activity) applyCredential(ctx context.Context, r *http.Request, c *engine.Credential) error {
+	if c == nil {
+		return nil
+	}
+	get := func(ref *engine.SecretRef, what string) (string, error) {
+		if ref == nil {
+			return "", fmt.Errorf("credential %s has no %s", c.Type, what)
+		}
+		if a.Secrets == nil {
+			return "", &secrets.Error{Ref: ref.Ref, Err: errors.New("no secret resolver on this worker")}
+		}
+		return a.Secrets.Resolve(ctx, ref.Ref)
+	}
+	switch c.Type {
+	case "basic":
+		pw, err := get(c.Password, "password")
+		if err != nil {
+			return err
+		}
+		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.Username+":"+pw)))
+	case "bearer":
+		tok, err := get(c.Token, "token")
+		if err != nil {
+			return err
+		}
+		r.Header.Set("Authorization", "Bearer "+tok)
+	case "api_key":
+		v, err := get(c.Value, "value")
+		if err != nil {
+			return err
+		}
+		key := c.Key
+		if key == "" {
+			key = "X-API-Key"
+		}
+		if c.In == "query" {
+			q := r.URL.Query()
+			q.Set(key, v)
+			r.URL.RawQuery = q.Encode()
+		} else {
+			r.Header.Set(key, v)
+		}
+	default:
+		return fmt.Errorf("unknown credential type %q (basic, bearer or api_key)", c.Type)
+	}
+	return nil
+}
+
+// Redacted is what a redacted header value reads as.
+const Redacted = "[redacted]"
+
+var sensitiveHeaders = map[string]bool{
+	"authorization": true, "proxy-authorization": true, "cookie": true, "set-cookie": true,
+	"x-api-key": true, "api-key": true, "x-auth-token": true, "x-access-token": true,
+}
+
+// IsSensitiveHeader reports whether a header carries credentials.
+func IsSensitiveHeader(name string, cred *engine.Credential) bool {
+	n := strings.ToLower(name)
+	if sensitiveHeaders[n] {
+		return true
+	}
+	if cred != nil && cred.Type == "api_key" && strings.EqualFold(cred.Key, name) {
+		return true
+	}
+	return strings.Contains(n, "secret") || strings.Contains(n, "token") || strings.Contains(n, "password")
+}
+
+func redactHeaders(h http.Header, cred *engine.Credential) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if IsSensitiveHeader(k, cred) {
+			out[strings.ToLower(k)] = Redacted
+			continue
+		}
+		out[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+func flattenHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if IsSensitiveHeader(k, nil) {
+			out[strings.ToLower(k)] = Redacted
+			continue
+		}
+		out[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+// readCapped reads at most limit bytes and reports the body's size. Memory
+// stays bounded whatever the partner sends.
+func readCapped(r io.Reader, limit int64) (data []byte, size int64, truncated bool, err error) {
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, limit))
+	if err != nil {
+		return buf.Bytes(), n, false, err
+	}
+	rest, err := io.Copy(io.Discard, io.LimitReader(r, drainLimit+1))
+	size = n + rest
+	if rest > 0 {
+		truncated = true
+	}
+	if err != nil {
+		return buf.Bytes(), size, truncated, err
+	}
+	return buf.Bytes(), size, truncated, nil
+}
+
+func capString(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}
+
+func isJSON(contentType string, data []byte) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "application/json" || strings.HasSuffix(mt, "+json") {
+		return true
+	}
+	t := bytes.TrimSpace(data)
+	return mt == "" && len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}
+
+func statusExpected(code int, expect []int) bool {
+	if len(expect) == 0 {
+		return code >= 200 && code < 300
+	}
+	for _, e := range expect {
+		if e == code {
+			return true
+		}
+	}
+	return false
+}
+
+// partnerWords extracts a short message from an error body: a JSON message
+// field when there is one, else the text.
+func partnerWords(data []byte) string {
+	var v map[string]any
+	if json.Unmarshal(data, &v) == nil {
+		for _, k := range []string{"message", "error_description", "error", "detail", "title"} {
+			if s, ok := v[k].(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	s := strings.TrimSpace(string(data))
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// retryAfter reads a Retry-After header (seconds or HTTP date).
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+func classifyTransportError(ctx context.Context, err error) (typ string, retry bool, out error) {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+		return engine.ErrTimeout, true, err
+	}
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	if errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert) || strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:") {
+		return engine.ErrTLSHandshake, true, err
+	}
+	return engine.ErrConnection, true, err
+}

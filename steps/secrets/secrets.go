@@ -1,0 +1,107 @@
+// Package secrets resolves secret references ("env:NAME", "file:PATH") on
+// the worker that runs a step. Values never leave the worker: they are not
+// returned to workflows, logged or put in errors.
+package secrets
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Provider resolves references of one scheme ("env", "file", ...).
+type Provider interface {
+	Resolve(ctx context.Context, name string) (string, error)
+}
+
+// ProviderFunc adapts a function to Provider.
+type ProviderFunc func(ctx context.Context, name string) (string, error)
+
+// Resolve calls f.
+func (f ProviderFunc) Resolve(ctx context.Context, name string) (string, error) { return f(ctx, name) }
+
+// Resolver resolves references through registered providers. The zero value
+// is not usable; use New. It is safe for concurrent use.
+type Resolver struct {
+	mu        sync.RWMutex
+	providers map[string]Provider
+}
+
+// Error is a failure to resolve a reference. It names the reference, never a value.
+type Error struct {
+	Ref string
+	Err error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("resolving secret %q: %v", e.Ref, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns a resolver with the env and file providers; relative file paths
+// are read under baseDir.
+func New(baseDir string) *Resolver {
+	r := &Resolver{providers: map[string]Provider{}}
+	r.Register("env", ProviderFunc(func(_ context.Context, name string) (string, error) {
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return "", fmt.Errorf("environment variable %s is not set on this worker", name)
+		}
+		return v, nil
+	}))
+	r.Register("file", ProviderFunc(func(_ context.Context, name string) (string, error) {
+		p := name
+		if !filepath.IsAbs(p) && baseDir != "" {
+			p = filepath.Join(baseDir, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			if os.IsNotExist(err) {
+				return "", fmt.Errorf("file %s does not exist on this worker", p)
+			}
+			return "", fmt.Errorf("reading %s: %w", p, err)
+		}
+		// Files written by editors and `echo` end in a newline that is not part of the secret.
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}))
+	return r
+}
+
+// Register adds or replaces the provider of a scheme.
+func (r *Resolver) Register(scheme string, p Provider) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.providers[scheme] = p
+}
+
+// Resolve returns the value of a reference such as "env:PARTNER_PASSWORD".
+func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
+	scheme, name, ok := strings.Cut(ref, ":")
+	if !ok || name == "" {
+		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like env:NAME or file:PATH")}
+	}
+	r.mu.RLock()
+	p := r.providers[scheme]
+	r.mu.RUnlock()
+	if p == nil {
+		return "", &Error{Ref: ref, Err: fmt.Errorf("no secret provider %q on this worker (have: %s)", scheme, strings.Join(r.schemes(), ", "))}
+	}
+	v, err := p.Resolve(ctx, name)
+	if err != nil {
+		return "", &Error{Ref: ref, Err: err}
+	}
+	return v, nil
+}
+
+func (r *Resolver) schemes() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.providers))
+	for k := range r.providers {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,134 @@
+// Package worker runs Outflow's Temporal workers: the default workers that
+// interpret flows and run steps, and agent workers that run the steps of
+// connections routed to their group where the keystore lives.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/rest"
+	"github.com/outflow-dev/outflow/steps/secrets"
+)
+
+// Options configure a worker process.
+type Options struct {
+	Client client.Client
+	// TaskQueue is the default queue: flows and steps without an agent.
+	// Empty means engine.DefaultTaskQueue.
+	TaskQueue string
+	// Flows says whether this worker interprets flows (default workers do;
+	// agents only run steps).
+	Flows bool
+	// Agents lists the agent groups whose steps this worker runs.
+	Agents []string
+	// NoDefaultSteps stops the worker from running steps of the default queue
+	// (an agent that only serves its groups).
+	NoDefaultSteps bool
+	Identity       string
+	// BaseDir is where this worker finds project files; empty means the
+	// folder recorded in each plan.
+	BaseDir    string
+	Secrets    *secrets.Resolver
+	Transports rest.Transports
+	Logger     *slog.Logger
+	// MaxConcurrentActivities per task queue; 0 means the SDK default.
+	MaxConcurrentActivities int
+}
+
+// Worker is a running set of Temporal workers.
+type Worker struct {
+	workers []sdkworker.Worker
+}
+
+// Start starts the workers and returns once they poll.
+func Start(opts Options) (*Worker, error) {
+	if opts.Client == nil {
+		return nil, fmt.Errorf("starting worker: no Temporal client")
+	}
+	if opts.Secrets == nil {
+		opts.Secrets = secrets.New(opts.BaseDir)
+	}
+	if opts.Identity == "" {
+		host, _ := os.Hostname()
+		opts.Identity = fmt.Sprintf("%d@%s", os.Getpid(), host)
+	}
+	queue := opts.TaskQueue
+	if queue == "" {
+		queue = engine.DefaultTaskQueue
+	}
+	restAct := &rest.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
+	wo := sdkworker.Options{
+		Identity:                           opts.Identity,
+		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+	}
+	w := &Worker{}
+	newWorker := func(q string, flows, steps bool) {
+		sw := sdkworker.New(opts.Client, q, wo)
+		if flows {
+			sw.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
+		}
+		if steps {
+			sw.RegisterActivityWithOptions(restAct.Execute, activity.RegisterOptions{Name: engine.RestActivity})
+		}
+		w.workers = append(w.workers, sw)
+	}
+	if opts.Flows || !opts.NoDefaultSteps {
+		newWorker(queue, opts.Flows, !opts.NoDefaultSteps)
+	}
+	for _, a := range opts.Agents {
+		newWorker(engine.AgentTaskQueue(a), false, true)
+	}
+	if len(w.workers) == 0 {
+		return nil, fmt.Errorf("starting worker: nothing to do (no flows, no default steps, no agent groups)")
+	}
+	for i, sw := range w.workers {
+		if err := sw.Start(); err != nil {
+			for _, started := range w.workers[:i] {
+				started.Stop()
+			}
+			return nil, fmt.Errorf("starting worker: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// Stop stops every worker, waiting for running activities to finish.
+func (w *Worker) Stop() {
+	for _, sw := range w.workers {
+		sw.Stop()
+	}
+}
+
+// DialOptions say how to reach Temporal.
+type DialOptions struct {
+	Address   string
+	Namespace string
+	Logger    *slog.Logger
+}
+
+// Dial connects a Temporal client.
+func Dial(ctx context.Context, o DialOptions) (client.Client, error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  o.Address,
+		Namespace: o.Namespace,
+		Logger:    sdklog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Temporal at %s: %w", o.Address, err)
+	}
+	return c, nil
+}
