@@ -101,21 +101,18 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	if req.IdempotencyKey != "" && (method == http.MethodPost || method == http.MethodPatch) && hreq.Header.Get("Idempotency-Key") == "" {
 		hreq.Header.Set("Idempotency-Key", req.IdempotencyKey)
 	}
-	// The summary is taken before credentials are added: nothing secret can reach it.
-	res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: redactHeaders(hreq.Header, req.Connection.Credential)}
-	if len(body) > 0 {
-		res.Request.Body = capString(body, maxRequestBodyInRecord)
-	}
 	if err := a.applyCredential(ctx, hreq, req.Connection.Credential); err != nil {
+		res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: redactHeaders(hreq.Header, req.Connection.Credential)}
 		var se *secrets.Error
 		if errors.As(err, &se) {
 			return fail(engine.ErrSecret, false, err)
 		}
 		return fail(engine.ErrConfig, false, err)
 	}
-	if cred := req.Connection.Credential; cred != nil && cred.Type == "api_key" && cred.In == "query" {
-		// The URL in the summary never carries the key.
-		res.Request.URL = target.String()
+	// target never carries an api_key sent as a query parameter: only hreq.URL does.
+	res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: redactHeaders(hreq.Header, req.Connection.Credential)}
+	if len(body) > 0 {
+		res.Request.Body = capString(body, maxRequestBodyInRecord)
 	}
 
 	baseDir := a.BaseDir
