@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
 )
@@ -57,6 +58,9 @@ func Start(opts Options) (*Worker, error) {
 	}
 	if opts.Secrets == nil {
 		opts.Secrets = secrets.New(opts.BaseDir)
+	}
+	if opts.Transports == nil {
+		opts.Transports = steps.NewTransports(opts.Secrets)
 	}
 	if opts.Identity == "" {
 		host, _ := os.Hostname()

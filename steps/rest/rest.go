@@ -147,7 +147,12 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 		GotConn:              func(ci httptrace.GotConnInfo) { reused = ci.Reused },
 		GotFirstResponseByte: func() { firstByte = time.Since(start) },
 	}
-	hreq = hreq.WithContext(httptrace.WithClientTrace(ctx, trace))
+	rctx := ctx
+	var observe func(*tls.ConnectionState) *engine.TLSFacts
+	if o, ok := a.Transports.(TLSObserver); ok {
+		rctx, observe = o.Observe(rctx)
+	}
+	hreq = hreq.WithContext(httptrace.WithClientTrace(rctx, trace))
 	resp, err := rt.RoundTrip(hreq)
 	res.Timings = engine.Timings{DNSMillis: ms(dnsDur), ConnectMillis: ms(connDur), TLSMillis: ms(tlsDur)}
 	if err != nil {
@@ -169,7 +174,11 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	res.Timings.FirstByteMillis = ms(firstByte)
 	res.Timings.TotalMillis = ms(time.Since(start))
 	if resp.TLS != nil {
-		res.TLS = connFacts(resp.TLS, !reused, a.Transports)
+		if observe != nil {
+			res.TLS = observe(resp.TLS)
+		} else {
+			res.TLS = basicFacts(resp.TLS, !reused)
+		}
 	}
 	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: flattenHeaders(resp.Header), BodySize: size, BodyTruncated: truncated}
 	if !truncated && isJSON(resp.Header.Get("Content-Type"), data) {
@@ -215,12 +224,14 @@ var defaultTransport http.RoundTripper = &http.Transport{
 	TLSHandshakeTimeout: 15 * time.Second,
 }
 
-func connFacts(state *tls.ConnectionState, newConn bool, t Transports) *engine.TLSFacts {
-	if f, ok := t.(interface {
-		Facts(*tls.ConnectionState, bool) *engine.TLSFacts
-	}); ok {
-		return f.Facts(state, newConn)
-	}
+// TLSObserver is implemented by Transports that can tell what happened on a
+// request's TLS connection (client certificate presented, server chain,
+// whether the connection was new).
+type TLSObserver interface {
+	Observe(ctx context.Context) (context.Context, func(*tls.ConnectionState) *engine.TLSFacts)
+}
+
+func basicFacts(state *tls.ConnectionState, newConn bool) *engine.TLSFacts {
 	return &engine.TLSFacts{
 		Version:       tls.VersionName(state.Version),
 		CipherSuite:   tls.CipherSuiteName(state.CipherSuite),

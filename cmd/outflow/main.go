@@ -1,0 +1,68 @@
+// Command outflow validates, runs and inspects Outflow flows.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit status without printing more than the command did.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+type globalFlags struct {
+	project   string
+	address   string
+	namespace string
+}
+
+func main() {
+	os.Exit(execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// execute runs the command line and returns the exit status.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		fmt.Fprintln(stderr, "outflow:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "outflow",
+		Short:         "Outflow runs outbound integration flows written in YAML on Temporal",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.project, "project", ".", "project folder")
+	root.PersistentFlags().StringVar(&g.address, "address", os.Getenv("TEMPORAL_ADDRESS"), "Temporal frontend host:port (default: $TEMPORAL_ADDRESS, else an embedded server)")
+	root.PersistentFlags().StringVar(&g.namespace, "namespace", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace")
+	root.AddCommand(
+		validateCmd(g), runCmd(g), testCmd(g), devCmd(g), workerCmd(g), executionsCmd(g), certsCmd(g), quickstartCmd(g),
+	)
+	return root
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/outflow-dev/outflow/flows"
+)
+
+func validateCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate [PATH]",
+		Short: "Check a project (or one file) and report every problem with file:line:col",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := g.project
+			var files []string
+			if len(args) == 1 {
+				st, err := os.Stat(args[0])
+				if err != nil {
+					return err
+				}
+				if st.IsDir() {
+					dir = args[0]
+				} else {
+					files = []string{args[0]}
+				}
+			}
+			proj, err := loadProject(dir, files)
+			if err != nil {
+				return reportProblems(cmd, err)
+			}
+			problems := certProblems(cmd.Context(), proj)
+			for _, p := range problems {
+				fmt.Fprintln(cmd.ErrOrStderr(), p.String())
+			}
+			if hasErrors(problems) {
+				return exitError{1}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s)\n", displayPath(dir, files), summary(proj))
+			return nil
+		},
+	}
+}
+
+func displayPath(dir string, files []string) string {
+	if len(files) == 1 {
+		return files[0]
+	}
+	return dir
+}
+
+func loadProject(dir string, files []string) (*flows.Project, error) {
+	if len(files) > 0 {
+		root := dir
+		// A file outside the project folder is loaded as a project of its own folder.
+		absFile, _ := filepath.Abs(files[0])
+		absRoot, _ := filepath.Abs(root)
+		if rel, err := filepath.Rel(absRoot, absFile); err != nil || len(rel) > 2 && rel[:3] == ".."+string(filepath.Separator) {
+			root = filepath.Dir(files[0])
+		}
+		return flows.LoadFiles(root, files)
+	}
+	return flows.Load(dir)
+}
+
+func reportProblems(cmd *cobra.Command, err error) error {
+	var ps flows.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			fmt.Fprintln(cmd.ErrOrStderr(), p.String())
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "%d problem(s)\n", len(ps))
+		return exitError{1}
+	}
+	return err
+}
+
+func summary(p *flows.Project) string {
+	n := p.Names()
+	return fmt.Sprintf("%d flows, %d actions, %d connections, %d protocol profiles", len(n.Flows), len(n.Actions), len(n.Connections), len(n.Profiles))
+}

@@ -1,0 +1,17 @@
+// Package flows loads an Outflow project — a folder of YAML documents of kind
+// Flow, Action, Connection, ProtocolProfile and Project — validates it, and
+// compiles its flows and actions into engine plans.
+//
+// Load reports every problem of a project at once, each with its file, line,
+// column and path (Problems), so that `outflow validate` can show them all.
+// A loaded Project compiles a flow or action by name (Project.Plan) into an
+// engine.Plan that carries the definitions it reaches and no secret value.
+//
+// The document types of types.go are the YAML contract. The JSON Schema for
+// editors (schema/outflow.schema.json, also returned by Schema) and the field
+// reference (docs/reference.md) are generated from them:
+//
+//	go generate ./flows
+package flows
+
+//go:generate go run ./cmd/genschema

@@ -1,0 +1,316 @@
+package flows
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+
+	"github.com/outflow-dev/outflow/engine"
+)
+
+// SettingsFile is the optional file of project settings (kind: Project) at
+// the root of a project folder. outflow.yml is read as well.
+const SettingsFile = "outflow.yaml"
+
+// Project is a loaded and validated project: its flows, actions, connections
+// and protocol profiles, ready to compile into plans. A Project is not
+// changed after Load returns, so it is safe for concurrent use.
+type Project struct {
+	root     string
+	settings engine.Settings
+	warnings Problems
+	idx      *index
+}
+
+// Load reads every *.yaml and *.yml file under dir, validates the project and
+// returns it. Folders whose name starts with "." or "_", and folders named
+// testdata, are skipped: they hold tool settings, drafts and test fixtures,
+// not flows. When anything is wrong, the error is Problems, listing every
+// problem found.
+func Load(dir string) (*Project, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading project %s: %w", dir, err)
+	}
+	info, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("loading project: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("loading project: %s is a file; give the project folder", dir)
+	}
+	return LoadFS(os.DirFS(root), root)
+}
+
+// LoadFS is Load for a project held in fsys; root is recorded in plans as
+// the project folder (engine.Plan.ProjectRoot) and should be absolute.
+func LoadFS(fsys fs.FS, root string) (*Project, error) {
+	var files []string
+	err := fs.WalkDir(fsys, ".", func(name string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if name != "." && skipDir(e.Name()) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if isYAML(name) {
+			files = append(files, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading project %s: %w", root, err)
+	}
+	if len(files) == 0 {
+		return nil, Problems{{File: ".", Message: fmt.Sprintf("no *.yaml or *.yml files in %s; is this the project folder?", root)}}
+	}
+	return load(fsys, root, files)
+}
+
+// LoadFiles loads only the given YAML files of the project folder root, as
+// when a command is given a file rather than a project. Files may be
+// absolute or relative to the current folder, and must be inside root.
+func LoadFiles(root string, files []string) (*Project, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("loading project %s: %w", root, err)
+	}
+	var rel []string
+	for _, f := range files {
+		af, err := filepath.Abs(f)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", f, err)
+		}
+		r, err := filepath.Rel(abs, af)
+		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return nil, fmt.Errorf("loading %s: the file is outside the project folder %s", f, abs)
+		}
+		rel = append(rel, filepath.ToSlash(r))
+	}
+	if len(rel) == 0 {
+		return nil, fmt.Errorf("loading project %s: no files given", abs)
+	}
+	return load(os.DirFS(abs), abs, rel)
+}
+
+func skipDir(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata"
+}
+
+func isYAML(name string) bool {
+	ext := strings.ToLower(path.Ext(name))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// loader collects the documents and problems of one Load.
+type loader struct {
+	fsys     fs.FS
+	root     string
+	docs     []*document
+	problems Problems
+	warnings Problems
+}
+
+func load(fsys fs.FS, root string, files []string) (*Project, error) {
+	l := &loader{fsys: fsys, root: root}
+	sort.Strings(files)
+	for _, name := range files {
+		data, err := readLimited(fsys, name)
+		if err != nil {
+			l.problems = append(l.problems, Problem{File: name, Message: err.Error()})
+			continue
+		}
+		l.loadFile(name, data)
+	}
+	idx := l.check()
+	if len(l.problems) > 0 {
+		l.problems.sort()
+		return nil, l.problems.dedupe()
+	}
+	l.warnings.sort()
+	p := &Project{root: root, warnings: l.warnings.dedupe(), idx: idx}
+	p.settings = engine.Settings{BodyLimit: engine.DefaultBodyLimit, DefaultTaskQueue: engine.DefaultTaskQueue}
+	if s := idx.settings; s != nil {
+		if s.BodyLimit > 0 {
+			p.settings.BodyLimit = int64(s.BodyLimit)
+		}
+		if s.TaskQueue != "" {
+			p.settings.DefaultTaskQueue = s.TaskQueue
+		}
+	}
+	return p, nil
+}
+
+// readLimited reads a file, refusing one larger than MaxFileSize without
+// reading all of it.
+func readLimited(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading file: %w", unwrapPathError(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading file: %w", unwrapPathError(err))
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("file is larger than %d MiB; split it, a flows file this large is refused", MaxFileSize>>20)
+	}
+	return data, nil
+}
+
+// unwrapPathError drops the path a *fs.PathError repeats, since problems
+// already name the file.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (l *loader) fileProblem(file string, at pos, format string, args ...any) {
+	l.problems = append(l.problems, Problem{File: file, Line: at.Line, Col: at.Col, Message: fmt.Sprintf(format, args...)})
+}
+
+// loadFile parses one file and decodes its documents. Pathological input is
+// refused before each stage that it could overwhelm.
+func (l *loader) loadFile(name string, data []byte) {
+	if line, col, deep := preScanDepth(data, 2*MaxDepth); deep {
+		l.fileProblem(name, pos{line, col}, "values nest deeper than %d levels; flatten the document", MaxDepth)
+		return
+	}
+	tokens := lexer.Tokenize(string(data))
+	if tk, deep := tokenDepth(tokens, 2*MaxDepth); deep {
+		l.fileProblem(name, pos{tk.Position.Line, tk.Position.Column}, "values nest deeper than %d levels; flatten the document", MaxDepth)
+		return
+	}
+	file, err := parse(tokens)
+	if err != nil {
+		at, msg := syntaxProblem(err)
+		l.fileProblem(name, at, "%s", msg)
+		return
+	}
+	for _, doc := range file.Docs {
+		if doc == nil || doc.Body == nil {
+			continue
+		}
+		switch doc.Body.(type) {
+		case *ast.CommentGroupNode, *ast.CommentNode:
+			continue // a document of comments only
+		}
+		g := newASTGuard()
+		if !g.check(doc.Body) {
+			p := *g.problem
+			p.File = name
+			l.problems = append(l.problems, p)
+			continue
+		}
+		l.loadDocument(name, doc.Body, g.aliases)
+	}
+}
+
+// parse runs the YAML parser, turning a panic in it into an error: a parser
+// bug must not take the command down with it.
+func parse(tokens token.Tokens) (f *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML parser failed on this file (%v); simplify the YAML near the problem", r)
+		}
+	}()
+	return parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+}
+
+// syntaxProblem extracts a position and a one-line message from a parser
+// error.
+func syntaxProblem(err error) (pos, string) {
+	var se *yaml.SyntaxError
+	if errors.As(err, &se) {
+		at := pos{}
+		if se.Token != nil && se.Token.Position != nil {
+			at = pos{se.Token.Position.Line, se.Token.Position.Column}
+		}
+		return at, "invalid YAML: " + firstLine(se.Message)
+	}
+	return pos{}, "invalid YAML: " + firstLine(err.Error())
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(s)
+}
+
+// docTypes maps each kind to its document type.
+var docTypes = map[string]reflect.Type{
+	KindFlow:            reflect.TypeFor[Flow](),
+	KindAction:          reflect.TypeFor[Action](),
+	KindConnection:      reflect.TypeFor[Connection](),
+	KindProtocolProfile: reflect.TypeFor[ProtocolProfile](),
+	KindProject:         reflect.TypeFor[ProjectSettings](),
+}
+
+func (l *loader) loadDocument(file string, body ast.Node, aliases map[*ast.AliasNode]ast.Node) {
+	doc := newDocument(file)
+	d := &decoder{doc: doc, problems: &l.problems, aliases: aliases}
+	n := d.resolve(body, "")
+	doc.at = nodePos(n)
+	if doc.at == (pos{}) {
+		doc.at = nodePos(body)
+	}
+	var pairs []*ast.MappingValueNode
+	switch x := n.(type) {
+	case *ast.MappingNode:
+		pairs = x.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{x}
+	default:
+		d.errAt(body, "", "a document must be a mapping that starts with kind and name, got %s", describe(n))
+		return
+	}
+	var kindNode ast.Node
+	for _, mv := range pairs {
+		if mv == nil {
+			continue
+		}
+		if k, ok := scalarText(d.resolve(mv.Key, "")); ok && k == "kind" {
+			kindNode = d.resolve(mv.Value, "kind")
+			break
+		}
+	}
+	if kindNode == nil {
+		d.errorf(doc.at, "", "missing kind; every document starts with kind: one of %s", strings.Join(kinds, ", "))
+		return
+	}
+	kind, ok := stringValue(kindNode)
+	if !ok {
+		d.errAt(kindNode, "kind", "expected a kind (one of %s), got %s", strings.Join(kinds, ", "), describe(kindNode))
+		return
+	}
+	t, ok := docTypes[kind]
+	if !ok {
+		d.errAt(kindNode, "kind", "unknown kind %q %s", kind, known(kind, kinds, "kinds"))
+		return
+	}
+	v := reflect.New(t)
+	d.decode(n, v.Elem(), "")
+	doc.kind = kind
+	doc.name = v.Elem().FieldByName("Name").String()
+	doc.value = v.Interface()
+	l.docs = append(l.docs, doc)
+}

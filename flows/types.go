@@ -1,0 +1,346 @@
+package flows
+
+// The types in this file are the YAML contract of an Outflow project. Their
+// doc comments are the documentation: the JSON Schema for editors
+// (schema/outflow.schema.json) and the field reference (docs/reference.md) are
+// generated from them, and the loader enforces the same `jsonschema` tags
+// (required, enum, pattern, minimum, maximum, minItems) that the schema states.
+// Regenerate both with `go generate ./flows` after changing anything here.
+
+// Kinds of documents a project holds.
+const (
+	KindFlow            = "Flow"
+	KindAction          = "Action"
+	KindConnection      = "Connection"
+	KindProtocolProfile = "ProtocolProfile"
+	KindProject         = "Project"
+)
+
+// kinds lists the kinds in the order messages name them.
+var kinds = []string{KindFlow, KindAction, KindConnection, KindProtocolProfile, KindProject}
+
+// Flow is a sequence of steps that runs as one durable execution, started by
+// hand (`outflow run`) or by a trigger.
+type Flow struct {
+	// Always `Flow`.
+	Kind string `yaml:"kind" jsonschema:"required,enum=Flow"`
+	// The flow's name, unique among the flows and actions of the project: `outflow run NAME`.
+	Name string `yaml:"name" jsonschema:"required,pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$"`
+	// What the flow is for.
+	Description string `yaml:"description,omitempty"`
+	// The values a run is given, by name. Expressions read them as `inputs.NAME`.
+	Inputs map[string]Input `yaml:"inputs,omitempty"`
+	// Named values computed once before the first step, in the order written;
+	// each may use inputs and the vars above it. Expressions read them as `vars.NAME`.
+	Vars map[string]any `yaml:"vars,omitempty"`
+	// What starts the flow without a person.
+	Triggers []Trigger `yaml:"triggers,omitempty"`
+	// The steps, run in order.
+	Steps []Step `yaml:"steps" jsonschema:"required,minItems=1"`
+	// The results of a run, computed after the last step in the order written;
+	// values may use inputs, vars and steps.
+	Outputs map[string]any `yaml:"outputs,omitempty"`
+}
+
+// Action is a reusable sequence of steps with inputs and outputs, called from
+// flows and other actions by a step with `action: NAME`, and test-run on its
+// own with `outflow test NAME`.
+type Action struct {
+	// Always `Action`.
+	Kind string `yaml:"kind" jsonschema:"required,enum=Action"`
+	// The action's name, unique among the flows and actions of the project.
+	Name string `yaml:"name" jsonschema:"required,pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$"`
+	// What the action does.
+	Description string `yaml:"description,omitempty"`
+	// The values a caller passes with `with:`, by name. Expressions read them as `inputs.NAME`.
+	Inputs map[string]Input `yaml:"inputs,omitempty"`
+	// The steps, run in order. They see the action's inputs and steps only.
+	Steps []Step `yaml:"steps" jsonschema:"required,minItems=1"`
+	// The results of the action, computed after its last step. The calling
+	// step exposes them as `steps.ID.outputs.NAME`.
+	Outputs map[string]any `yaml:"outputs,omitempty"`
+}
+
+// Input declares one input of a flow or action.
+type Input struct {
+	// The type a value must have. Values given on the command line are converted to it.
+	Type string `yaml:"type,omitempty" jsonschema:"enum=string,enum=number,enum=integer,enum=boolean,enum=object,enum=array,enum=any,default=any"`
+	// A run or call without this input is refused. An input with a default is never missing.
+	Required bool `yaml:"required,omitempty"`
+	// What the input means.
+	Description string `yaml:"description,omitempty"`
+	// The value used when none is given.
+	Default any `yaml:"default,omitempty"`
+	// The value is sensitive: it is redacted from execution records.
+	Secret bool `yaml:"secret,omitempty"`
+}
+
+// Trigger starts a flow without a person.
+type Trigger struct {
+	// Run the flow on a calendar or at a fixed interval (a Temporal Schedule).
+	Schedule *Schedule `yaml:"schedule" jsonschema:"required"`
+}
+
+// Schedule runs a flow on a cron calendar or at a fixed interval; give exactly
+// one of cron and every.
+type Schedule struct {
+	// A cron calendar: minute hour day-of-month month day-of-week, such as `0 2 * * *`,
+	// or one of @yearly, @monthly, @weekly, @daily, @hourly.
+	Cron string `yaml:"cron,omitempty"`
+	// A fixed interval between runs, such as `15m` or `1h`.
+	Every Duration `yaml:"every,omitempty"`
+	// The IANA time zone the cron calendar is read in, such as `Europe/Berlin`. Default: UTC.
+	Timezone string `yaml:"timezone,omitempty"`
+	// Create the schedule paused; start it with `outflow schedules unpause`.
+	Paused bool `yaml:"paused,omitempty"`
+	// The inputs each scheduled run is given.
+	Inputs map[string]any `yaml:"inputs,omitempty"`
+}
+
+// Step is one step of a flow or action. It does exactly one of: a REST call
+// (`rest`), a SOAP call (`soap`), an action call (`action` with `with`), a
+// loop (`foreach` with `steps`), or branches that run at the same time
+// (`parallel`).
+type Step struct {
+	// Names the step within its flow or action; later steps read its results
+	// as `steps.ID`. Letters, digits and underscores, not starting with a digit.
+	ID string `yaml:"id" jsonschema:"required,pattern=^[A-Za-z_][A-Za-z0-9_]*$"`
+	// A human-readable label for execution records.
+	Name string `yaml:"name,omitempty"`
+	// Run the step only when this expression is true, such as `${{ inputs.full_sync }}`.
+	// A skipped step has status `skipped`.
+	If Condition `yaml:"if,omitempty"`
+	// How failed attempts are retried. Default: 5 attempts, from 1s doubling up to 1m.
+	Retry *Retry `yaml:"retry,omitempty"`
+	// How long one attempt may take. Default: the connection's timeout, else 1m.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// A failure of this step does not fail the flow; later steps can read
+	// `steps.ID.status` and `steps.ID.error`.
+	ContinueOnError bool `yaml:"continue_on_error,omitempty"`
+
+	// Call a REST endpoint.
+	Rest *RestStep `yaml:"rest,omitempty"`
+	// Call a SOAP operation.
+	Soap *SoapStep `yaml:"soap,omitempty"`
+	// Call the action with this name.
+	Action string `yaml:"action,omitempty"`
+	// The inputs of the called action, by name; values may hold expressions.
+	With map[string]any `yaml:"with,omitempty"`
+	// Run `steps` once per item of this list expression, such as
+	// `${{ steps.list.json.items }}`. Inside, `item` is the element and `index` its position.
+	Foreach string `yaml:"foreach,omitempty"`
+	// How many items of a foreach run at the same time. Default: 1.
+	Concurrency int `yaml:"concurrency,omitempty" jsonschema:"minimum=1"`
+	// The steps a foreach runs for each item.
+	Steps []Step `yaml:"steps,omitempty"`
+	// Branches that run at the same time; the step ends when all have ended.
+	Parallel []Branch `yaml:"parallel,omitempty"`
+}
+
+// Branch is one sequence of steps of a parallel step. Its steps share the
+// enclosing scope: their ids are unique across all branches, and steps after
+// the parallel step can read them.
+type Branch struct {
+	// Names the branch in execution records.
+	ID string `yaml:"id" jsonschema:"required,pattern=^[A-Za-z_][A-Za-z0-9_]*$"`
+	// The steps of the branch, run in order.
+	Steps []Step `yaml:"steps" jsonschema:"required,minItems=1"`
+}
+
+// Retry says how failed attempts of a step are retried. Responses with status
+// 4xx (except 408 and 429) and configuration errors are never retried.
+type Retry struct {
+	// Attempts in all, the first included; 1 means no retry. Default: 5.
+	MaxAttempts int `yaml:"max_attempts,omitempty" jsonschema:"minimum=1"`
+	// The wait before the first retry. Default: 1s.
+	InitialInterval Duration `yaml:"initial_interval,omitempty"`
+	// Each wait is the previous one times this. Default: 2.
+	BackoffCoefficient float64 `yaml:"backoff_coefficient,omitempty" jsonschema:"minimum=1"`
+	// The longest wait between attempts. Default: 1m.
+	MaxInterval Duration `yaml:"max_interval,omitempty"`
+}
+
+// RestStep calls a REST endpoint through a connection. The request goes to
+// the connection's base URL joined with path; it never leaves the
+// connection's host.
+type RestStep struct {
+	// The name of the Connection to call through.
+	Connection string `yaml:"connection" jsonschema:"required"`
+	// The HTTP method. Default: GET.
+	Method string `yaml:"method,omitempty" jsonschema:"enum=GET,enum=HEAD,enum=POST,enum=PUT,enum=PATCH,enum=DELETE,enum=OPTIONS,default=GET"`
+	// The path below the connection's base path, such as `/customers/${{ inputs.id }}`.
+	Path string `yaml:"path,omitempty"`
+	// Query parameters; values may hold expressions.
+	Query Scalars `yaml:"query,omitempty"`
+	// Request headers, added to the connection's headers; values may hold expressions.
+	Headers Scalars `yaml:"headers,omitempty"`
+	// The request body; strings in it may hold expressions.
+	Body any `yaml:"body,omitempty"`
+	// How the body is sent: `json` (default), `text`, or `form` (URL-encoded fields).
+	BodyType string `yaml:"body_type,omitempty" jsonschema:"enum=json,enum=text,enum=form"`
+	// The status codes that count as success. Default: any 2xx.
+	Expect []int `yaml:"expect,omitempty"`
+}
+
+// SoapStep calls an operation of a SOAP service through a connection.
+type SoapStep struct {
+	// The name of the Connection to call through.
+	Connection string `yaml:"connection" jsonschema:"required"`
+	// The WSDL that describes the service: a file in the project, relative to the project folder.
+	WSDL string `yaml:"wsdl" jsonschema:"required"`
+	// The operation to call, as the WSDL names it.
+	Operation string `yaml:"operation" jsonschema:"required"`
+	// The WSDL service to use when it defines several.
+	Service string `yaml:"service,omitempty"`
+	// The WSDL port to use when the service has several.
+	Port string `yaml:"port,omitempty"`
+	// The request message, as a tree of element names; strings may hold expressions.
+	Body any `yaml:"body,omitempty"`
+	// HTTP headers, added to the connection's headers; values may hold expressions.
+	Headers Scalars `yaml:"headers,omitempty"`
+}
+
+// Connection is a connection alias: the name steps call through, holding
+// where requests go and how they authenticate. Give either url or host.
+type Connection struct {
+	// Always `Connection`.
+	Kind string `yaml:"kind" jsonschema:"required,enum=Connection"`
+	// The alias steps refer to with `connection:`.
+	Name string `yaml:"name" jsonschema:"required,pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$"`
+	// What the connection is for.
+	Description string `yaml:"description,omitempty"`
+	// The base URL, such as `https://api.partner.example:8443/v2`: scheme, host, optional port and base path.
+	URL string `yaml:"url,omitempty"`
+	// The host name or IP address, without scheme or path.
+	Host string `yaml:"host,omitempty"`
+	// The TCP port. Default: the protocol profile's port, else 443 for https and 80 for http.
+	Port int `yaml:"port,omitempty" jsonschema:"minimum=1,maximum=65535"`
+	// `https` (default) or `http`.
+	Scheme string `yaml:"scheme,omitempty" jsonschema:"enum=https,enum=http,default=https"`
+	// The path every step's path is joined to, such as `/v2`.
+	BasePath string `yaml:"base_path,omitempty"`
+	// Present a client certificate (mTLS) from the protocol profile's keystore.
+	// Needs `protocol_profile` and `host` (or `url`).
+	MutualAuth bool `yaml:"mutual_auth,omitempty"`
+	// The name of the ProtocolProfile that says how TLS is done: keystore, trust, versions.
+	ProtocolProfile string `yaml:"protocol_profile,omitempty"`
+	// How requests authenticate.
+	Credential *Credential `yaml:"credential,omitempty"`
+	// Run the steps of this connection on the workers of this agent group,
+	// such as a worker inside the partner's network zone. Default: any worker of the project.
+	Agent string `yaml:"agent,omitempty" jsonschema:"pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$"`
+	// Headers sent with every request of this connection.
+	Headers Scalars `yaml:"headers,omitempty"`
+	// How long one attempt of a step may take when the step sets no timeout. Default: 1m.
+	Timeout Duration `yaml:"timeout,omitempty"`
+}
+
+// Credential authenticates the requests of a connection. Secret values are
+// given only by reference.
+type Credential struct {
+	// `basic` (username and password), `bearer` (token) or `api_key` (value, sent as key in a header or the query).
+	Type string `yaml:"type" jsonschema:"required,enum=basic,enum=bearer,enum=api_key"`
+	// basic: the user name.
+	Username string `yaml:"username,omitempty"`
+	// basic: the password.
+	Password *SecretRef `yaml:"password,omitempty"`
+	// bearer: the token sent as `Authorization: Bearer TOKEN`.
+	Token *SecretRef `yaml:"token,omitempty"`
+	// api_key: send the key in a `header` (default) or in the `query`.
+	In string `yaml:"in,omitempty" jsonschema:"enum=header,enum=query,default=header"`
+	// api_key: the header or query parameter name. Default: X-API-Key.
+	Key string `yaml:"key,omitempty"`
+	// api_key: the key's value.
+	Value *SecretRef `yaml:"value,omitempty"`
+}
+
+// SecretRef names a secret kept outside the project; only the reference is
+// ever stored, and the worker that runs a step resolves it.
+type SecretRef struct {
+	// Where the secret is: `env:NAME` (environment variable), `file:PATH` (file contents),
+	// `vault:PATH#FIELD` (HashiCorp Vault KV) or `cyberark:QUERY` (CyberArk Central Credential Provider).
+	Secret string `yaml:"secret" jsonschema:"required,pattern=^(env|file|vault|cyberark):.+$"`
+}
+
+// ProtocolProfile says how TLS is done for the connections that use it: the
+// client certificate presented for mutual authentication, the certificates
+// trusted for servers, and the protocol versions.
+type ProtocolProfile struct {
+	// Always `ProtocolProfile`.
+	Kind string `yaml:"kind" jsonschema:"required,enum=ProtocolProfile"`
+	// The name connections refer to with `protocol_profile:`. `http` and `https` are reserved.
+	Name string `yaml:"name" jsonschema:"required,pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$"`
+	// What the profile is for.
+	Description string `yaml:"description,omitempty"`
+	// The default port of connections that use this profile and set none.
+	Port int `yaml:"port,omitempty" jsonschema:"minimum=1,maximum=65535"`
+	// The client key and certificate chain presented when a connection sets `mutual_auth: true`.
+	Keystore *Keystore `yaml:"keystore,omitempty"`
+	// The certificates trusted for servers. Default: the system's roots.
+	Truststore *Truststore `yaml:"truststore,omitempty"`
+	// The name checked against the server certificate and sent as SNI. Default: the connection's host.
+	ServerName string `yaml:"server_name,omitempty"`
+	// The lowest TLS version allowed: `1.2` (default) or `1.3`.
+	MinVersion TLSVersion `yaml:"min_version,omitempty"`
+	// Do not verify the server's certificate. For testing only: anyone on the path can
+	// read and change the traffic. The loader warns when it is set.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty"`
+	// Whether the server's chain is checked for revoked certificates.
+	Revocation *Revocation `yaml:"revocation,omitempty"`
+	// Where the keystore and its passwords live: `project` (default; files in the project folder),
+	// `agent` (files on the agent's machine, which never leave it), or `vault`.
+	Store string `yaml:"store,omitempty" jsonschema:"enum=project,enum=agent,enum=vault,default=project"`
+	// The agent groups that may use this profile: `all` (default) or a list of agent names.
+	AppliesTo AppliesTo `yaml:"applies_to,omitempty"`
+	// How long before a certificate expires Outflow warns about it. Default: 720h (30 days).
+	ExpiryWarning Duration `yaml:"expiry_warning,omitempty"`
+}
+
+// Keystore is where a profile's client key and certificate chain live: a JKS,
+// PKCS#12 or PEM file, detected from its content.
+type Keystore struct {
+	// The keystore file: relative to the project folder for `store: project`, a path on the agent's
+	// machine for `store: agent`, the secret's path for `store: vault`.
+	Path string `yaml:"path" jsonschema:"required"`
+	// The password of the keystore file.
+	Password *SecretRef `yaml:"password,omitempty"`
+	// The password of the private key, when it differs from the keystore's.
+	KeyPassword *SecretRef `yaml:"key_password,omitempty"`
+	// Which private-key entry to use when the keystore holds several.
+	Alias string `yaml:"alias,omitempty"`
+}
+
+// Truststore is the set of CA certificates a profile trusts for servers.
+type Truststore struct {
+	// PEM or DER certificate files, or JKS/PKCS#12 stores of trusted certificates, relative to the project folder.
+	Paths []string `yaml:"paths,omitempty"`
+	// The password of JKS or PKCS#12 trust stores.
+	Password *SecretRef `yaml:"password,omitempty"`
+	// Trust the system's root certificates as well as paths.
+	SystemRoots bool `yaml:"system_roots,omitempty"`
+}
+
+// Revocation configures revocation checks (OCSP, CRL) of the server's
+// certificate chain.
+type Revocation struct {
+	// `off` (default), `fail_open` (a check that cannot be made passes) or
+	// `fail_closed` (a check that cannot be made fails the handshake).
+	Mode string `yaml:"mode" jsonschema:"required,enum=off,enum=fail_open,enum=fail_closed"`
+}
+
+// ProjectSettings holds project-wide settings, as a document of kind
+// Project. It lives in `outflow.yaml` at the root of the project folder; the
+// file is optional.
+type ProjectSettings struct {
+	// Always `Project`.
+	Kind string `yaml:"kind" jsonschema:"required,enum=Project"`
+	// The project's name.
+	Name string `yaml:"name" jsonschema:"required,pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$"`
+	// What the project is for.
+	Description string `yaml:"description,omitempty"`
+	// How much of a response body is kept in step output data, in bytes or with a unit
+	// such as `512KiB` or `1MB`. Default: 256KiB.
+	BodyLimit ByteSize `yaml:"body_limit,omitempty"`
+	// The Temporal task queue flows and agent-less steps run on. Default: `outflow`.
+	TaskQueue string `yaml:"task_queue,omitempty" jsonschema:"pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$"`
+}

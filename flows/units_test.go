@@ -1,0 +1,124 @@
+package flows
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheckCron(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		err  string // empty: valid
+	}{
+		{"0 2 * * *", ""},
+		{"*/15 9-17 * * MON-FRI", ""},
+		{"0 0 1,15 jan,jul ?", ""},
+		{"5 4 * * 7", ""},
+		{"@daily", ""},
+		{"0 25 * * *", "hour 25 is out of range 0-23"},
+		{"0 2 * *", "has 5 fields"},
+		{"0 2 * * * 2024", "has 5 fields"},
+		{"*/0 * * * *", "step \"0\" must be"},
+		{"0 2 ? * *", ""},
+		{"? 2 * * *", "minute does not take \"?\""},
+		{"10-5 * * * *", "runs backwards"},
+		{"0 2 * JANUARY *", "not a number from 1 to 12 or a name"},
+		{"0 2 1,,2 * *", "empty list entry"},
+		{"@every 1h", "every:"},
+		{"@often", "unknown descriptor"},
+		{"CRON_TZ=UTC 0 2 * * *", "timezone:"},
+	} {
+		err := checkCron(tc.spec)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("checkCron(%q) = %v, want nil", tc.spec, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("checkCron(%q) = %v, want %q", tc.spec, err, tc.err)
+		}
+	}
+}
+
+func TestClosest(t *testing.T) {
+	names := []string{"timeout", "retry", "rest", "soap", "continue_on_error", "GET", "boolean", "a"}
+	for _, tc := range []struct{ in, want string }{
+		{"timout", "timeout"},
+		{"get", "GET"},
+		{"bool", "boolean"},
+		{"rset", "rest"},
+		{"continue_on_eror", "continue_on_error"},
+		{"zzzzzz", ""},
+		{"b", ""}, // too short to guess
+	} {
+		got, ok := closest(tc.in, names)
+		if !ok {
+			got = ""
+		}
+		if got != tc.want {
+			t.Errorf("closest(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestExprRefs(t *testing.T) {
+	refs := exprRefs(`steps.get.json.name + inputs["customer_id"] + vars.x + item.id + string(index) + steps?.opt.status`)
+	var got []string
+	for _, r := range refs {
+		got = append(got, r.root+":"+r.name)
+	}
+	want := "steps:get,inputs:customer_id,vars:x,item:,index:,steps:opt"
+	if strings.Join(got, ",") != want {
+		t.Errorf("exprRefs = %v, want %s", got, want)
+	}
+	if refs := exprRefs("steps[inputs.which].json"); len(refs) != 1 || refs[0].root != "inputs" {
+		t.Errorf("a computed step name must not be checked: %v", refs)
+	}
+	if refs := exprRefs("let item = 1; item + 1"); len(refs) != 0 {
+		t.Errorf("a name bound by let is not the loop's item: %v", refs)
+	}
+}
+
+func TestExprSpans(t *testing.T) {
+	s := "a ${{  inputs.x }} b ${{y}} ${{ unclosed"
+	spans := exprSpans(s)
+	if len(spans) != 2 || spans[0].code != "inputs.x" || s[spans[0].codeFrom:spans[0].codeFrom+8] != "inputs.x" || spans[1].code != "y" {
+		t.Errorf("exprSpans = %+v", spans)
+	}
+}
+
+func TestPreScanDepth(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		deep bool
+	}{
+		{"a: " + strings.Repeat("[", 30) + strings.Repeat("]", 30), false},
+		{"a: " + strings.Repeat("[", 300), true},
+		{"a: '" + strings.Repeat("[", 300) + "'", false},
+		{"a: \"" + strings.Repeat("{", 300) + "\"", false},
+		{"a: x # " + strings.Repeat("[", 300), false},
+		{"a: |\n" + strings.Repeat("  [[[[[[[[[[\n", 100), false},
+		{strings.Repeat("- ", 300) + "x", true},
+		{func() string {
+			var b strings.Builder
+			for i := range 250 {
+				b.WriteString(strings.Repeat(" ", i) + "k:\n")
+			}
+			return b.String()
+		}(), true},
+	} {
+		_, _, deep := preScanDepth([]byte(tc.src), 2*MaxDepth)
+		if deep != tc.deep {
+			t.Errorf("preScanDepth(%.40q...) = %v, want %v", tc.src, deep, tc.deep)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		d    int
+	}{{"", "", 0}, {"abc", "", 3}, {"kitten", "sitting", 3}, {"timout", "timeout", 1}, {"rset", "rest", 1}} {
+		if got := editDistance(tc.a, tc.b); got != tc.d {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.d)
+		}
+	}
+}

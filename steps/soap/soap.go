@@ -1,0 +1,427 @@
+// Package soap is the SOAP step: an activity that calls an operation of a
+// partner's SOAP service through a connection alias, resolving credentials
+// and TLS on the worker that runs it. Package wsdl (below this one) reads
+// WSDLs, builds envelopes and reads responses; it needs neither Temporal
+// nor the network, so the client that compiles a project can use it too.
+//
+// Where a request goes: the connection decides the host, never the WSDL.
+//   - The connection has no base path: the scheme, host and port come from
+//     the connection, the path and query from the WSDL port's address. A WSDL
+//     saved from production (https://partner.example/ws/Orders) is called on
+//     the test host of a connection "host: test.partner.example" as
+//     https://test.partner.example/ws/Orders.
+//   - The connection has a base path: it is the endpoint's whole path and the
+//     address's path is ignored, as SoapUI's endpoint override does.
+//     "url: https://gw.example/partner/orders" calls exactly that URL.
+//   - The connection has no host: the WSDL address is used as it is, with
+//     the connection's TLS profile and credential.
+package soap
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/rest"
+	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/soap/wsdl"
+)
+
+// SoapRequest is the input of the soap activity: everything rendered,
+// secrets still as references.
+type SoapRequest struct {
+	WorkflowID  string                  `json:"workflow_id"`
+	StepPath    string                  `json:"step"`
+	Connection  *engine.Connection      `json:"connection"`
+	Profile     *engine.ProtocolProfile `json:"profile,omitempty"`
+	ProjectRoot string                  `json:"project_root,omitempty"`
+	// Definitions are the parsed WSDL, usually a Subset holding only the
+	// operation, so the worker needs no project files.
+	Definitions *wsdl.Definitions `json:"definitions"`
+	Service     string            `json:"service,omitempty"`
+	Port        string            `json:"port,omitempty"`
+	Operation   string            `json:"operation"`
+	// Body is the content of the request element, shaped as wsdl.BuildRequest
+	// takes it.
+	Body any `json:"body,omitempty"`
+	// SOAPHeaders are header blocks: a declared header element's local name
+	// or "{namespace}Name", and a value shaped like a body.
+	SOAPHeaders []engine.Binding `json:"soap_headers,omitempty"`
+	// Headers are HTTP headers, added after the connection's.
+	Headers  []engine.KV `json:"headers,omitempty"`
+	Security *Security   `json:"security,omitempty"`
+	// BodyLimit caps the response read, in bytes. A SOAP response over it
+	// fails the step: an envelope cannot be read in part.
+	BodyLimit int64 `json:"body_limit,omitempty"`
+}
+
+// Security asks for a WS-Security UsernameToken in the request.
+type Security struct {
+	Username string            `json:"username"`
+	Password *engine.SecretRef `json:"password"`
+	// PasswordType is "text" (the default) or "digest".
+	PasswordType string `json:"password_type,omitempty"`
+}
+
+// Activity runs SOAP steps. Its fields are set once when the worker starts;
+// it is safe for concurrent use.
+type Activity struct {
+	Secrets    *secrets.Resolver
+	Transports rest.Transports
+	// BaseDir, when set, is where this worker finds project files
+	// (keystores); otherwise the plan's project folder is used.
+	BaseDir string
+	// Identity names this worker in step records.
+	Identity string
+}
+
+// maxRequestBodyInRecord caps the request envelope kept in the record.
+const maxRequestBodyInRecord = 4 << 10
+
+// drainLimit is how much of an over-limit body is read and thrown away so
+// the connection can be reused; beyond it the connection is closed.
+const drainLimit = 1 << 20
+
+// Execute runs one SOAP step. A fault fails the step with type SOAPFault
+// and the partner's words; client faults are not retried, server faults
+// are. The parsed body is the result's Body; the raw response, capped, is
+// kept in Response.Body.
+func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepResult, error) {
+	info := activity.GetInfo(ctx)
+	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
+	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
+		opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, Details: []any{res}}
+		return nil, temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
+	}
+	if req.Connection == nil {
+		return fail(engine.ErrConfig, false, errors.New("no connection given"))
+	}
+	if req.Definitions == nil {
+		return fail(engine.ErrConfig, false, errors.New("no WSDL definitions given"))
+	}
+	_, port, op, err := req.Definitions.Lookup(req.Service, req.Port, req.Operation)
+	if err != nil {
+		return fail(engine.ErrConfig, false, err)
+	}
+	target, err := Endpoint(req.Connection, req.Profile, port.Address)
+	if err != nil {
+		return fail(engine.ErrConfig, false, err)
+	}
+	res.Request = engine.RequestSummary{Method: http.MethodPost, URL: target.String()}
+
+	var token *wsdl.UsernameToken
+	if s := req.Security; s != nil {
+		if s.PasswordType != "" && s.PasswordType != "text" && s.PasswordType != "digest" {
+			return fail(engine.ErrConfig, false, fmt.Errorf("unknown WS-Security password type %q (text or digest)", s.PasswordType))
+		}
+		pw, err := a.secret(ctx, s.Password, "WS-Security password")
+		if err != nil {
+			return a.secretFailure(fail, err)
+		}
+		token = &wsdl.UsernameToken{Username: s.Username, Password: pw, Digest: s.PasswordType == "digest"}
+	}
+	headers := make([]wsdl.Header, len(req.SOAPHeaders))
+	for i, h := range req.SOAPHeaders {
+		headers[i] = wsdl.Header{Name: h.Name, Value: h.Value}
+	}
+	envelope, contentType, action, _, err := wsdl.BuildRequest(req.Definitions, req.Service, port.Name, op.Name, req.Body, headers, token)
+	if err != nil {
+		return fail(engine.ErrConfig, false, err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(envelope))
+	if err != nil {
+		return fail(engine.ErrConfig, false, fmt.Errorf("building request: %w", err))
+	}
+	hreq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(envelope)), nil }
+	hreq.Header.Set("User-Agent", "outflow")
+	hreq.Header.Set("Content-Type", contentType)
+	if op.SOAPVersion == wsdl.SOAP11 {
+		// SOAP 1.1 requires the header, quoted, even when the action is empty.
+		hreq.Header.Set("SOAPAction", strconv.Quote(action))
+	}
+	for _, h := range req.Connection.Headers {
+		hreq.Header.Set(h.Name, engine.Stringify(h.Value))
+	}
+	for _, h := range req.Headers {
+		hreq.Header.Add(h.Name, h.Value)
+	}
+	credErr := a.applyCredential(ctx, hreq, req.Connection.Credential)
+	res.Request.Headers = redactHeaders(hreq.Header, req.Connection.Credential)
+	res.Request.Body = capString(wsdl.RedactEnvelope(envelope), maxRequestBodyInRecord)
+	if credErr != nil {
+		return a.secretFailure(fail, credErr)
+	}
+
+	baseDir := a.BaseDir
+	if baseDir == "" {
+		baseDir = req.ProjectRoot
+	}
+	var rt http.RoundTripper = defaultTransport
+	if a.Transports != nil {
+		rt, err = a.Transports.RoundTripper(ctx, req.Connection, req.Profile, baseDir)
+		if err != nil {
+			var se *secrets.Error
+			if errors.As(err, &se) {
+				return fail(engine.ErrSecret, false, err)
+			}
+			return fail(engine.ErrCertificate, false, err)
+		}
+	}
+
+	var (
+		start                              = time.Now()
+		dnsStart, connStart, tlsStart      time.Time
+		dnsDur, connDur, tlsDur, firstByte time.Duration
+		reused                             bool
+	)
+	trace := &httptrace.ClientTrace{
+		DNSStart:             func(httptrace.DNSStartInfo) { dnsStart = time.Now() },
+		DNSDone:              func(httptrace.DNSDoneInfo) { dnsDur = time.Since(dnsStart) },
+		ConnectStart:         func(string, string) { connStart = time.Now() },
+		ConnectDone:          func(string, string, error) { connDur = time.Since(connStart) },
+		TLSHandshakeStart:    func() { tlsStart = time.Now() },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { tlsDur = time.Since(tlsStart) },
+		GotConn:              func(ci httptrace.GotConnInfo) { reused = ci.Reused },
+		GotFirstResponseByte: func() { firstByte = time.Since(start) },
+	}
+	hreq = hreq.WithContext(httptrace.WithClientTrace(ctx, trace))
+	resp, err := rt.RoundTrip(hreq)
+	res.Timings = engine.Timings{DNSMillis: ms(dnsDur), ConnectMillis: ms(connDur), TLSMillis: ms(tlsDur)}
+	if err != nil {
+		res.Timings.TotalMillis = ms(time.Since(start))
+		typ, retry, err := classifyTransportError(ctx, err)
+		if d, ok := a.Transports.(interface {
+			Diagnose(error, *engine.Connection, *engine.ProtocolProfile) error
+		}); ok && typ == engine.ErrTLSHandshake {
+			err = d.Diagnose(err, req.Connection, req.Profile)
+		}
+		return fail(typ, retry, fmt.Errorf("calling %s at %s: %w", op.Name, target, err))
+	}
+	defer resp.Body.Close()
+	limit := req.BodyLimit
+	if limit <= 0 {
+		limit = engine.DefaultBodyLimit
+	}
+	data, size, truncated, readErr := readCapped(resp.Body, limit)
+	res.Timings.FirstByteMillis = ms(firstByte)
+	res.Timings.TotalMillis = ms(time.Since(start))
+	if resp.TLS != nil {
+		res.TLS = connFacts(resp.TLS, !reused, a.Transports)
+	}
+	res.Response = &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: flattenHeaders(resp.Header), Body: string(data), BodySize: size, BodyTruncated: truncated}
+	if readErr != nil {
+		return fail(engine.ErrConnection, true, fmt.Errorf("reading the response of %s at %s: %w", op.Name, target, readErr))
+	}
+	if truncated {
+		return fail(engine.ErrConfig, false, fmt.Errorf("the response of %s at %s is %d bytes or more, over the body limit of %d bytes; a SOAP envelope cannot be read in part, so raise the body limit", op.Name, target, size, limit))
+	}
+	ok2xx := resp.StatusCode >= 200 && resp.StatusCode < 300
+	parsed, perr := wsdl.ParseResponse(data, op, req.Definitions)
+	var fault *wsdl.Fault
+	switch {
+	case errors.As(perr, &fault):
+		res.Body = map[string]any{"Fault": fault}
+		msg := fmt.Sprintf("calling %s at %s: %s (HTTP %d)", op.Name, target, fault.Error(), resp.StatusCode)
+		return fail(engine.ErrSOAPFault, !fault.IsClient(), errors.New(msg))
+	case perr != nil && ok2xx && len(bytes.TrimSpace(data)) == 0 && (op.Output == nil || resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusNoContent):
+		// A one-way operation, or a service that accepted the request for
+		// later: nothing to read.
+		return res, nil
+	case perr != nil && ok2xx:
+		return fail(engine.ErrHTTPStatus, true, fmt.Errorf("calling %s at %s: the partner answered %s but not with a SOAP envelope: %v", op.Name, target, resp.Status, perr))
+	case !ok2xx:
+		msg := fmt.Sprintf("calling %s at %s: the partner answered %s", op.Name, target, resp.Status)
+		if perr != nil {
+			if words := partnerWords(data); words != "" {
+				msg += ": " + words
+			}
+		}
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429 {
+			return fail(engine.ErrHTTPClient, false, errors.New(msg))
+		}
+		return fail(engine.ErrHTTPStatus, true, errors.New(msg))
+	}
+	res.Body = parsed.Body
+	return res, nil
+}
+
+// Endpoint is where a request goes; see the package documentation.
+func Endpoint(conn *engine.Connection, profile *engine.ProtocolProfile, address string) (*url.URL, error) {
+	addr, err := url.Parse(strings.TrimSpace(address))
+	if err != nil {
+		return nil, fmt.Errorf("the WSDL port address %q is not a URL: %w", address, err)
+	}
+	if conn.Host == "" {
+		if addr.Scheme != "http" && addr.Scheme != "https" || addr.Host == "" {
+			return nil, fmt.Errorf("connection %q has no host and the WSDL port address %q is not an http(s) URL", conn.Name, address)
+		}
+		return addr, nil
+	}
+	if strings.Trim(conn.BasePath, "/") != "" {
+		return rest.BuildURL(conn, profile, "", nil)
+	}
+	ref := addr.EscapedPath()
+	if addr.RawQuery != "" {
+		ref += "?" + addr.RawQuery
+	}
+	return rest.BuildURL(conn, profile, ref, nil)
+}
+
+func (a *Activity) secret(ctx context.Context, ref *engine.SecretRef, what string) (string, error) {
+	if ref == nil {
+		return "", fmt.Errorf("the %s is not set", what)
+	}
+	if a.Secrets == nil {
+		return "", &secrets.Error{Ref: ref.Ref, Err: errors.New("no secret resolver on this worker")}
+	}
+	return a.Secrets.Resolve(ctx, ref.Ref)
+}
+
+func (a *Activity) secretFailure(fail func(string, bool, error) (*engine.StepResult, error), err error) (*engine.StepResult, error) {
+	var se *secrets.Error
+	if errors.As(err, &se) {
+		return fail(engine.ErrSecret, false, err)
+	}
+	return fail(engine.ErrConfig, false, err)
+}
+
+// applyCredential sets HTTP authentication the way the rest step does; a
+// SOAP service behind a gateway often wants both that and a UsernameToken.
+func (a *Activity) applyCredential(ctx context.Context, r *http.Request, c *engine.Credential) error {
+	if c == nil {
+		return nil
+	}
+	switch c.Type {
+	case "basic":
+		pw, err := a.secret(ctx, c.Password, "credential password")
+		if err != nil {
+			return err
+		}
+		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.Username+":"+pw)))
+	case "bearer":
+		tok, err := a.secret(ctx, c.Token, "credential token")
+		if err != nil {
+			return err
+		}
+		r.Header.Set("Authorization", "Bearer "+tok)
+	case "api_key":
+		v, err := a.secret(ctx, c.Value, "credential value")
+		if err != nil {
+			return err
+		}
+		key := c.Key
+		if key == "" {
+			key = "X-API-Key"
+		}
+		if c.In == "query" {
+			q := r.URL.Query()
+			q.Set(key, v)
+			r.URL.RawQuery = q.Encode()
+		} else {
+			r.Header.Set(key, v)
+		}
+	default:
+		return fmt.Errorf("unknown credential type %q (basic, bearer or api_key)", c.Type)
+	}
+	return nil
+}
+
+var defaultTransport http.RoundTripper = &http.Transport{
+	Proxy:               http.ProxyFromEnvironment,
+	DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	ForceAttemptHTTP2:   true,
+	MaxIdleConns:        100,
+	MaxIdleConnsPerHost: 32,
+	IdleConnTimeout:     90 * time.Second,
+	TLSHandshakeTimeout: 15 * time.Second,
+}
+
+func connFacts(state *tls.ConnectionState, newConn bool, t rest.Transports) *engine.TLSFacts {
+	if f, ok := t.(interface {
+		Facts(*tls.ConnectionState, bool) *engine.TLSFacts
+	}); ok {
+		return f.Facts(state, newConn)
+	}
+	return &engine.TLSFacts{
+		Version:       tls.VersionName(state.Version),
+		CipherSuite:   tls.CipherSuiteName(state.CipherSuite),
+		Resumed:       state.DidResume,
+		ServerName:    state.ServerName,
+		NewConnection: newConn,
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func redactHeaders(h http.Header, cred *engine.Credential) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if rest.IsSensitiveHeader(k, cred) {
+			out[strings.ToLower(k)] = rest.Redacted
+			continue
+		}
+		out[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+func flattenHeaders(h http.Header) map[string]string { return redactHeaders(h, nil) }
+
+// readCapped reads at most limit bytes and reports the body's size, which
+// is exact up to limit plus drainLimit. Memory stays bounded whatever the
+// partner sends.
+func readCapped(r io.Reader, limit int64) (data []byte, size int64, truncated bool, err error) {
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, limit))
+	if err != nil {
+		return buf.Bytes(), n, false, err
+	}
+	rest, err := io.Copy(io.Discard, io.LimitReader(r, drainLimit+1))
+	return buf.Bytes(), n + rest, rest > 0, err
+}
+
+func capString(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}
+
+// partnerWords is the start of a body that is not SOAP (an HTML error page
+// of a gateway, a plain-text message), to say in an error.
+func partnerWords(data []byte) string {
+	r := []rune(strings.Join(strings.Fields(string(data)), " "))
+	if len(r) > 300 {
+		return string(r[:300]) + "…"
+	}
+	return string(r)
+}
+
+func classifyTransportError(ctx context.Context, err error) (typ string, retry bool, out error) {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+		return engine.ErrTimeout, true, err
+	}
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	if errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert) || strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:") {
+		return engine.ErrTLSHandshake, true, err
+	}
+	return engine.ErrConnection, true, err
+}

@@ -1,0 +1,66 @@
+package steps
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/tlsclient"
+)
+
+// Transports resolves a connection to an HTTP transport on this worker: the
+// protocol profile's cached mTLS transport, or a shared one for connections
+// without a profile. It is safe for concurrent use.
+type Transports struct {
+	Cache   *tlsclient.Cache
+	Secrets *secrets.Resolver
+	plain   *http.Transport
+}
+
+// NewTransports returns transports with a fresh cache, resolving secrets
+// through res (env and file providers when nil).
+func NewTransports(res *secrets.Resolver) *Transports {
+	if res == nil {
+		res = secrets.New("")
+	}
+	return &Transports{
+		Cache:   tlsclient.NewCache(nil),
+		Secrets: res,
+		plain: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 15 * time.Second,
+		},
+	}
+}
+
+// RoundTripper returns the transport for a connection.
+func (t *Transports) RoundTripper(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, baseDir string) (http.RoundTripper, error) {
+	if profile == nil {
+		return t.plain, nil
+	}
+	p := profile
+	if !conn.MutualAuth && p.Keystore != nil {
+		// Without mutual_auth the profile only says whom to trust: present no
+		// client certificate.
+		cp := *p
+		cp.Keystore = nil
+		p = &cp
+	}
+	return t.Cache.Transport(ctx, p, baseDir, t.Secrets.Resolve)
+}
+
+// Observe prepares a request context that records what happens on its TLS
+// connection, and returns how to read the facts afterwards.
+func (t *Transports) Observe(ctx context.Context) (context.Context, func(*tls.ConnectionState) *engine.TLSFacts) {
+	ctx, probe := tlsclient.WithProbe(ctx)
+	return ctx, probe.Facts
+}
