@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -54,16 +55,16 @@ func displayPath(dir string, files []string) string {
 	return dir
 }
 
+// loadProject loads the project folder; given a file, it loads the project
+// the file belongs to (--project when the file is inside it, else the file's
+// folder) so that references to other files resolve.
 func loadProject(dir string, files []string) (*flows.Project, error) {
 	if len(files) > 0 {
-		root := dir
-		// A file outside the project folder is loaded as a project of its own folder.
 		absFile, _ := filepath.Abs(files[0])
-		absRoot, _ := filepath.Abs(root)
-		if rel, err := filepath.Rel(absRoot, absFile); err != nil || len(rel) > 2 && rel[:3] == ".."+string(filepath.Separator) {
-			root = filepath.Dir(files[0])
+		absRoot, _ := filepath.Abs(dir)
+		if !strings.HasPrefix(absFile, absRoot+string(filepath.Separator)) {
+			dir = filepath.Dir(files[0])
 		}
-		return flows.LoadFiles(root, files)
 	}
 	return flows.Load(dir)
 }
