@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/outflow-dev/outflow/engine/wsdl"
+
 // Activity names registered by workers.
 const (
 	RestActivity = "rest"
@@ -61,4 +63,40 @@ type StepResult struct {
 	Timings Timings   `json:"timings"`
 	Attempt int       `json:"attempt"`
 	Worker  string    `json:"worker,omitempty"`
+}
+
+// SoapRequest is the input of the soap activity: everything rendered,
+// secrets still as references.
+type SoapRequest struct {
+	WorkflowID  string           `json:"workflow_id"`
+	StepPath    string           `json:"step"`
+	Connection  *Connection      `json:"connection"`
+	Profile     *ProtocolProfile `json:"profile,omitempty"`
+	ProjectRoot string           `json:"project_root,omitempty"`
+	// Definitions are the parsed WSDL, usually a Subset holding only the
+	// operation, so the worker needs no project files.
+	Definitions *wsdl.Definitions `json:"definitions"`
+	Service     string            `json:"service,omitempty"`
+	Port        string            `json:"port,omitempty"`
+	Operation   string            `json:"operation"`
+	// Body is the content of the request element, shaped as wsdl.BuildRequest
+	// takes it.
+	Body any `json:"body,omitempty"`
+	// SOAPHeaders are header blocks: a declared header element's local name
+	// or "{namespace}Name", and a value shaped like a body.
+	SOAPHeaders []Binding `json:"soap_headers,omitempty"`
+	// Headers are HTTP headers, added after the connection's.
+	Headers  []KV          `json:"headers,omitempty"`
+	Security *SoapSecurity `json:"security,omitempty"`
+	// BodyLimit caps the response read, in bytes. A SOAP response over it
+	// fails the step: an envelope cannot be read in part.
+	BodyLimit int64 `json:"body_limit,omitempty"`
+}
+
+// SoapSecurity asks for a WS-Security UsernameToken in the request.
+type SoapSecurity struct {
+	Username string     `json:"username"`
+	Password *SecretRef `json:"password"`
+	// PasswordType is "text" (the default) or "digest".
+	PasswordType string `json:"password_type,omitempty"`
 }

@@ -7,7 +7,11 @@
 // deterministically by FlowWorkflow.
 package engine
 
-import "time"
+import (
+	"time"
+
+	"github.com/outflow-dev/outflow/engine/wsdl"
+)
 
 // Plan is a compiled flow or action, ready to run. It is plain data: it is
 // serialized into the workflow's input and kept in its history.
@@ -130,13 +134,21 @@ type RestStep struct {
 
 // SoapStep calls a SOAP operation through a connection alias.
 type SoapStep struct {
-	Connection string    `json:"connection"`
-	WSDL       string    `json:"wsdl"`
-	Operation  string    `json:"operation"`
-	Service    string    `json:"service,omitempty"`
-	Port       string    `json:"port,omitempty"`
-	Body       any       `json:"body,omitempty"`
-	Headers    []Binding `json:"headers,omitempty"`
+	Connection string `json:"connection"`
+	// WSDL is the file (relative to the project) or URL the definitions came from.
+	WSDL      string `json:"wsdl"`
+	Operation string `json:"operation"`
+	Service   string `json:"service,omitempty"`
+	Port      string `json:"port,omitempty"`
+	// Definitions is the parsed WSDL, narrowed to the operation, so that the
+	// worker needs no project files.
+	Definitions *wsdl.Definitions `json:"definitions,omitempty"`
+	Body        any               `json:"body,omitempty"`
+	// SOAPHeaders are header blocks (name → value shaped like a body).
+	SOAPHeaders []Binding `json:"soap_headers,omitempty"`
+	// Headers are HTTP headers.
+	Headers  []Binding     `json:"headers,omitempty"`
+	Security *SoapSecurity `json:"security,omitempty"`
 }
 
 // ActionCall runs an action with inputs.

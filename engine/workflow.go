@@ -174,7 +174,7 @@ func (r *runner) runStep(ctx workflow.Context, st *Step, sc *scope, prefix strin
 	case st.Rest != nil:
 		return r.runRest(ctx, st, sc, path)
 	case st.Soap != nil:
-		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError("soap steps are not available in this version", ErrConfig, nil))
+		return r.runSoap(ctx, st, sc, path)
 	case st.Action != nil:
 		return r.runAction(ctx, st, sc, path)
 	case st.Foreach != nil:
@@ -200,7 +200,13 @@ func (r *runner) failStep(ctx workflow.Context, st *Step, sc *scope, path string
 	rec.Status = StatusFailed
 	rec.Error = errorInfo(err)
 	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
-	sc.steps[st.ID] = map[string]any{"status": StatusFailed, "error": map[string]any{"type": rec.Error.Type, "message": rec.Error.Message}}
+	data, _ := sc.steps[st.ID].(map[string]any)
+	if data == nil || rec.Response == nil {
+		data = map[string]any{}
+	}
+	data["status"] = StatusFailed
+	data["error"] = map[string]any{"type": rec.Error.Type, "message": rec.Error.Message}
+	sc.steps[st.ID] = data
 	if st.ContinueOnError {
 		return nil
 	}
@@ -209,47 +215,89 @@ func (r *runner) failStep(ctx workflow.Context, st *Step, sc *scope, path string
 
 func (r *runner) runRest(ctx workflow.Context, st *Step, sc *scope, path string) error {
 	rs := st.Rest
-	conn := r.plan.Connections[rs.Connection]
+	return r.runCall(ctx, st, sc, path, rs.Connection, RestActivity, func(conn *Connection, env map[string]any) (any, error) {
+		req := &RestRequest{
+			WorkflowID:     r.rec.WorkflowID,
+			StepPath:       path,
+			Connection:     conn,
+			Profile:        r.plan.Profiles[conn.ProtocolProfile],
+			ProjectRoot:    r.plan.ProjectRoot,
+			Method:         rs.Method,
+			BodyType:       rs.BodyType,
+			Expect:         rs.Expect,
+			BodyLimit:      r.bodyLimit(),
+			IdempotencyKey: r.rec.WorkflowID + "/" + path,
+		}
+		var err error
+		if req.Path, err = evalString(rs.Path, env); err != nil {
+			return nil, exprError(path+".path", err)
+		}
+		if req.Query, err = evalKVs(rs.Query, env); err != nil {
+			return nil, exprError(path+".query", err)
+		}
+		if req.Headers, err = evalKVs(rs.Headers, env); err != nil {
+			return nil, exprError(path+".headers", err)
+		}
+		if req.Body, err = EvalValue(rs.Body, env); err != nil {
+			return nil, exprError(path+".body", err)
+		}
+		return req, nil
+	})
+}
+
+func (r *runner) runSoap(ctx workflow.Context, st *Step, sc *scope, path string) error {
+	ss := st.Soap
+	return r.runCall(ctx, st, sc, path, ss.Connection, SoapActivity, func(conn *Connection, env map[string]any) (any, error) {
+		req := &SoapRequest{
+			WorkflowID:  r.rec.WorkflowID,
+			StepPath:    path,
+			Connection:  conn,
+			Profile:     r.plan.Profiles[conn.ProtocolProfile],
+			ProjectRoot: r.plan.ProjectRoot,
+			Definitions: ss.Definitions,
+			Service:     ss.Service,
+			Port:        ss.Port,
+			Operation:   ss.Operation,
+			Security:    ss.Security,
+			BodyLimit:   r.bodyLimit(),
+		}
+		var err error
+		if req.Body, err = EvalValue(ss.Body, env); err != nil {
+			return nil, exprError(path+".body", err)
+		}
+		if req.Headers, err = evalKVs(ss.Headers, env); err != nil {
+			return nil, exprError(path+".headers", err)
+		}
+		for _, h := range ss.SOAPHeaders {
+			v, err := EvalValue(h.Value, env)
+			if err != nil {
+				return nil, exprError(path+".soap_headers."+h.Name, err)
+			}
+			req.SOAPHeaders = append(req.SOAPHeaders, Binding{Name: h.Name, Value: v})
+		}
+		return req, nil
+	})
+}
+
+// runCall renders a request in the workflow and runs its activity on the
+// task queue of the connection's agent (or the default one).
+func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connName, activity string,
+	build func(conn *Connection, env map[string]any) (any, error)) error {
+	conn := r.plan.Connections[connName]
 	if conn == nil {
-		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown connection %q", rs.Connection), ErrConfig, nil))
+		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown connection %q", connName), ErrConfig, nil))
 	}
 	rec := r.newStepRecord(ctx, st, path)
 	rec.Connection = conn.Name
 	rec.Agent = conn.Agent
 	rec.TaskQueue = r.taskQueue(conn)
-
-	env := sc.env()
-	req := &RestRequest{
-		WorkflowID:     r.rec.WorkflowID,
-		StepPath:       path,
-		Connection:     conn,
-		ProjectRoot:    r.plan.ProjectRoot,
-		Method:         rs.Method,
-		BodyType:       rs.BodyType,
-		Expect:         rs.Expect,
-		BodyLimit:      r.bodyLimit(),
-		IdempotencyKey: r.rec.WorkflowID + "/" + path,
+	req, err := build(conn, sc.env())
+	if err != nil {
+		return r.failStep(ctx, st, sc, path, err)
 	}
-	if conn.ProtocolProfile != "" {
-		req.Profile = r.plan.Profiles[conn.ProtocolProfile]
-	}
-	var err error
-	if req.Path, err = evalString(rs.Path, env); err != nil {
-		return r.failStep(ctx, st, sc, path, exprError(path+".path", err))
-	}
-	if req.Query, err = evalKVs(rs.Query, env); err != nil {
-		return r.failStep(ctx, st, sc, path, exprError(path+".query", err))
-	}
-	if req.Headers, err = evalKVs(rs.Headers, env); err != nil {
-		return r.failStep(ctx, st, sc, path, exprError(path+".headers", err))
-	}
-	if req.Body, err = EvalValue(rs.Body, env); err != nil {
-		return r.failStep(ctx, st, sc, path, exprError(path+".body", err))
-	}
-
 	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st, conn, rec.TaskQueue))
 	var res StepResult
-	err = workflow.ExecuteActivity(actx, RestActivity, req).Get(ctx, &res)
+	err = workflow.ExecuteActivity(actx, activity, req).Get(ctx, &res)
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.HasDetails() {

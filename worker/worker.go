@@ -19,6 +19,7 @@ import (
 	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/soap"
 )
 
 // Options configure a worker process.
@@ -71,6 +72,7 @@ func Start(opts Options) (*Worker, error) {
 		queue = engine.DefaultTaskQueue
 	}
 	restAct := &rest.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
+	soapAct := &soap.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
 	wo := sdkworker.Options{
 		Identity:                           opts.Identity,
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
@@ -83,6 +85,7 @@ func Start(opts Options) (*Worker, error) {
 		}
 		if steps {
 			sw.RegisterActivityWithOptions(restAct.Execute, activity.RegisterOptions{Name: engine.RestActivity})
+			sw.RegisterActivityWithOptions(soapAct.Execute, activity.RegisterOptions{Name: engine.SoapActivity})
 		}
 		w.workers = append(w.workers, sw)
 	}

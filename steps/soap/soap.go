@@ -38,46 +38,16 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/engine/wsdl"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
-	"github.com/outflow-dev/outflow/steps/soap/wsdl"
 )
 
-// SoapRequest is the input of the soap activity: everything rendered,
-// secrets still as references.
-type SoapRequest struct {
-	WorkflowID  string                  `json:"workflow_id"`
-	StepPath    string                  `json:"step"`
-	Connection  *engine.Connection      `json:"connection"`
-	Profile     *engine.ProtocolProfile `json:"profile,omitempty"`
-	ProjectRoot string                  `json:"project_root,omitempty"`
-	// Definitions are the parsed WSDL, usually a Subset holding only the
-	// operation, so the worker needs no project files.
-	Definitions *wsdl.Definitions `json:"definitions"`
-	Service     string            `json:"service,omitempty"`
-	Port        string            `json:"port,omitempty"`
-	Operation   string            `json:"operation"`
-	// Body is the content of the request element, shaped as wsdl.BuildRequest
-	// takes it.
-	Body any `json:"body,omitempty"`
-	// SOAPHeaders are header blocks: a declared header element's local name
-	// or "{namespace}Name", and a value shaped like a body.
-	SOAPHeaders []engine.Binding `json:"soap_headers,omitempty"`
-	// Headers are HTTP headers, added after the connection's.
-	Headers  []engine.KV `json:"headers,omitempty"`
-	Security *Security   `json:"security,omitempty"`
-	// BodyLimit caps the response read, in bytes. A SOAP response over it
-	// fails the step: an envelope cannot be read in part.
-	BodyLimit int64 `json:"body_limit,omitempty"`
-}
+// SoapRequest is the input of the soap activity (engine.SoapRequest).
+type SoapRequest = engine.SoapRequest
 
-// Security asks for a WS-Security UsernameToken in the request.
-type Security struct {
-	Username string            `json:"username"`
-	Password *engine.SecretRef `json:"password"`
-	// PasswordType is "text" (the default) or "digest".
-	PasswordType string `json:"password_type,omitempty"`
-}
+// Security asks for a WS-Security UsernameToken (engine.SoapSecurity).
+type Security = engine.SoapSecurity
 
 // Activity runs SOAP steps. Its fields are set once when the worker starts;
 // it is safe for concurrent use.

@@ -19,7 +19,7 @@ import (
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap/soaptest"
-	"github.com/outflow-dev/outflow/steps/soap/wsdl"
+	"github.com/outflow-dev/outflow/engine/wsdl"
 )
 
 func connFor(t *testing.T, srv *httptest.Server, basePath string) *engine.Connection {

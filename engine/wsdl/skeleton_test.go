@@ -48,7 +48,7 @@ func TestSkeleton(t *testing.T) {
 OrderId: "<string>"
 IncludeLines: "<boolean>"  # optional
 `},
-		{"../testdata/imports/service.wsdl", "CreateShipment", `# CreateShipment: document/literal, SOAP 1.2, SOAPAction "urn:outflow:test:shipping:CreateShipment"
+		{"testdata/imports/service.wsdl", "CreateShipment", `# CreateShipment: document/literal, SOAP 1.2, SOAPAction "urn:outflow:test:shipping:CreateShipment"
 # port ShippingPort at https://shipping.partner.example/ws/shipping?tenant=7
 # body element {urn:outflow:test:shipping:types}CreateShipment
 "@priority": "<int>"  # attribute, optional
@@ -66,14 +66,14 @@ DeliverBy: "<date>"  # choice: keep one of Express | DeliverBy
 Note:  # optional, repeated (1..3)
   - "<string>"
 `},
-		{"../testdata/cxf/soapbody_rpc.wsdl", "sayHello1", `# sayHello1: rpc/literal, SOAP 1.1, SOAPAction "sayHello"
+		{"testdata/cxf/soapbody_rpc.wsdl", "sayHello1", `# sayHello1: rpc/literal, SOAP 1.1, SOAPAction "sayHello"
 # port SoapRPCBodyPort at http://localhost:9105/SoapBodyRPCContext/SoapBodyRPCPort
 # rpc wrapper {http://apache.org/body_test/rpc}sayHello1
 in1: "<string>"
 in2: "<int>"
 in3: "<string list, space separated>"
 `},
-		{"../testdata/cxf/hello_world_soap12.wsdl", "sayHi", `# sayHi: document/literal, SOAP 1.2, SOAPAction "sayHiAction"
+		{"testdata/cxf/hello_world_soap12.wsdl", "sayHi", `# sayHi: document/literal, SOAP 1.2, SOAPAction "sayHiAction"
 # port SoapPort at http://localhost:9012/SoapContext/SoapPort
 # body element {http://apache.org/hello_world_soap12_http/types}sayHi
 {}

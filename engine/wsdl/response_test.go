@@ -43,7 +43,7 @@ func TestParseResponse(t *testing.T) {
 		{"repeats become lists even without the schema", `<e:Envelope xmlns:e="` + soap11EnvNS + `"><e:Body><r><a>1</a><b/><a>2</a><a>3</a></r></e:Body></e:Envelope>`, nil, nil, SOAP11,
 			map[string]any{"r": map[string]any{"a": []any{"1", "2", "3"}, "b": ""}}},
 		{"empty complex element reads as a map", `<e:Envelope xmlns:e="` + soap12EnvNS + `"><e:Body><x:pingMeResponse xmlns:x="http://apache.org/hello_world_soap12_http/types"/></e:Body></e:Envelope>`,
-			nil, load(t, "../testdata/cxf/hello_world_soap12.wsdl"), SOAP12, map[string]any{"pingMeResponse": map[string]any{}}},
+			nil, load(t, "testdata/cxf/hello_world_soap12.wsdl"), SOAP12, map[string]any{"pingMeResponse": map[string]any{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +59,7 @@ func TestParseResponse(t *testing.T) {
 }
 
 func TestParseResponseTypes(t *testing.T) {
-	d := load(t, "../testdata/cxf/soapbody_rpc.wsdl")
+	d := load(t, "testdata/cxf/soapbody_rpc.wsdl")
 	_, _, op, _ := d.Lookup("", "", "sayHello")
 	data := `<soap:Envelope xmlns:soap="` + soap11EnvNS + `"><soap:Header><h:Session xmlns:h="urn:h">s-1</h:Session></soap:Header>` +
 		`<soap:Body><ns:sayHelloResponse xmlns:ns="http://apache.org/body_test/rpc"><out>hello</out></ns:sayHelloResponse></soap:Body></soap:Envelope>`

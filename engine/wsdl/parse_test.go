@@ -13,7 +13,7 @@ import (
 	"github.com/goccy/go-yaml"
 )
 
-const ordersWSDL = "../soaptest/orders.wsdl"
+const ordersWSDL = "../../steps/soap/soaptest/orders.wsdl"
 
 func load(t *testing.T, file string) *Definitions {
 	t.Helper()
@@ -40,17 +40,17 @@ func TestRealWSDLs(t *testing.T) {
 	}{
 		{ordersWSDL, []string{"OrderService/OrdersSoap11Port (1.1)", "OrderService/OrdersSoap12Port (1.2)"}, 1,
 			"GetOrderStatus", SOAP11, "document", "urn:outflow:orders:v1/GetOrderStatus", "{urn:outflow:orders:v1}GetOrderStatus"},
-		{"../testdata/dneonline-calculator/calculator.wsdl", []string{"Calculator/CalculatorSoap (1.1)", "Calculator/CalculatorSoap12 (1.2)"}, 4,
+		{"testdata/dneonline-calculator/calculator.wsdl", []string{"Calculator/CalculatorSoap (1.1)", "Calculator/CalculatorSoap12 (1.2)"}, 4,
 			"Divide", SOAP11, "document", "http://tempuri.org/Divide", "{http://tempuri.org/}Divide"},
-		{"../testdata/spring-ws-airline/airline.wsdl", []string{"AirlineService/AirlineSoap11 (1.1)"}, 3,
+		{"testdata/spring-ws-airline/airline.wsdl", []string{"AirlineService/AirlineSoap11 (1.1)"}, 3,
 			"BookFlight", SOAP11, "document", "", "{http://www.springframework.org/spring-ws/samples/airline/schemas/messages}BookFlightRequest"},
-		{"../testdata/cxf/hello_world_soap12.wsdl", []string{"SOAPService/SoapPort (1.2)"}, 2,
+		{"testdata/cxf/hello_world_soap12.wsdl", []string{"SOAPService/SoapPort (1.2)"}, 2,
 			"sayHi", SOAP12, "document", "sayHiAction", "{http://apache.org/hello_world_soap12_http/types}sayHi"},
-		{"../testdata/cxf/soapbody_rpc.wsdl", []string{"SOAPRPCBodyService/SoapRPCBodyPort (1.1)"}, 2,
+		{"testdata/cxf/soapbody_rpc.wsdl", []string{"SOAPRPCBodyService/SoapRPCBodyPort (1.1)"}, 2,
 			"sayHello1", SOAP11, "rpc", "sayHello", "rpc {http://apache.org/body_test/rpc}sayHello1(in1, in2, in3)"},
-		{"../testdata/countryinfo-include/CountryInfoService.wsdl", []string{"CountryInfoService/CountryInfoServiceSoap (1.1)", "CountryInfoService/CountryInfoServiceSoap12 (1.2)"}, 21,
+		{"testdata/countryinfo-include/CountryInfoService.wsdl", []string{"CountryInfoService/CountryInfoServiceSoap (1.1)", "CountryInfoService/CountryInfoServiceSoap12 (1.2)"}, 21,
 			"FullCountryInfo", SOAP11, "document", "", "{http://www.oorsprong.org/websamples.countryinfo}FullCountryInfo"},
-		{"../testdata/imports/service.wsdl", []string{"ShippingService/ShippingPort (1.2)"}, 1,
+		{"testdata/imports/service.wsdl", []string{"ShippingService/ShippingPort (1.2)"}, 1,
 			"CreateShipment", SOAP12, "document", "urn:outflow:test:shipping:CreateShipment", "{urn:outflow:test:shipping:types}CreateShipment"},
 	}
 	for _, tt := range tests {
@@ -124,7 +124,7 @@ func TestSOAP12BindingAttributes(t *testing.T) {
 }
 
 func TestImportsAcrossFolders(t *testing.T) {
-	d := load(t, "../testdata/imports/service.wsdl")
+	d := load(t, "testdata/imports/service.wsdl")
 	s := d.Schema
 	ct := s.ComplexTypes["{urn:outflow:test:shipping:types}Address"]
 	if ct == nil {
@@ -143,7 +143,7 @@ func TestImportsAcrossFolders(t *testing.T) {
 
 func TestParseFromMemory(t *testing.T) {
 	read := func(p string) []byte {
-		b, err := os.ReadFile(filepath.Join("../testdata/imports", p))
+		b, err := os.ReadFile(filepath.Join("testdata/imports", p))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,7 @@ func TestLoadErrorsNameTheFile(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	d := load(t, "../testdata/dneonline-calculator/calculator.wsdl")
+	d := load(t, "testdata/dneonline-calculator/calculator.wsdl")
 	tests := []struct {
 		service, port, op string
 		wantPort, wantErr string
@@ -279,8 +279,8 @@ func TestDefinitionsTravelAsJSON(t *testing.T) {
 		body     any
 	}{
 		{ordersWSDL, "GetOrderStatus", map[string]any{"IncludeLines": false, "OrderId": "42"}},
-		{"../testdata/imports/service.wsdl", "CreateShipment", shipment()},
-		{"../testdata/countryinfo-include/CountryInfoService.wsdl", "FullCountryInfo", map[string]any{"sCountryISOCode": "NL"}},
+		{"testdata/imports/service.wsdl", "CreateShipment", shipment()},
+		{"testdata/countryinfo-include/CountryInfoService.wsdl", "FullCountryInfo", map[string]any{"sCountryISOCode": "NL"}},
 	} {
 		d := load(t, tt.file)
 		sub, err := d.Subset("", "", tt.op)
@@ -330,7 +330,7 @@ func keys[V any](m map[string]V) []string {
 // FuzzParse feeds arbitrary documents to the WSDL reader and uses what it
 // accepts: listing, skeletons and requests must not panic or loop.
 func FuzzParse(f *testing.F) {
-	for _, file := range []string{ordersWSDL, "../testdata/spring-ws-airline/airline.wsdl", "../testdata/cxf/soapbody_rpc.wsdl", "../testdata/cxf/hello_world_soap12.wsdl"} {
+	for _, file := range []string{ordersWSDL, "testdata/spring-ws-airline/airline.wsdl", "testdata/cxf/soapbody_rpc.wsdl", "testdata/cxf/hello_world_soap12.wsdl"} {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
