@@ -78,6 +78,9 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 					fmt.Fprintf(w, ", client cert %q (expires %s)", s.TLS.ClientCertificate.Subject, s.TLS.ClientCertificate.NotAfter.Format("2006-01-02"))
 				}
 				fmt.Fprintln(w)
+				for _, n := range s.TLS.Notes {
+					fmt.Fprintf(w, "  note:     %s\n", n)
+				}
 			}
 			if s.Timings != nil {
 				fmt.Fprintf(w, "  timings:  total %.1f ms, first byte %.1f ms, connect %.1f ms, tls %.1f ms\n",

@@ -18,6 +18,8 @@ type TLSFacts struct {
 	// NewConnection is true when this request needed a new TCP/TLS connection
 	// rather than a pooled one.
 	NewConnection bool `json:"new_connection"`
+	// Notes say what looks wrong although the call worked, in plain words.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // CertFacts describe one certificate.

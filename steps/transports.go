@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/tlsclient"
 )
@@ -59,8 +60,24 @@ func (t *Transports) RoundTripper(ctx context.Context, conn *engine.Connection, 
 }
 
 // Observe prepares a request context that records what happens on its TLS
-// connection, and returns how to read the facts afterwards.
-func (t *Transports) Observe(ctx context.Context) (context.Context, func(*tls.ConnectionState) *engine.TLSFacts) {
+// connection.
+func (t *Transports) Observe(ctx context.Context) (context.Context, rest.Observation) {
 	ctx, probe := tlsclient.WithProbe(ctx)
-	return ctx, probe.Facts
+	return ctx, observation{probe}
 }
+
+type observation struct{ probe *tlsclient.Probe }
+
+func (o observation) Facts(state *tls.ConnectionState) *engine.TLSFacts { return o.probe.Facts(state) }
+
+func (o observation) Diagnose(err error, profile *engine.ProtocolProfile) error {
+	if profile == nil {
+		return err
+	}
+	return tlsclient.Diagnose(err, profile, o.probe)
+}
+
+var (
+	_ rest.Transports  = (*Transports)(nil)
+	_ rest.TLSObserver = (*Transports)(nil)
+)

@@ -79,7 +79,8 @@ func (e *Entry) publicKey() crypto.PublicKey {
 	return e.public
 }
 
-// Store is the content of one keystore or bundle file.
+// Store is the content of one keystore or bundle file. Reading it is safe
+// from several goroutines once Load has returned.
 type Store struct {
 	Format  Format
 	Entries []*Entry

@@ -14,7 +14,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path"
@@ -61,8 +60,7 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	info := activity.GetInfo(ctx)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
-		opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, Cause: nil, Details: []any{res}}
-		return nil, temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
+		return nil, newAppError(err.Error(), typ, retry, res, 0)
 	}
 	if req.Connection == nil {
 		return fail(engine.ErrConfig, false, errors.New("no connection given"))
@@ -101,8 +99,8 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	if req.IdempotencyKey != "" && (method == http.MethodPost || method == http.MethodPatch) && hreq.Header.Get("Idempotency-Key") == "" {
 		hreq.Header.Set("Idempotency-Key", req.IdempotencyKey)
 	}
-	if err := a.applyCredential(ctx, hreq, req.Connection.Credential); err != nil {
-		res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: redactHeaders(hreq.Header, req.Connection.Credential)}
+	if err := ApplyCredential(ctx, a.Secrets, hreq, req.Connection.Credential); err != nil {
+		res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: RedactHeaders(hreq.Header, req.Connection.Credential)}
 		var se *secrets.Error
 		if errors.As(err, &se) {
 			return fail(engine.ErrSecret, false, err)
@@ -110,77 +108,25 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 		return fail(engine.ErrConfig, false, err)
 	}
 	// target never carries an api_key sent as a query parameter: only hreq.URL does.
-	res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: redactHeaders(hreq.Header, req.Connection.Credential)}
+	res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: RedactHeaders(hreq.Header, req.Connection.Credential)}
 	if len(body) > 0 {
-		res.Request.Body = capString(body, maxRequestBodyInRecord)
+		res.Request.Body = CapString(body, maxRequestBodyInRecord)
 	}
 
 	baseDir := a.BaseDir
 	if baseDir == "" {
 		baseDir = req.ProjectRoot
 	}
-	var rt http.RoundTripper = defaultTransport
-	if a.Transports != nil {
-		rt, err = a.Transports.RoundTripper(ctx, req.Connection, req.Profile, baseDir)
-		if err != nil {
-			var se *secrets.Error
-			if errors.As(err, &se) {
-				return fail(engine.ErrSecret, false, err)
-			}
-			return fail(engine.ErrCertificate, false, err)
-		}
+	ex, err := Do(ctx, a.Transports, baseDir, req.Connection, req.Profile, hreq, req.BodyLimit, method+" "+res.Request.URL)
+	if ex != nil {
+		res.Timings, res.TLS = ex.Timings, ex.TLS
 	}
-
-	var (
-		start                              = time.Now()
-		dnsStart, connStart, tlsStart      time.Time
-		dnsDur, connDur, tlsDur, firstByte time.Duration
-		reused                             bool
-	)
-	trace := &httptrace.ClientTrace{
-		DNSStart:             func(httptrace.DNSStartInfo) { dnsStart = time.Now() },
-		DNSDone:              func(httptrace.DNSDoneInfo) { dnsDur = time.Since(dnsStart) },
-		ConnectStart:         func(string, string) { connStart = time.Now() },
-		ConnectDone:          func(string, string, error) { connDur = time.Since(connStart) },
-		TLSHandshakeStart:    func() { tlsStart = time.Now() },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { tlsDur = time.Since(tlsStart) },
-		GotConn:              func(ci httptrace.GotConnInfo) { reused = ci.Reused },
-		GotFirstResponseByte: func() { firstByte = time.Since(start) },
+	var xe *ExchangeError
+	if errors.As(err, &xe) && ex == nil {
+		return fail(xe.Type, xe.Retry, xe.Err)
 	}
-	rctx := ctx
-	var observe func(*tls.ConnectionState) *engine.TLSFacts
-	if o, ok := a.Transports.(TLSObserver); ok {
-		rctx, observe = o.Observe(rctx)
-	}
-	hreq = hreq.WithContext(httptrace.WithClientTrace(rctx, trace))
-	resp, err := rt.RoundTrip(hreq)
-	res.Timings = engine.Timings{DNSMillis: ms(dnsDur), ConnectMillis: ms(connDur), TLSMillis: ms(tlsDur)}
-	if err != nil {
-		res.Timings.TotalMillis = ms(time.Since(start))
-		typ, retry, err := classifyTransportError(ctx, err)
-		if d, ok := a.Transports.(interface {
-			Diagnose(error, *engine.Connection, *engine.ProtocolProfile) error
-		}); ok && typ == engine.ErrTLSHandshake {
-			err = d.Diagnose(err, req.Connection, req.Profile)
-		}
-		return fail(typ, retry, fmt.Errorf("calling %s %s: %w", method, res.Request.URL, err))
-	}
-	defer resp.Body.Close()
-	limit := req.BodyLimit
-	if limit <= 0 {
-		limit = engine.DefaultBodyLimit
-	}
-	data, size, truncated, readErr := readCapped(resp.Body, limit)
-	res.Timings.FirstByteMillis = ms(firstByte)
-	res.Timings.TotalMillis = ms(time.Since(start))
-	if resp.TLS != nil {
-		if observe != nil {
-			res.TLS = observe(resp.TLS)
-		} else {
-			res.TLS = basicFacts(resp.TLS, !reused)
-		}
-	}
-	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: flattenHeaders(resp.Header), BodySize: size, BodyTruncated: truncated}
+	resp, data, size, truncated := ex.Response, ex.Data, ex.Size, ex.Truncated
+	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: ResponseHeaders(resp.Header), BodySize: size, BodyTruncated: truncated}
 	if !truncated && isJSON(resp.Header.Get("Content-Type"), data) {
 		var v any
 		if json.Unmarshal(data, &v) == nil {
@@ -191,25 +137,15 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 		rs.Body = string(data)
 	}
 	res.Response = rs
-	if readErr != nil {
-		return fail(engine.ErrConnection, true, fmt.Errorf("reading the response of %s %s: %w", method, res.Request.URL, readErr))
+	if err != nil {
+		return fail(xe.Type, xe.Retry, xe.Err)
 	}
 	if !statusExpected(resp.StatusCode, req.Expect) {
 		msg := fmt.Sprintf("%s %s answered %s", method, res.Request.URL, resp.Status)
-		if words := partnerWords(data); words != "" {
-			msg += ": " + words
-		}
 		if len(req.Expect) > 0 {
-			msg += fmt.Sprintf(" (expected %s)", joinInts(req.Expect))
+			msg = fmt.Sprintf("%s %s answered %s (expected %s)", method, res.Request.URL, resp.Status, joinInts(req.Expect))
 		}
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429 {
-			return fail(engine.ErrHTTPClient, false, errors.New(msg))
-		}
-		opts := temporal.ApplicationErrorOptions{Details: []any{res}}
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			opts.NextRetryDelay = d
-		}
-		return nil, temporal.NewApplicationErrorWithOptions(msg, engine.ErrHTTPStatus, opts)
+		return nil, StatusError(resp, data, msg, res)
 	}
 	return res, nil
 }
@@ -222,13 +158,6 @@ var defaultTransport http.RoundTripper = &http.Transport{
 	MaxIdleConnsPerHost: 32,
 	IdleConnTimeout:     90 * time.Second,
 	TLSHandshakeTimeout: 15 * time.Second,
-}
-
-// TLSObserver is implemented by Transports that can tell what happened on a
-// request's TLS connection (client certificate presented, server chain,
-// whether the connection was new).
-type TLSObserver interface {
-	Observe(ctx context.Context) (context.Context, func(*tls.ConnectionState) *engine.TLSFacts)
 }
 
 func basicFacts(state *tls.ConnectionState, newConn bool) *engine.TLSFacts {
@@ -328,7 +257,9 @@ func encodeBody(v any, bodyType string) ([]byte, string, error) {
 	return nil, "", fmt.Errorf("unknown body_type %q (json, text or form)", bodyType)
 }
 
-func (a *Activity) applyCredential(ctx context.Context, r *http.Request, c *engine.Credential) error {
+// ApplyCredential adds a connection's credential to a request, resolving its
+// secret through res on this worker.
+func ApplyCredential(ctx context.Context, res *secrets.Resolver, r *http.Request, c *engine.Credential) error {
 	if c == nil {
 		return nil
 	}
@@ -336,10 +267,10 @@ func (a *Activity) applyCredential(ctx context.Context, r *http.Request, c *engi
 		if ref == nil {
 			return "", fmt.Errorf("credential %s has no %s", c.Type, what)
 		}
-		if a.Secrets == nil {
+		if res == nil {
 			return "", &secrets.Error{Ref: ref.Ref, Err: errors.New("no secret resolver on this worker")}
 		}
-		return a.Secrets.Resolve(ctx, ref.Ref)
+		return res.Resolve(ctx, ref.Ref)
 	}
 	switch c.Type {
 	case "basic":
@@ -396,7 +327,7 @@ func IsSensitiveHeader(name string, cred *engine.Credential) bool {
 	return strings.Contains(n, "secret") || strings.Contains(n, "token") || strings.Contains(n, "password")
 }
 
-func redactHeaders(h http.Header, cred *engine.Credential) map[string]string {
+func RedactHeaders(h http.Header, cred *engine.Credential) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		if IsSensitiveHeader(k, cred) {
@@ -408,7 +339,7 @@ func redactHeaders(h http.Header, cred *engine.Credential) map[string]string {
 	return out
 }
 
-func flattenHeaders(h http.Header) map[string]string {
+func ResponseHeaders(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		if IsSensitiveHeader(k, nil) {
@@ -439,7 +370,7 @@ func readCapped(r io.Reader, limit int64) (data []byte, size int64, truncated bo
 	return buf.Bytes(), size, truncated, nil
 }
 
-func capString(b []byte, n int) string {
+func CapString(b []byte, n int) string {
 	if len(b) <= n {
 		return string(b)
 	}
@@ -467,9 +398,9 @@ func statusExpected(code int, expect []int) bool {
 	return false
 }
 
-// partnerWords extracts a short message from an error body: a JSON message
+// PartnerWords extracts a short message from an error body: a JSON message
 // field when there is one, else the text.
-func partnerWords(data []byte) string {
+func PartnerWords(data []byte) string {
 	var v map[string]any
 	if json.Unmarshal(data, &v) == nil {
 		for _, k := range []string{"message", "error_description", "error", "detail", "title"} {
@@ -511,15 +442,23 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-func classifyTransportError(ctx context.Context, err error) (typ string, retry bool, out error) {
+func classifyTransportError(ctx context.Context, err error) (typ string, retry bool) {
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
-		return engine.ErrTimeout, true, err
+		return engine.ErrTimeout, true
 	}
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
 	var alert tls.AlertError
 	if errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert) || strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:") {
-		return engine.ErrTLSHandshake, true, err
+		return engine.ErrTLSHandshake, true
 	}
-	return engine.ErrConnection, true, err
+	return engine.ErrConnection, true
+}
+
+func newAppError(msg, typ string, retry bool, details any, next time.Duration) error {
+	opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, NextRetryDelay: next}
+	if details != nil {
+		opts.Details = []any{details}
+	}
+	return temporal.NewApplicationErrorWithOptions(msg, typ, opts)
 }

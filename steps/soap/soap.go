@@ -20,19 +20,13 @@ package soap
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -131,9 +125,9 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	for _, h := range req.Headers {
 		hreq.Header.Add(h.Name, h.Value)
 	}
-	credErr := a.applyCredential(ctx, hreq, req.Connection.Credential)
-	res.Request.Headers = redactHeaders(hreq.Header, req.Connection.Credential)
-	res.Request.Body = capString(wsdl.RedactEnvelope(envelope), maxRequestBodyInRecord)
+	credErr := rest.ApplyCredential(ctx, a.Secrets, hreq, req.Connection.Credential)
+	res.Request.Headers = rest.RedactHeaders(hreq.Header, req.Connection.Credential)
+	res.Request.Body = rest.CapString(wsdl.RedactEnvelope(envelope), maxRequestBodyInRecord)
 	if credErr != nil {
 		return a.secretFailure(fail, credErr)
 	}
@@ -142,64 +136,26 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	if baseDir == "" {
 		baseDir = req.ProjectRoot
 	}
-	var rt http.RoundTripper = defaultTransport
-	if a.Transports != nil {
-		rt, err = a.Transports.RoundTripper(ctx, req.Connection, req.Profile, baseDir)
-		if err != nil {
-			var se *secrets.Error
-			if errors.As(err, &se) {
-				return fail(engine.ErrSecret, false, err)
-			}
-			return fail(engine.ErrCertificate, false, err)
-		}
+	what := fmt.Sprintf("%s at %s", op.Name, target)
+	ex, err := rest.Do(ctx, a.Transports, baseDir, req.Connection, req.Profile, hreq, req.BodyLimit, what)
+	if ex != nil {
+		res.Timings, res.TLS = ex.Timings, ex.TLS
 	}
-
-	var (
-		start                              = time.Now()
-		dnsStart, connStart, tlsStart      time.Time
-		dnsDur, connDur, tlsDur, firstByte time.Duration
-		reused                             bool
-	)
-	trace := &httptrace.ClientTrace{
-		DNSStart:             func(httptrace.DNSStartInfo) { dnsStart = time.Now() },
-		DNSDone:              func(httptrace.DNSDoneInfo) { dnsDur = time.Since(dnsStart) },
-		ConnectStart:         func(string, string) { connStart = time.Now() },
-		ConnectDone:          func(string, string, error) { connDur = time.Since(connStart) },
-		TLSHandshakeStart:    func() { tlsStart = time.Now() },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { tlsDur = time.Since(tlsStart) },
-		GotConn:              func(ci httptrace.GotConnInfo) { reused = ci.Reused },
-		GotFirstResponseByte: func() { firstByte = time.Since(start) },
+	var xe *rest.ExchangeError
+	if errors.As(err, &xe) && ex == nil {
+		return fail(xe.Type, xe.Retry, xe.Err)
 	}
-	hreq = hreq.WithContext(httptrace.WithClientTrace(ctx, trace))
-	resp, err := rt.RoundTrip(hreq)
-	res.Timings = engine.Timings{DNSMillis: ms(dnsDur), ConnectMillis: ms(connDur), TLSMillis: ms(tlsDur)}
-	if err != nil {
-		res.Timings.TotalMillis = ms(time.Since(start))
-		typ, retry, err := classifyTransportError(ctx, err)
-		if d, ok := a.Transports.(interface {
-			Diagnose(error, *engine.Connection, *engine.ProtocolProfile) error
-		}); ok && typ == engine.ErrTLSHandshake {
-			err = d.Diagnose(err, req.Connection, req.Profile)
-		}
-		return fail(typ, retry, fmt.Errorf("calling %s at %s: %w", op.Name, target, err))
-	}
-	defer resp.Body.Close()
+	resp, data, size, truncated := ex.Response, ex.Data, ex.Size, ex.Truncated
 	limit := req.BodyLimit
 	if limit <= 0 {
 		limit = engine.DefaultBodyLimit
 	}
-	data, size, truncated, readErr := readCapped(resp.Body, limit)
-	res.Timings.FirstByteMillis = ms(firstByte)
-	res.Timings.TotalMillis = ms(time.Since(start))
-	if resp.TLS != nil {
-		res.TLS = connFacts(resp.TLS, !reused, a.Transports)
-	}
-	res.Response = &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: flattenHeaders(resp.Header), Body: string(data), BodySize: size, BodyTruncated: truncated}
-	if readErr != nil {
-		return fail(engine.ErrConnection, true, fmt.Errorf("reading the response of %s at %s: %w", op.Name, target, readErr))
+	res.Response = &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: rest.ResponseHeaders(resp.Header), Body: string(data), BodySize: size, BodyTruncated: truncated}
+	if err != nil {
+		return fail(xe.Type, xe.Retry, xe.Err)
 	}
 	if truncated {
-		return fail(engine.ErrConfig, false, fmt.Errorf("the response of %s at %s is %d bytes or more, over the body limit of %d bytes; a SOAP envelope cannot be read in part, so raise the body limit", op.Name, target, size, limit))
+		return fail(engine.ErrConfig, false, fmt.Errorf("the response of %s is %d bytes or more, over the body limit of %d bytes; a SOAP envelope cannot be read in part, so raise the body limit", what, size, limit))
 	}
 	ok2xx := resp.StatusCode >= 200 && resp.StatusCode < 300
 	parsed, perr := wsdl.ParseResponse(data, op, req.Definitions)
@@ -216,16 +172,7 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	case perr != nil && ok2xx:
 		return fail(engine.ErrHTTPStatus, true, fmt.Errorf("calling %s at %s: the partner answered %s but not with a SOAP envelope: %v", op.Name, target, resp.Status, perr))
 	case !ok2xx:
-		msg := fmt.Sprintf("calling %s at %s: the partner answered %s", op.Name, target, resp.Status)
-		if perr != nil {
-			if words := partnerWords(data); words != "" {
-				msg += ": " + words
-			}
-		}
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429 {
-			return fail(engine.ErrHTTPClient, false, errors.New(msg))
-		}
-		return fail(engine.ErrHTTPStatus, true, errors.New(msg))
+		return nil, rest.StatusError(resp, data, fmt.Sprintf("calling %s: the partner answered %s", what, resp.Status), res)
 	}
 	res.Body = parsed.Body
 	return res, nil
@@ -273,125 +220,3 @@ func (a *Activity) secretFailure(fail func(string, bool, error) (*engine.StepRes
 
 // applyCredential sets HTTP authentication the way the rest step does; a
 // SOAP service behind a gateway often wants both that and a UsernameToken.
-func (a *Activity) applyCredential(ctx context.Context, r *http.Request, c *engine.Credential) error {
-	if c == nil {
-		return nil
-	}
-	switch c.Type {
-	case "basic":
-		pw, err := a.secret(ctx, c.Password, "credential password")
-		if err != nil {
-			return err
-		}
-		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.Username+":"+pw)))
-	case "bearer":
-		tok, err := a.secret(ctx, c.Token, "credential token")
-		if err != nil {
-			return err
-		}
-		r.Header.Set("Authorization", "Bearer "+tok)
-	case "api_key":
-		v, err := a.secret(ctx, c.Value, "credential value")
-		if err != nil {
-			return err
-		}
-		key := c.Key
-		if key == "" {
-			key = "X-API-Key"
-		}
-		if c.In == "query" {
-			q := r.URL.Query()
-			q.Set(key, v)
-			r.URL.RawQuery = q.Encode()
-		} else {
-			r.Header.Set(key, v)
-		}
-	default:
-		return fmt.Errorf("unknown credential type %q (basic, bearer or api_key)", c.Type)
-	}
-	return nil
-}
-
-var defaultTransport http.RoundTripper = &http.Transport{
-	Proxy:               http.ProxyFromEnvironment,
-	DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	ForceAttemptHTTP2:   true,
-	MaxIdleConns:        100,
-	MaxIdleConnsPerHost: 32,
-	IdleConnTimeout:     90 * time.Second,
-	TLSHandshakeTimeout: 15 * time.Second,
-}
-
-func connFacts(state *tls.ConnectionState, newConn bool, t rest.Transports) *engine.TLSFacts {
-	if f, ok := t.(interface {
-		Facts(*tls.ConnectionState, bool) *engine.TLSFacts
-	}); ok {
-		return f.Facts(state, newConn)
-	}
-	return &engine.TLSFacts{
-		Version:       tls.VersionName(state.Version),
-		CipherSuite:   tls.CipherSuiteName(state.CipherSuite),
-		Resumed:       state.DidResume,
-		ServerName:    state.ServerName,
-		NewConnection: newConn,
-	}
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func redactHeaders(h http.Header, cred *engine.Credential) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		if rest.IsSensitiveHeader(k, cred) {
-			out[strings.ToLower(k)] = rest.Redacted
-			continue
-		}
-		out[strings.ToLower(k)] = strings.Join(v, ", ")
-	}
-	return out
-}
-
-func flattenHeaders(h http.Header) map[string]string { return redactHeaders(h, nil) }
-
-// readCapped reads at most limit bytes and reports the body's size, which
-// is exact up to limit plus drainLimit. Memory stays bounded whatever the
-// partner sends.
-func readCapped(r io.Reader, limit int64) (data []byte, size int64, truncated bool, err error) {
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, limit))
-	if err != nil {
-		return buf.Bytes(), n, false, err
-	}
-	rest, err := io.Copy(io.Discard, io.LimitReader(r, drainLimit+1))
-	return buf.Bytes(), n + rest, rest > 0, err
-}
-
-func capString(b []byte, n int) string {
-	if len(b) <= n {
-		return string(b)
-	}
-	return string(b[:n]) + "…"
-}
-
-// partnerWords is the start of a body that is not SOAP (an HTML error page
-// of a gateway, a plain-text message), to say in an error.
-func partnerWords(data []byte) string {
-	r := []rune(strings.Join(strings.Fields(string(data)), " "))
-	if len(r) > 300 {
-		return string(r[:300]) + "…"
-	}
-	return string(r)
-}
-
-func classifyTransportError(ctx context.Context, err error) (typ string, retry bool, out error) {
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
-		return engine.ErrTimeout, true, err
-	}
-	var certErr *tls.CertificateVerificationError
-	var recErr tls.RecordHeaderError
-	var alert tls.AlertError
-	if errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert) || strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:") {
-		return engine.ErrTLSHandshake, true, err
-	}
-	return engine.ErrConnection, true, err
-}

@@ -17,9 +17,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/engine/wsdl"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap/soaptest"
-	"github.com/outflow-dev/outflow/engine/wsdl"
 )
 
 func connFor(t *testing.T, srv *httptest.Server, basePath string) *engine.Connection {

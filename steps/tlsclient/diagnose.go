@@ -103,14 +103,14 @@ func (d *diagnosis) wrap(code Code, format string, args ...any) *Error {
 
 func (d *diagnosis) keystore() *Error {
 	if _, ok := errors.AsType[*keystore.Error](d.err); ok {
-		return d.wrap(CodeKeystore, "the client keystore of profile %q cannot be used", d.profile.Name)
+		return d.wrap(CodeKeystore, "the client certificate cannot be used")
 	}
 	return nil
 }
 
 func (d *diagnosis) revocation() *Error {
 	if r, ok := errors.AsType[*RevokedError](d.err); ok {
-		return d.wrap(CodeServerCertRevoked, "the server's certificate chain includes a revoked certificate (%s): do not connect; tell the partner", r.Subject)
+		return d.wrap(CodeServerCertRevoked, "the server's certificate chain includes a certificate its CA has revoked (%s), so the connection was refused: tell the partner", r.Subject)
 	}
 	if r, ok := errors.AsType[*RevocationUnknownError](d.err); ok {
 		return d.wrap(CodeRevocationUnknown, "the revocation status of %s could not be checked and the profile's revocation mode is fail_closed: "+

@@ -12,6 +12,8 @@ package tlsclient
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -57,6 +59,7 @@ type Cache struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	salt    []byte // keys the hash of secrets in cache keys
 
 	full, resumed atomic.Int64
 }
@@ -113,13 +116,16 @@ func (c *Cache) Transport(ctx context.Context, profile *engine.ProtocolProfile, 
 	if err != nil {
 		return nil, err
 	}
-	key, err := cfg.cacheKey()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.salt == nil {
+		c.salt = make([]byte, 32)
+		rand.Read(c.salt)
+	}
+	key, err := cfg.cacheKey(c.salt)
 	if err != nil {
 		return nil, err
 	}
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if e := c.entries[key]; e != nil {
 		return e.transport, nil
 	}
@@ -206,23 +212,24 @@ func absPath(baseDir, p string) string {
 }
 
 // cacheKey identifies the transport: the profile's definition (where it was
-// defined does not matter), the files, and a hash of the secrets so the key
-// does not hold them.
-func (cfg *profileConfig) cacheKey() (string, error) {
+// defined does not matter), the files, and the secrets, under a keyed hash
+// so that the key reveals nothing of them.
+func (cfg *profileConfig) cacheKey(salt []byte) (string, error) {
 	def := *cfg.profile
 	def.Source = ""
 	b, err := json.Marshal(struct {
 		Def                       engine.ProtocolProfile
 		Keystore                  string
 		Trust, Stamps             []string
-		Store, KeyPass, TrustPass [32]byte
-	}{def, cfg.keystorePath, cfg.trustPaths, cfg.trustStamps,
-		sha256.Sum256([]byte(cfg.storePassword)), sha256.Sum256([]byte(cfg.keyPassword)), sha256.Sum256([]byte(cfg.trustPassword))})
+		Store, KeyPass, TrustPass string
+	}{def, cfg.keystorePath, cfg.trustPaths, cfg.trustStamps, cfg.storePassword, cfg.keyPassword, cfg.trustPassword})
 	if err != nil {
 		return "", fmt.Errorf("hashing profile %q: %w", cfg.profile.Name, err)
 	}
-	sum := sha256.Sum256(b)
-	return cfg.profile.Name + "/" + hex.EncodeToString(sum[:]), nil
+	mac := hmac.New(sha256.New, salt)
+	mac.Write(b)
+	clear(b)
+	return cfg.profile.Name + "/" + hex.EncodeToString(mac.Sum(nil)), nil
 }
 
 func (c *Cache) logger() *slog.Logger {

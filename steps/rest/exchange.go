@@ -1,0 +1,139 @@
+package rest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptrace"
+	"time"
+
+	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/secrets"
+)
+
+// TLSObserver is implemented by Transports that can tell what happened on a
+// request's TLS connection (the client certificate presented, the server
+// chain, whether the connection was new) and explain handshake failures.
+type TLSObserver interface {
+	Observe(ctx context.Context) (context.Context, Observation)
+}
+
+// Observation is what a TLSObserver learned about one request.
+type Observation interface {
+	Facts(state *tls.ConnectionState) *engine.TLSFacts
+	// Diagnose turns a handshake failure into its cause in plain words,
+	// keeping err wrapped.
+	Diagnose(err error, profile *engine.ProtocolProfile) error
+}
+
+// Exchange is one HTTP request and its response as a step sees it: the body
+// read up to a limit, timings and TLS facts.
+type Exchange struct {
+	Response  *http.Response // Body already read and closed
+	Data      []byte
+	Size      int64
+	Truncated bool
+	Timings   engine.Timings
+	TLS       *engine.TLSFacts
+}
+
+// ExchangeError is a failed exchange with its stable type and whether
+// retrying may help.
+type ExchangeError struct {
+	Type  string
+	Retry bool
+	Err   error
+}
+
+func (e *ExchangeError) Error() string { return e.Err.Error() }
+func (e *ExchangeError) Unwrap() error { return e.Err }
+
+// Do sends req over the connection's transport on this worker and reads the
+// response body up to limit bytes, so memory stays bounded whatever the
+// partner sends. what names the call in errors ("GET https://…").
+// The returned Exchange is non-nil whenever a response arrived, also with an
+// error (a body cut short).
+func Do(ctx context.Context, transports Transports, baseDir string, conn *engine.Connection, profile *engine.ProtocolProfile,
+	req *http.Request, limit int64, what string) (*Exchange, error) {
+	var rt http.RoundTripper = defaultTransport
+	if transports != nil {
+		var err error
+		rt, err = transports.RoundTripper(ctx, conn, profile, baseDir)
+		if err != nil {
+			var se *secrets.Error
+			if errors.As(err, &se) {
+				return nil, &ExchangeError{Type: engine.ErrSecret, Err: err}
+			}
+			return nil, &ExchangeError{Type: engine.ErrCertificate, Err: err}
+		}
+	}
+	var (
+		start                              = time.Now()
+		dnsStart, connStart, tlsStart      time.Time
+		dnsDur, connDur, tlsDur, firstByte time.Duration
+		reused                             bool
+	)
+	trace := &httptrace.ClientTrace{
+		DNSStart:             func(httptrace.DNSStartInfo) { dnsStart = time.Now() },
+		DNSDone:              func(httptrace.DNSDoneInfo) { dnsDur = time.Since(dnsStart) },
+		ConnectStart:         func(string, string) { connStart = time.Now() },
+		ConnectDone:          func(string, string, error) { connDur = time.Since(connStart) },
+		TLSHandshakeStart:    func() { tlsStart = time.Now() },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { tlsDur = time.Since(tlsStart) },
+		GotConn:              func(ci httptrace.GotConnInfo) { reused = ci.Reused },
+		GotFirstResponseByte: func() { firstByte = time.Since(start) },
+	}
+	rctx := ctx
+	var obs Observation
+	if o, ok := transports.(TLSObserver); ok {
+		rctx, obs = o.Observe(rctx)
+	}
+	resp, err := rt.RoundTrip(req.WithContext(httptrace.WithClientTrace(rctx, trace)))
+	ex := &Exchange{Timings: engine.Timings{DNSMillis: ms(dnsDur), ConnectMillis: ms(connDur), TLSMillis: ms(tlsDur)}}
+	if err != nil {
+		typ, retry := classifyTransportError(ctx, err)
+		if obs != nil && typ == engine.ErrTLSHandshake {
+			err = obs.Diagnose(err, profile)
+		}
+		return nil, &ExchangeError{Type: typ, Retry: retry, Err: fmt.Errorf("calling %s: %w", what, err)}
+	}
+	defer resp.Body.Close()
+	if limit <= 0 {
+		limit = engine.DefaultBodyLimit
+	}
+	var readErr error
+	ex.Response = resp
+	ex.Data, ex.Size, ex.Truncated, readErr = readCapped(resp.Body, limit)
+	ex.Timings.FirstByteMillis = ms(firstByte)
+	ex.Timings.TotalMillis = ms(time.Since(start))
+	if resp.TLS != nil {
+		if obs != nil {
+			ex.TLS = obs.Facts(resp.TLS)
+		} else {
+			ex.TLS = basicFacts(resp.TLS, !reused)
+		}
+	}
+	if ex.TLS != nil && conn.MutualAuth && ex.TLS.NewConnection && ex.TLS.ClientCertificate == nil {
+		ex.TLS.Notes = append(ex.TLS.Notes, "mutual_auth is on but the server did not ask for a client certificate: "+
+			"no certificate was presented, so the partner does not authenticate Outflow by it (check the host and port, or whether mTLS is enforced on this endpoint)")
+	}
+	if readErr != nil {
+		return ex, &ExchangeError{Type: engine.ErrConnection, Retry: true, Err: fmt.Errorf("reading the response of %s: %w", what, readErr)}
+	}
+	return ex, nil
+}
+
+// StatusError is the failure for an unexpected HTTP status: 4xx other than
+// 408 and 429 do not retry; the rest do, after the partner's Retry-After.
+func StatusError(resp *http.Response, data []byte, msg string, details any) error {
+	if words := PartnerWords(data); words != "" {
+		msg += ": " + words
+	}
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429 {
+		return newAppError(msg, engine.ErrHTTPClient, false, details, 0)
+	}
+	d, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return newAppError(msg, engine.ErrHTTPStatus, true, details, d)
+}
