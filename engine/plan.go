@@ -47,11 +47,19 @@ type Settings struct {
 	BodyLimit int64 `json:"body_limit,omitempty"`
 	// DefaultTaskQueue is where steps without an agent run.
 	DefaultTaskQueue string `json:"default_task_queue,omitempty"`
+	// HistoryLimit is the number of history events after which a flow
+	// continues as new at the next safe point (between top-level steps, or
+	// between polls), so that a flow looping for weeks keeps a bounded
+	// history. 0 means DefaultHistoryLimit.
+	HistoryLimit int `json:"history_limit,omitempty"`
 }
 
 // DefaultBodyLimit is the response body size kept in step output data when a
 // project sets none: 256 KiB.
 const DefaultBodyLimit = 256 << 10
+
+// DefaultHistoryLimit is the history length after which a flow continues as new.
+const DefaultHistoryLimit = 5000
 
 // InputSpec declares one input of a flow or action.
 type InputSpec struct {
@@ -94,6 +102,10 @@ type Step struct {
 	Action   *ActionCall `json:"action,omitempty"`
 	Foreach  *Foreach    `json:"foreach,omitempty"`
 	Parallel []Branch    `json:"parallel,omitempty"`
+	Wait     *WaitStep   `json:"wait,omitempty"`
+
+	// Poll repeats a rest or soap step until a condition holds.
+	Poll *Poll `json:"poll,omitempty"`
 
 	Retry           *RetryPolicy `json:"retry,omitempty"`
 	Timeout         Duration     `json:"timeout,omitempty"`
@@ -113,6 +125,8 @@ func (s *Step) Kind() string {
 		return "foreach"
 	case s.Parallel != nil:
 		return "parallel"
+	case s.Wait != nil:
+		return "wait"
 	}
 	return ""
 }
@@ -171,6 +185,28 @@ type Branch struct {
 	ID    string `json:"id"`
 	Steps []Step `json:"steps"`
 }
+
+// WaitStep pauses the flow durably: for a duration, or until a time.
+type WaitStep struct {
+	Duration Duration `json:"duration,omitempty"`
+	// Until is a template that yields an RFC 3339 time.
+	Until string `json:"until,omitempty"`
+}
+
+// Poll repeats a step until Until holds, Interval apart, for at most
+// Deadline (0: no deadline) or MaxAttempts (0: no limit).
+type Poll struct {
+	// Until is a template evaluated after each call, with steps.<id> holding
+	// the latest result.
+	Until       string   `json:"until"`
+	Interval    Duration `json:"interval,omitempty"`
+	Deadline    Duration `json:"deadline,omitempty"`
+	MaxAttempts int      `json:"max_attempts,omitempty"`
+}
+
+// DefaultPollInterval is how long a poll waits between calls when the step
+// says nothing.
+const DefaultPollInterval = 30 * time.Second
 
 // RetryPolicy maps onto Temporal's retry policy.
 type RetryPolicy struct {

@@ -19,6 +19,9 @@ type Record struct {
 	Steps      []*StepRecord  `json:"steps"`
 	Outputs    map[string]any `json:"outputs,omitempty"`
 	Error      *ErrorInfo     `json:"error,omitempty"`
+	// Runs counts the workflow runs the execution took: a flow continues as
+	// new when its history grows, carrying this record along.
+	Runs int `json:"runs,omitempty"`
 }
 
 // Step statuses.
@@ -33,15 +36,17 @@ const (
 // StepRecord is the step output data of one step.
 type StepRecord struct {
 	// ID is the step's path: "get", "customer/get", "each[2]/post".
-	ID         string    `json:"id"`
-	Kind       string    `json:"kind"`
-	Connection string    `json:"connection,omitempty"`
-	TaskQueue  string    `json:"task_queue,omitempty"`
-	Agent      string    `json:"agent,omitempty"`
-	Status     string    `json:"status"`
-	Attempts   int       `json:"attempts,omitempty"`
-	Start      time.Time `json:"start"`
-	Duration   Duration  `json:"duration"`
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	Connection string `json:"connection,omitempty"`
+	TaskQueue  string `json:"task_queue,omitempty"`
+	Agent      string `json:"agent,omitempty"`
+	Status     string `json:"status"`
+	Attempts   int    `json:"attempts,omitempty"`
+	// Polls counts the calls of a polling step.
+	Polls    int       `json:"polls,omitempty"`
+	Start    time.Time `json:"start"`
+	Duration Duration  `json:"duration"`
 	// Worker is the identity of the worker that ran the last attempt.
 	Worker   string           `json:"worker,omitempty"`
 	Request  *RequestSummary  `json:"request,omitempty"`

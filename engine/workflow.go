@@ -36,6 +36,27 @@ type RunInput struct {
 	// SearchAttributes says the namespace has Outflow's search attributes, so
 	// the workflow may upsert its status.
 	SearchAttributes bool `json:"search_attributes,omitempty"`
+	// Resume carries a flow's state across continue-as-new.
+	Resume *Resume `json:"resume,omitempty"`
+}
+
+// Resume is where a flow that continued as new picks up: the next top-level
+// step, what expressions could see, the record so far, and a poll in
+// progress.
+type Resume struct {
+	NextStep int            `json:"next_step"`
+	Inputs   map[string]any `json:"inputs,omitempty"`
+	Vars     map[string]any `json:"vars,omitempty"`
+	Steps    map[string]any `json:"steps,omitempty"`
+	Record   *Record        `json:"record"`
+	Poll     *PollState     `json:"poll,omitempty"`
+}
+
+// PollState is a poll in progress at a continue-as-new.
+type PollState struct {
+	Step     string    `json:"step"`
+	Attempts int       `json:"attempts"`
+	Started  time.Time `json:"started"`
 }
 
 // DefaultTaskQueue is where steps without an agent, and flows, run.
@@ -54,6 +75,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 	info := workflow.GetInfo(ctx)
 	r := &runner{
 		plan: in.Plan,
+		in:   in,
 		rec: &Record{
 			WorkflowID: info.WorkflowExecution.ID,
 			RunID:      info.WorkflowExecution.RunID,
@@ -68,21 +90,43 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 		return nil, err
 	}
 
-	inputs, err := bindInputs(in.Plan.Inputs, in.Inputs)
-	if err != nil {
-		return r.finish(ctx, in, nil, err)
-	}
-	r.rec.Inputs = redactInputs(in.Plan.Inputs, inputs)
-	sc := &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}}
-	for _, b := range in.Plan.Vars {
-		v, err := EvalValue(b.Value, sc.env())
+	var sc *scope
+	first := 0
+	if rs := in.Resume; rs != nil && rs.Record != nil {
+		r.rec = rs.Record
+		r.rec.RunID = info.WorkflowExecution.RunID
+		r.rec.Runs++
+		r.resumePoll = rs.Poll
+		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps)}
+		first = rs.NextStep
+	} else {
+		inputs, err := bindInputs(in.Plan.Inputs, in.Inputs)
 		if err != nil {
-			return r.finish(ctx, in, nil, exprError("vars."+b.Name, err))
+			return r.finish(ctx, in, nil, err)
 		}
-		sc.vars[b.Name] = v
+		r.rec.Inputs = redactInputs(in.Plan.Inputs, inputs)
+		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}}
+		for _, b := range in.Plan.Vars {
+			v, err := EvalValue(b.Value, sc.env())
+			if err != nil {
+				return r.finish(ctx, in, nil, exprError("vars."+b.Name, err))
+			}
+			sc.vars[b.Name] = v
+		}
 	}
-	if err := r.runSteps(ctx, in.Plan.Steps, sc, ""); err != nil {
-		return r.finish(ctx, in, nil, err)
+	r.top = sc
+	for i := first; i < len(in.Plan.Steps); i++ {
+		if i > first && r.historyFull(ctx) {
+			return nil, r.continueAsNew(ctx, in, i, nil)
+		}
+		r.current = i
+		if err := r.runStep(ctx, &in.Plan.Steps[i], sc, ""); err != nil {
+			var can *workflow.ContinueAsNewError
+			if errors.As(err, &can) {
+				return nil, err
+			}
+			return r.finish(ctx, in, nil, err)
+		}
 	}
 	outputs, err := evalBindings(in.Plan.Outputs, sc.env())
 	if err != nil {
@@ -91,9 +135,51 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 	return r.finish(ctx, in, outputs, nil)
 }
 
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// historyFull says the history is long enough to continue as new.
+func (r *runner) historyFull(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	limit := r.plan.Settings.HistoryLimit
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	n := info.GetCurrentHistoryLength()
+	if r.events > n {
+		// The test environment reports no history length; this run's own count
+		// (each activity or timer costs about six events) stands in for it.
+		n = r.events
+	}
+	return info.GetContinueAsNewSuggested() || n >= limit
+}
+
+// continueAsNew ends this run and starts the next with the flow's state, at
+// top-level step next (with a poll in progress when poll is set).
+func (r *runner) continueAsNew(ctx workflow.Context, in RunInput, next int, poll *PollState) error {
+	// Pending activities and coroutines of this run are abandoned; only
+	// top-level boundaries and polls between calls get here, where none run.
+	next2 := in
+	next2.Inputs = nil
+	next2.Resume = &Resume{NextStep: next, Inputs: r.top.inputs, Vars: r.top.vars, Steps: r.top.steps, Record: r.rec, Poll: poll}
+	return workflow.NewContinueAsNewError(ctx, WorkflowName, next2)
+}
+
 type runner struct {
 	plan *Plan
 	rec  *Record
+	in   RunInput
+	// top is the flow's own scope; current the index of the top-level step
+	// running, both for continue-as-new.
+	top        *scope
+	current    int
+	resumePoll *PollState
+	// events estimates this run's history length.
+	events int
 }
 
 // scope is what expressions of one sequence of steps can see.
@@ -181,11 +267,18 @@ func (r *runner) runStep(ctx workflow.Context, st *Step, sc *scope, prefix strin
 		return r.runForeach(ctx, st, sc, path)
 	case st.Parallel != nil:
 		return r.runParallel(ctx, st, sc, path)
+	case st.Wait != nil:
+		return r.runWait(ctx, st, sc, path)
 	}
 	return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError("step has no kind", ErrConfig, nil))
 }
 
 func (r *runner) newStepRecord(ctx workflow.Context, st *Step, path string) *StepRecord {
+	if r.resumePoll != nil && r.resumePoll.Step == path {
+		if existing := r.rec.Step(path); existing != nil {
+			return existing
+		}
+	}
 	rec := &StepRecord{ID: path, Kind: st.Kind(), Status: StatusRunning, Start: workflow.Now(ctx)}
 	r.rec.Steps = append(r.rec.Steps, rec)
 	return rec
@@ -296,23 +389,92 @@ func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connNa
 		return r.failStep(ctx, st, sc, path, err)
 	}
 	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st, conn, rec.TaskQueue))
-	var res StepResult
-	err = workflow.ExecuteActivity(actx, activity, req).Get(ctx, &res)
-	if err != nil {
-		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) && appErr.HasDetails() {
-			var failed StepResult
-			if appErr.Details(&failed) == nil {
-				r.applyResult(rec, &failed)
-				sc.steps[st.ID] = stepData(&failed)
-			}
+	var poll *PollState
+	if st.Poll != nil {
+		poll = &PollState{Step: path, Started: workflow.Now(ctx)}
+		if rp := r.resumePoll; rp != nil && rp.Step == path {
+			poll = rp
+			r.resumePoll = nil
+			rec.Start = poll.Started
 		}
-		return r.failStep(ctx, st, sc, path, err)
 	}
-	r.applyResult(rec, &res)
+	for {
+		var res StepResult
+		r.events += 6
+		err = workflow.ExecuteActivity(actx, activity, req).Get(ctx, &res)
+		if err != nil {
+			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && appErr.HasDetails() {
+				var failed StepResult
+				if appErr.Details(&failed) == nil {
+					r.applyResult(rec, &failed)
+					sc.steps[st.ID] = stepData(&failed)
+				}
+			}
+			return r.failStep(ctx, st, sc, path, err)
+		}
+		r.applyResult(rec, &res)
+		sc.steps[st.ID] = stepData(&res)
+		if poll == nil {
+			break
+		}
+		poll.Attempts++
+		rec.Polls = poll.Attempts
+		done, err := EvalValue(st.Poll.Until, sc.env())
+		if err != nil {
+			return r.failStep(ctx, st, sc, path, exprError(path+".poll.until", err))
+		}
+		if Truthy(done) {
+			break
+		}
+		interval := st.Poll.Interval.D()
+		if interval <= 0 {
+			interval = DefaultPollInterval
+		}
+		elapsed := workflow.Now(ctx).Sub(poll.Started)
+		if (st.Poll.MaxAttempts > 0 && poll.Attempts >= st.Poll.MaxAttempts) || (st.Poll.Deadline > 0 && elapsed+interval > st.Poll.Deadline.D()) {
+			return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("polling: %q still not true after %d calls in %s", st.Poll.Until, poll.Attempts, elapsed.Round(time.Second)), "PollDeadline", nil))
+		}
+		r.events += 6
+		if err := workflow.Sleep(ctx, interval); err != nil {
+			return err
+		}
+		// A poll at the top level may run for weeks: continue as new between
+		// calls when the history grows, resuming this same poll.
+		if prefix := strings.Count(path, "/") + strings.Count(path, "["); prefix == 0 && r.top != nil && r.historyFull(ctx) {
+			return r.continueAsNew(ctx, r.in, r.current, poll)
+		}
+	}
 	rec.Status = StatusSucceeded
 	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
-	sc.steps[st.ID] = stepData(&res)
+	return nil
+}
+
+func (r *runner) runWait(ctx workflow.Context, st *Step, sc *scope, path string) error {
+	rec := r.newStepRecord(ctx, st, path)
+	d := st.Wait.Duration.D()
+	if st.Wait.Until != "" {
+		v, err := EvalValue(st.Wait.Until, sc.env())
+		if err != nil {
+			return r.failStep(ctx, st, sc, path, exprError(path+".wait.until", err))
+		}
+		until, err := time.Parse(time.RFC3339, Stringify(v))
+		if err != nil {
+			return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("wait.until must be an RFC 3339 time like 2026-01-02T15:04:05Z, got %q", Stringify(v)), ErrExpression, nil))
+		}
+		d = until.Sub(workflow.Now(ctx))
+	}
+	if d > 0 {
+		rec.Status = StatusWaiting
+		if err := workflow.Sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	rec.Status = StatusSucceeded
+	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
+	sc.steps[st.ID] = map[string]any{"status": StatusSucceeded}
 	return nil
 }
 

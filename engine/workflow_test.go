@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -214,5 +216,93 @@ func TestMissingRequiredInput(t *testing.T) {
 	rec, err := runPlan(t, testPlan(restStep("a", "/a")), nil, &fakePartner{})
 	if err == nil || rec == nil || !strings.Contains(rec.Error.Message, `missing required input "id"`) {
 		t.Fatalf("err = %v, rec = %+v", err, rec)
+	}
+}
+
+func TestPollWaitAndContinueAsNew(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	status := func(ctx context.Context, req *RestRequest) (*StepResult, error) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		state := "pending"
+		if n >= 4 {
+			state = "done"
+		}
+		return &StepResult{Attempt: 1, Response: &ResponseSummary{StatusCode: 200, JSON: map[string]any{"state": state, "call": float64(n)}}}, nil
+	}
+	p := testPlan(
+		Step{ID: "pause", Wait: &WaitStep{Duration: Duration(time.Hour)}},
+		Step{ID: "job", Rest: &RestStep{Connection: "p", Method: "GET", Path: "/job"},
+			Poll: &Poll{Until: "${{ steps.job.json.state == 'done' }}", Interval: Duration(time.Minute), Deadline: Duration(24 * time.Hour)}},
+	)
+	p.Outputs = []Binding{{Name: "calls", Value: "${{ steps.job.json.call }}"}}
+	// A tiny history limit makes the poll continue as new between calls.
+	p.Settings.HistoryLimit = 12
+
+	var s testsuite.WorkflowTestSuite
+	in := RunInput{Plan: p, Inputs: map[string]any{"id": "1"}}
+	runs := 0
+	for {
+		runs++
+		env := s.NewTestWorkflowEnvironment()
+		env.RegisterWorkflowWithOptions(FlowWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+		env.RegisterActivityWithOptions(status, activity.RegisterOptions{Name: RestActivity})
+		env.ExecuteWorkflow(WorkflowName, in)
+		err := env.GetWorkflowError()
+		var can *workflow.ContinueAsNewError
+		if errors.As(err, &can) {
+			var next RunInput
+			if derr := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); derr != nil {
+				t.Fatal(derr)
+			}
+			if next.Resume == nil || next.Resume.Poll == nil || next.Resume.NextStep != 1 {
+				t.Fatalf("continue-as-new carried no poll state: %+v", next.Resume)
+			}
+			in = next
+			if runs > 10 {
+				t.Fatal("flow never finished")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec Record
+		if err := env.GetWorkflowResult(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if runs < 2 || rec.Runs != runs-1 {
+			t.Fatalf("runs = %d, record says %d continues", runs, rec.Runs)
+		}
+		if job := rec.Step("job"); job == nil || job.Polls != 4 || job.Status != StatusSucceeded {
+			t.Fatalf("job: %+v", job)
+		}
+		if len(rec.Steps) != 2 || rec.Outputs["calls"] != 4.0 {
+			t.Fatalf("record steps %d, outputs %v", len(rec.Steps), rec.Outputs)
+		}
+		if w := rec.Step("pause"); w == nil || w.Duration.D() != time.Hour {
+			t.Fatalf("wait: %+v", w)
+		}
+		return
+	}
+}
+
+func TestPollDeadline(t *testing.T) {
+	never := func(ctx context.Context, req *RestRequest) (*StepResult, error) {
+		return &StepResult{Attempt: 1, Response: &ResponseSummary{StatusCode: 200, JSON: map[string]any{"state": "pending"}}}, nil
+	}
+	p := testPlan(Step{ID: "job", Rest: &RestStep{Connection: "p", Method: "GET", Path: "/job"},
+		Poll: &Poll{Until: "${{ steps.job.json.state == 'done' }}", Interval: Duration(time.Minute), MaxAttempts: 3}})
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(FlowWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivityWithOptions(never, activity.RegisterOptions{Name: RestActivity})
+	env.ExecuteWorkflow(WorkflowName, RunInput{Plan: p, Inputs: map[string]any{"id": "1"}})
+	err := env.GetWorkflowError()
+	if err == nil || !strings.Contains(err.Error(), "still not true after 3 calls") {
+		t.Fatalf("err = %v", err)
 	}
 }
