@@ -95,15 +95,15 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if rec.Status != engine.StatusSucceeded {
 		t.Fatalf("status %s", rec.Status)
 	}
-	if rec.Outputs["customer"] != "Customer 42" || rec.Outputs["acknowledged"] != 3.0 {
+	if rec.Outputs["customer"] != "Customer 42" || rec.Outputs["acknowledged"] != 3.0 || rec.Outputs["order_status"] != "Shipped" || rec.Outputs["order_lines"] != 2.0 {
 		t.Fatalf("outputs = %v", rec.Outputs)
 	}
 	get := rec.Step("customer/get")
 	if get == nil || get.TLS == nil || get.TLS.ClientCertificate == nil || !strings.Contains(get.TLS.ClientCertificate.Subject, "svc-outflow") {
 		t.Fatalf("TLS facts of customer/get: %+v", get)
 	}
-	if n := partnerSrv.ClientCertificates()["svc-outflow"]; n != 5 {
-		t.Fatalf("partner saw the client certificate on %d requests, want 5", n)
+	if n := partnerSrv.ClientCertificates()["svc-outflow"]; n != 6 {
+		t.Fatalf("partner saw the client certificate on %d requests, want 6", n)
 	}
 	for key, n := range partnerSrv.Acks() {
 		if n != 1 {

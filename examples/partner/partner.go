@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/outflow-dev/outflow/steps/soap/soaptest"
 )
 
 // Partner is the example API. The zero value is not usable; use New.
@@ -25,6 +27,7 @@ type Partner struct {
 	seenCerts map[string]int // client certificate subject -> requests
 	attempts  map[string]int // flaky key -> attempts
 	requests  int
+	soap      soaptest.Orders
 }
 
 // New returns a partner that requires basic auth with the given credentials
@@ -139,6 +142,8 @@ func (p *Partner) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"key": r.PathValue("key"), "calls": n})
 	})
+	// A SOAP service over the same mTLS listener and credentials.
+	mux.Handle("/v2/soap/orders", &p.soap)
 	return p.auth(mux)
 }
 
