@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -191,7 +193,8 @@ func (c *Client) Show(ctx context.Context, id string) (*Record, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading the record of running execution %q (is a worker running?): %w", id, err)
 		}
-		annotateWaiting(rec, desc.GetPendingActivities())
+		pending := desc.GetPendingActivities()
+		annotateWaiting(rec, pending, c.queuePollers(ctx, pending), time.Now())
 		return rec, nil
 	}
 	return c.result(ctx, id, info.GetExecution().GetRunId(), nil)
@@ -270,23 +273,174 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 	return out, nil
 }
 
-// annotateWaiting marks steps whose activity has not been picked up by any
-// worker, naming the agent group whose workers are missing.
-func annotateWaiting(rec *Record, pending []*workflowpb.PendingActivityInfo) {
+// annotateWaiting marks the running steps whose activity waits for a
+// worker to take it, naming the agent group (or task queue) whose workers
+// are missing. A step's activity is found by kind and task queue: steps and
+// pending activities of one kind and queue are both in the order they were
+// scheduled (record order, activity id order), so they pair one to one;
+// when they do not (a step finished while the record was read), every step
+// of the group is marked only if every activity of the group waits.
+func annotateWaiting(rec *Record, pending []*workflowpb.PendingActivityInfo, pollers map[string][]Poller, now time.Time) {
+	if rec == nil || len(pending) == 0 {
+		return
+	}
+	knownQueues := true
 	for _, p := range pending {
-		if p.GetState() != enumspb.PENDING_ACTIVITY_STATE_SCHEDULED || p.GetAttempt() > 1 {
+		if pendingQueue(p) == "" {
+			knownQueues = false // a server that does not report it: pair by kind alone
+		}
+	}
+	groupOf := func(kind, queue string) string {
+		if !knownQueues {
+			return kind
+		}
+		return kind + "\x00" + queue
+	}
+	steps := map[string][]*StepRecord{}
+	var order []string
+	for _, s := range rec.Steps {
+		if s.Status != StatusRunning || (s.Kind != RestActivity && s.Kind != SoapActivity) {
 			continue
 		}
-		for _, s := range rec.Steps {
-			if s.Status == StatusRunning && (s.Kind == "rest" || s.Kind == "soap") && s.Agent != "" &&
-				p.GetActivityType().GetName() == s.Kind {
-				{
-					s.Status = StatusWaiting
-					s.Error = &ErrorInfo{Type: "Waiting", Message: fmt.Sprintf("waiting for a worker of agent group %q (task queue %s)", s.Agent, s.TaskQueue)}
+		g := groupOf(s.Kind, s.TaskQueue)
+		if _, ok := steps[g]; !ok {
+			order = append(order, g)
+		}
+		steps[g] = append(steps[g], s)
+	}
+	acts := map[string][]*workflowpb.PendingActivityInfo{}
+	sorted := append([]*workflowpb.PendingActivityInfo(nil), pending...)
+	sort.SliceStable(sorted, func(i, j int) bool { return activityIDLess(sorted[i].GetActivityId(), sorted[j].GetActivityId()) })
+	for _, p := range sorted {
+		g := groupOf(p.GetActivityType().GetName(), pendingQueue(p))
+		acts[g] = append(acts[g], p)
+	}
+	for _, g := range order {
+		ss, as := steps[g], acts[g]
+		if len(as) == 0 {
+			continue
+		}
+		if len(ss) == len(as) {
+			for i, s := range ss {
+				if waitingForWorker(as[i], now) {
+					markWaiting(s, as[i], pollers[s.TaskQueue], now)
 				}
+			}
+			continue
+		}
+		all := true
+		for _, a := range as {
+			all = all && waitingForWorker(a, now)
+		}
+		if all {
+			for _, s := range ss {
+				markWaiting(s, as[0], pollers[s.TaskQueue], now)
 			}
 		}
 	}
+}
+
+// waitingForWorker: scheduled and due, but no worker has taken it. An
+// activity backing off before its next attempt is scheduled too, but waits
+// for its time, not for a worker.
+func waitingForWorker(p *workflowpb.PendingActivityInfo, now time.Time) bool {
+	if p.GetState() != enumspb.PENDING_ACTIVITY_STATE_SCHEDULED {
+		return false
+	}
+	next := p.GetNextAttemptScheduleTime()
+	return next == nil || !next.IsValid() || next.AsTime().Unix() <= 0 || !next.AsTime().After(now)
+}
+
+func pendingQueue(p *workflowpb.PendingActivityInfo) string {
+	return p.GetActivityOptions().GetTaskQueue().GetName()
+}
+
+// activityIDLess orders the SDK's activity ids ("1", "2", ..., "10")
+// numerically, and other ids after them as text.
+func activityIDLess(a, b string) bool {
+	na, ea := strconv.ParseInt(a, 10, 64)
+	nb, eb := strconv.ParseInt(b, 10, 64)
+	switch {
+	case ea == nil && eb == nil:
+		return na < nb
+	case ea == nil:
+		return true
+	case eb == nil:
+		return false
+	}
+	return a < b
+}
+
+func markWaiting(s *StepRecord, p *workflowpb.PendingActivityInfo, pollers []Poller, now time.Time) {
+	var b strings.Builder
+	if s.Agent != "" {
+		fmt.Fprintf(&b, "waiting for a worker of agent group %q (task queue %s)", s.Agent, s.TaskQueue)
+	} else {
+		fmt.Fprintf(&b, "waiting for a worker on task queue %s", s.TaskQueue)
+	}
+	switch {
+	case pollers == nil:
+	case len(pollers) == 0:
+		b.WriteString(": no worker polls it; start one")
+		if s.Agent != "" {
+			fmt.Fprintf(&b, " (outflow worker --config with groups: [%s])", s.Agent)
+		}
+	default:
+		last := pollers[0]
+		for _, w := range pollers[1:] {
+			if w.LastAccess.After(last.LastAccess) {
+				last = w
+			}
+		}
+		fmt.Fprintf(&b, ": none has taken the step; %d worker(s) polled it lately, last %s %s ago (a worker that died is listed for a few minutes)",
+			len(pollers), last.Identity, now.Sub(last.LastAccess).Round(time.Second))
+	}
+	if p.GetAttempt() > 1 {
+		fmt.Fprintf(&b, "; this is attempt %d", p.GetAttempt())
+		if f := p.GetLastFailure(); f != nil && f.GetMessage() != "" {
+			fmt.Fprintf(&b, ", the last one ended: %s", f.GetMessage())
+		}
+		if w := p.GetLastWorkerIdentity(); w != "" {
+			fmt.Fprintf(&b, " (on %s)", w)
+		}
+	}
+	if t := p.GetScheduledTime(); t != nil && t.IsValid() && t.AsTime().Unix() > 0 {
+		fmt.Fprintf(&b, "; waiting since %s", t.AsTime().UTC().Format(time.RFC3339))
+	}
+	s.Status = StatusWaiting
+	s.Error = &ErrorInfo{Type: "Waiting", Message: b.String()}
+}
+
+// Poller is a worker that polled a task queue recently.
+type Poller struct {
+	Identity   string
+	LastAccess time.Time
+}
+
+// queuePollers asks the server which workers polled the task queues of
+// the scheduled activities. A queue it cannot describe is left out, so the
+// message says nothing about its workers rather than something wrong.
+func (c *Client) queuePollers(ctx context.Context, pending []*workflowpb.PendingActivityInfo) map[string][]Poller {
+	out := map[string][]Poller{}
+	for _, p := range pending {
+		q := pendingQueue(p)
+		if q == "" || p.GetState() != enumspb.PENDING_ACTIVITY_STATE_SCHEDULED {
+			continue
+		}
+		if _, done := out[q]; done {
+			continue
+		}
+		resp, err := c.Temporal.DescribeTaskQueue(ctx, q, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		if err != nil {
+			continue
+		}
+		ps := []Poller{}
+		for _, pi := range resp.GetPollers() {
+			ps = append(ps, Poller{Identity: pi.GetIdentity(), LastAccess: pi.GetLastAccessTime().AsTime()})
+		}
+		out[q] = ps
+	}
+	return out
 }
 
 func decodeKeyword(data []byte, out *string) error {

@@ -306,4 +306,17 @@ type Schedule struct {
 	Timezone string    `json:"timezone,omitempty"`
 	Paused   bool      `json:"paused,omitempty"`
 	Inputs   []Binding `json:"inputs,omitempty"`
+	// Overlap says what happens when a run is due while the previous one
+	// still runs: skip (the default), buffer_one, buffer_all, cancel_other,
+	// terminate_other or allow_all (see OverlapPolicies).
+	Overlap string `json:"overlap,omitempty"`
+	// CatchupWindow is how late a run missed while the server was down may
+	// still start; zero leaves Temporal's default (a year).
+	CatchupWindow Duration `json:"catchup_window,omitempty"`
+	// Jitter delays each run by a random time up to this long, so that many
+	// schedules due at the same minute do not call a partner all at once.
+	Jitter Duration `json:"jitter,omitempty"`
+	// PauseOnFailure pauses the schedule when a run fails, so that a broken
+	// integration does not fail again every interval until someone looks.
+	PauseOnFailure bool `json:"pause_on_failure,omitempty"`
 }

@@ -22,6 +22,9 @@ type Record struct {
 	// Runs counts the workflow runs the execution took: a flow continues as
 	// new when its history grows, carrying this record along.
 	Runs int `json:"runs,omitempty"`
+	// Notes are what an operator should know about the run although it did
+	// not fail, such as a client certificate that expires soon.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Step statuses.

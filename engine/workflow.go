@@ -38,6 +38,11 @@ type RunInput struct {
 	SearchAttributes bool `json:"search_attributes,omitempty"`
 	// Resume carries a flow's state across continue-as-new.
 	Resume *Resume `json:"resume,omitempty"`
+	// CheckCertificates asks for the certificates of the plan's connections
+	// to be checked, on the workers that present them, before any step runs:
+	// scheduled runs have nobody watching, so an expired certificate should
+	// fail them before the first partner is called, not halfway through.
+	CheckCertificates bool `json:"check_certificates,omitempty"`
 }
 
 // Resume is where a flow that continued as new picks up: the next top-level
@@ -628,10 +633,16 @@ func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path stri
 		i, item := i, item
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer func() { running--; done++ }()
+			// Each iteration sees the steps before the loop and its own.
 			inner := sc.child(map[string]any{"item": item, "index": i})
-			inner.steps = map[string]any{}
 			errs[i] = r.runSteps(gctx, st.Foreach.Steps, inner, fmt.Sprintf("%s[%d]/", path, i))
-			results[i] = inner.steps
+			own := map[string]any{}
+			for _, s := range st.Foreach.Steps {
+				if v, ok := inner.steps[s.ID]; ok {
+					own[s.ID] = v
+				}
+			}
+			results[i] = own
 		})
 	}
 	_ = workflow.Await(ctx, func() bool { return done == len(items) })

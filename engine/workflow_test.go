@@ -306,3 +306,20 @@ func TestPollDeadline(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestForeachSeesEarlierSteps(t *testing.T) {
+	p := testPlan(
+		restStep("list", "/list"),
+		Step{ID: "each", Foreach: &Foreach{Items: "${{ steps.list.json.items }}", Steps: []Step{
+			restStep("get", "${{ steps.list.json.path }}/${{ item }}"),
+		}}},
+	)
+	p.Outputs = []Binding{{Name: "last", Value: "${{ steps.each.results[2].get.json.path }}"}}
+	rec, err := runPlan(t, p, map[string]any{"id": "1"}, &fakePartner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outputs["last"] != "/list/c" {
+		t.Fatalf("outputs = %v", rec.Outputs)
+	}
+}

@@ -3,11 +3,13 @@ package flows
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/engine/wsdl"
 )
 
 // Names lists the documents of a project by kind, each sorted.
@@ -195,11 +197,26 @@ func (p *Project) runnable(name string) (*document, error) {
 
 // compiler builds one plan, compiling each action it reaches once.
 type compiler struct {
+	p       *Project
 	actions map[string]*engine.ActionDef
 }
 
 func (p *Project) newCompiler() *compiler {
-	return &compiler{actions: map[string]*engine.ActionDef{}}
+	return &compiler{p: p, actions: map[string]*engine.ActionDef{}}
+}
+
+// wsdlSubset is the part of a step's WSDL that its operation needs, so that
+// a large WSDL does not weigh on every workflow history.
+func (c *compiler) wsdlSubset(s *SoapStep) *wsdl.Definitions {
+	r, ok := c.p.wsdls[path.Clean(s.WSDL)]
+	if !ok || r.defs == nil {
+		return nil
+	}
+	sub, err := r.defs.Subset(s.Service, s.Port, s.Operation)
+	if err != nil {
+		return nil // refused by the loader
+	}
+	return sub
 }
 
 // finish fills in what every plan carries: identity, settings and the
@@ -312,13 +329,21 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 	case st.Soap != nil:
 		s := st.Soap
 		es.Soap = &engine.SoapStep{
-			Connection: s.Connection,
-			WSDL:       s.WSDL,
-			Operation:  s.Operation,
-			Service:    s.Service,
-			Port:       s.Port,
-			Body:       deepCopy(s.Body),
-			Headers:    sortedBindings(s.Headers),
+			Connection:  s.Connection,
+			WSDL:        s.WSDL,
+			Operation:   s.Operation,
+			Service:     s.Service,
+			Port:        s.Port,
+			Definitions: c.wsdlSubset(s),
+			Body:        deepCopy(s.Body),
+			SOAPHeaders: bindings(doc, sp+".soap.soap_headers", s.SOAPHeaders),
+			Headers:     sortedBindings(s.Headers),
+		}
+		if sec := s.Security; sec != nil {
+			es.Soap.Security = &engine.SoapSecurity{Username: sec.Username, Password: secretRef(sec.Password), PasswordType: sec.PasswordType}
+			if es.Soap.Security.PasswordType == "" {
+				es.Soap.Security.PasswordType = "text"
+			}
 		}
 	case st.Action != "":
 		es.Action = &engine.ActionCall{Name: st.Action, With: bindings(doc, sp+".with", st.With)}
@@ -328,6 +353,16 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 		es.Parallel = make([]engine.Branch, len(st.Parallel))
 		for j, br := range st.Parallel {
 			es.Parallel[j] = engine.Branch{ID: br.ID, Steps: c.steps(doc, indexPath(sp+".parallel", j)+".steps", br.Steps)}
+		}
+	case st.Wait != nil:
+		es.Wait = &engine.WaitStep{Duration: engine.Duration(st.Wait.Duration), Until: st.Wait.Until}
+	}
+	if pl := st.Poll; pl != nil {
+		es.Poll = &engine.Poll{
+			Until:       string(pl.Until),
+			Interval:    engine.Duration(pl.Interval),
+			Deadline:    engine.Duration(pl.Deadline),
+			MaxAttempts: pl.MaxAttempts,
 		}
 	}
 	return es
@@ -382,11 +417,15 @@ func compileTrigger(doc *document, p string, t Trigger) engine.Trigger {
 		return engine.Trigger{}
 	}
 	return engine.Trigger{Schedule: &engine.Schedule{
-		Cron:     strings.TrimSpace(s.Cron),
-		Every:    engine.Duration(s.Every),
-		Timezone: s.Timezone,
-		Paused:   s.Paused,
-		Inputs:   bindings(doc, p+".schedule.inputs", s.Inputs),
+		Cron:           strings.TrimSpace(s.Cron),
+		Every:          engine.Duration(s.Every),
+		Timezone:       s.Timezone,
+		Paused:         s.Paused,
+		Inputs:         bindings(doc, p+".schedule.inputs", s.Inputs),
+		Overlap:        s.Overlap,
+		CatchupWindow:  engine.Duration(s.CatchupWindow),
+		Jitter:         engine.Duration(s.Jitter),
+		PauseOnFailure: s.PauseOnFailure,
 	}}
 }
 

@@ -36,12 +36,17 @@ func FuzzLoad(f *testing.F) {
 		}
 		return nil
 	})
+	wsdlData, err := os.ReadFile("testdata/valid/partner/wsdl/orders.wsdl")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add([]byte("a: &a [*a]"))
 	f.Add([]byte("<<: {kind: Flow}\nname: x\nsteps: [{id: a, action: lookup-customer, with: {customer_id: 1}}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsys := fstest.MapFS{
 			"flow.yaml":        {Data: data},
 			"connections.yaml": {Data: []byte(fuzzConnections)},
+			"wsdl/orders.wsdl": {Data: wsdlData},
 		}
 		p, err := flows.LoadFS(fsys, "/project")
 		if err != nil {

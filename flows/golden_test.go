@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,21 +125,22 @@ func golden(t *testing.T, file string, got []byte) {
 	}
 }
 
-// lineDiff shows the lines that differ, enough to see what changed.
+// lineDiff shows where got first departs from want, with a little context.
 func lineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	i := 0
+	for i < len(w) && i < len(g) && w[i] == g[i] {
+		i++
+	}
+	from := max(0, i-2)
 	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("- " + wl + "\n+ " + gl + "\n")
-		}
+	fmt.Fprintf(&b, "first difference at line %d\nwant:\n", i+1)
+	for _, l := range w[from:min(len(w), i+3)] {
+		b.WriteString("  " + l + "\n")
+	}
+	b.WriteString("got:\n")
+	for _, l := range g[from:min(len(g), i+3)] {
+		b.WriteString("  " + l + "\n")
 	}
 	return b.String()
 }

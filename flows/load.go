@@ -19,6 +19,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/engine/wsdl"
 )
 
 // SettingsFile is the optional file of project settings (kind: Project) at
@@ -33,6 +34,7 @@ type Project struct {
 	settings engine.Settings
 	warnings Problems
 	idx      *index
+	wsdls    map[string]wsdlResult
 }
 
 // Load reads every *.yaml and *.yml file under dir, validates the project and
@@ -125,6 +127,41 @@ type loader struct {
 	docs     []*document
 	problems Problems
 	warnings Problems
+	wsdls    map[string]wsdlResult // by clean project-relative path
+}
+
+type wsdlResult struct {
+	defs *wsdl.Definitions
+	err  error
+}
+
+// wsdl parses a WSDL of the project once, however many steps use it.
+// Documents it imports are read from the project too, never the network.
+func (l *loader) wsdl(file string) (*wsdl.Definitions, error) {
+	name := path.Clean(file)
+	if r, ok := l.wsdls[name]; ok {
+		return r.defs, r.err
+	}
+	read := func(loc string) ([]byte, error) {
+		loc = path.Clean(loc)
+		if strings.Contains(loc, "://") {
+			return nil, fmt.Errorf("%s is a network location; save the document in the project and refer to it by a relative path", loc)
+		}
+		if !fs.ValidPath(loc) {
+			return nil, fmt.Errorf("%s is outside the project folder", loc)
+		}
+		return readLimitedTo(l.fsys, loc, wsdl.MaxDocumentSize)
+	}
+	var defs *wsdl.Definitions
+	data, err := read(name)
+	if err == nil {
+		defs, err = wsdl.ParseLocation(name, data, read)
+	}
+	if l.wsdls == nil {
+		l.wsdls = map[string]wsdlResult{}
+	}
+	l.wsdls[name] = wsdlResult{defs, err}
+	return defs, err
 }
 
 func load(fsys fs.FS, root string, files []string) (*Project, error) {
@@ -144,7 +181,7 @@ func load(fsys fs.FS, root string, files []string) (*Project, error) {
 		return nil, l.problems.dedupe()
 	}
 	l.warnings.sort()
-	p := &Project{root: root, warnings: l.warnings.dedupe(), idx: idx}
+	p := &Project{root: root, warnings: l.warnings.dedupe(), idx: idx, wsdls: l.wsdls}
 	p.settings = engine.Settings{BodyLimit: engine.DefaultBodyLimit, DefaultTaskQueue: engine.DefaultTaskQueue}
 	if s := idx.settings; s != nil {
 		if s.BodyLimit > 0 {
@@ -153,24 +190,35 @@ func load(fsys fs.FS, root string, files []string) (*Project, error) {
 		if s.TaskQueue != "" {
 			p.settings.DefaultTaskQueue = s.TaskQueue
 		}
+		p.settings.HistoryLimit = s.HistoryLimit
 	}
 	return p, nil
 }
 
-// readLimited reads a file, refusing one larger than MaxFileSize without
-// reading all of it.
+// readLimited reads a YAML file, refusing one larger than MaxFileSize
+// without reading all of it.
 func readLimited(fsys fs.FS, name string) ([]byte, error) {
+	data, err := readLimitedTo(fsys, name, MaxFileSize)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("file is larger than %d MiB; split it, a flows file this large is refused", MaxFileSize>>20)
+	}
+	return data, err
+}
+
+var errTooLarge = errors.New("file too large")
+
+func readLimitedTo(fsys fs.FS, name string, limit int) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("reading file: %w", unwrapPathError(err))
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading file: %w", unwrapPathError(err))
 	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("file is larger than %d MiB; split it, a flows file this large is refused", MaxFileSize>>20)
+	if len(data) > limit {
+		return nil, fmt.Errorf("%s is larger than %d MiB: %w", name, limit>>20, errTooLarge)
 	}
 	return data, nil
 }

@@ -95,12 +95,23 @@ type Schedule struct {
 	Paused bool `yaml:"paused,omitempty"`
 	// The inputs each scheduled run is given.
 	Inputs map[string]any `yaml:"inputs,omitempty"`
+	// What happens when a run is due while the previous one still runs: `skip` (default),
+	// `buffer_one`, `buffer_all`, `cancel_other`, `terminate_other` or `allow_all`.
+	Overlap string `yaml:"overlap,omitempty" jsonschema:"enum=skip,enum=buffer_one,enum=buffer_all,enum=cancel_other,enum=terminate_other,enum=allow_all"`
+	// How late a run missed while the server was down may still start. Default: Temporal's (a year).
+	CatchupWindow Duration `yaml:"catchup_window,omitempty"`
+	// Delay each run by a random time up to this long, so that many schedules due at the
+	// same minute do not call a partner all at once.
+	Jitter Duration `yaml:"jitter,omitempty"`
+	// Pause the schedule when a run fails, so that a broken integration does not fail again
+	// every interval until someone looks.
+	PauseOnFailure bool `yaml:"pause_on_failure,omitempty"`
 }
 
 // Step is one step of a flow or action. It does exactly one of: a REST call
 // (`rest`), a SOAP call (`soap`), an action call (`action` with `with`), a
-// loop (`foreach` with `steps`), or branches that run at the same time
-// (`parallel`).
+// loop (`foreach` with `steps`), branches that run at the same time
+// (`parallel`), or a durable pause (`wait`).
 type Step struct {
 	// Names the step within its flow or action; later steps read its results
 	// as `steps.ID`. Letters, digits and underscores, not starting with a digit.
@@ -135,6 +146,31 @@ type Step struct {
 	Steps []Step `yaml:"steps,omitempty"`
 	// Branches that run at the same time; the step ends when all have ended.
 	Parallel []Branch `yaml:"parallel,omitempty"`
+	// Pause the flow durably, for a time or until a moment; a worker restart does not cut it short.
+	Wait *Wait `yaml:"wait,omitempty"`
+	// Repeat this rest or soap call until a condition holds, such as a job that reports when it is done.
+	Poll *Poll `yaml:"poll,omitempty"`
+}
+
+// Wait pauses a flow durably. Give duration or until.
+type Wait struct {
+	// How long to wait, such as `10m` or `24h`.
+	Duration Duration `yaml:"duration,omitempty"`
+	// The moment to wait for: an RFC 3339 time such as `2026-01-02T06:00:00Z`, or an expression that yields one.
+	Until string `yaml:"until,omitempty"`
+}
+
+// Poll repeats a rest or soap step until its condition holds.
+type Poll struct {
+	// The condition, evaluated after each call with `steps.ID` holding the step's latest result,
+	// such as `${{ steps.job.json.state == 'done' }}`.
+	Until Condition `yaml:"until" jsonschema:"required"`
+	// The wait between calls. Default: 30s.
+	Interval Duration `yaml:"interval,omitempty"`
+	// Give up when the condition has not held after this long. Default: no limit.
+	Deadline Duration `yaml:"deadline,omitempty"`
+	// Give up after this many calls. Default: no limit.
+	MaxAttempts int `yaml:"max_attempts,omitempty" jsonschema:"minimum=1"`
 }
 
 // Branch is one sequence of steps of a parallel step. Its steps share the
@@ -187,6 +223,8 @@ type SoapStep struct {
 	// The name of the Connection to call through.
 	Connection string `yaml:"connection" jsonschema:"required"`
 	// The WSDL that describes the service: a file in the project, relative to the project folder.
+	// The documents it imports must be in the project too. Plans carry the parsed operation,
+	// so workers need no project files.
 	WSDL string `yaml:"wsdl" jsonschema:"required"`
 	// The operation to call, as the WSDL names it.
 	Operation string `yaml:"operation" jsonschema:"required"`
@@ -195,9 +233,26 @@ type SoapStep struct {
 	// The WSDL port to use when the service has several.
 	Port string `yaml:"port,omitempty"`
 	// The request message, as a tree of element names; strings may hold expressions.
+	// The loader checks it against the operation's schema.
 	Body any `yaml:"body,omitempty"`
+	// SOAP header blocks, by the local name of a header element the operation declares,
+	// such as `Trace: {CorrelationId: "${{ inputs.id }}"}`; strings may hold expressions.
+	SOAPHeaders map[string]any `yaml:"soap_headers,omitempty"`
 	// HTTP headers, added to the connection's headers; values may hold expressions.
 	Headers Scalars `yaml:"headers,omitempty"`
+	// Add a WS-Security UsernameToken to the request.
+	Security *SoapSecurity `yaml:"security,omitempty"`
+}
+
+// SoapSecurity adds a WS-Security UsernameToken (OASIS Username Token
+// Profile 1.0) to the SOAP header of a request.
+type SoapSecurity struct {
+	// The user name.
+	Username string `yaml:"username" jsonschema:"required"`
+	// The password.
+	Password *SecretRef `yaml:"password" jsonschema:"required"`
+	// How the password is sent: `text` (default) or `digest` (a hash with a nonce and a timestamp).
+	PasswordType string `yaml:"password_type,omitempty" jsonschema:"enum=text,enum=digest,default=text"`
 }
 
 // Connection is a connection alias: the name steps call through, holding
@@ -343,4 +398,8 @@ type ProjectSettings struct {
 	BodyLimit ByteSize `yaml:"body_limit,omitempty"`
 	// The Temporal task queue flows and agent-less steps run on. Default: `outflow`.
 	TaskQueue string `yaml:"task_queue,omitempty" jsonschema:"pattern=^[A-Za-z0-9][A-Za-z0-9._-]*$"`
+	// How many history events a flow execution collects before it continues as a new
+	// execution at the next safe point, so that a flow that polls for weeks keeps a bounded
+	// history. Default: 5000.
+	HistoryLimit int `yaml:"history_limit,omitempty" jsonschema:"minimum=100,maximum=50000"`
 }

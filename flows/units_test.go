@@ -3,6 +3,8 @@ package flows
 import (
 	"strings"
 	"testing"
+
+	"github.com/goccy/go-yaml/token"
 )
 
 func TestCheckCron(t *testing.T) {
@@ -121,4 +123,47 @@ func TestEditDistance(t *testing.T) {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.d)
 		}
 	}
+}
+
+// FuzzExpressions drives the loader's own handling of expressions — finding
+// them, reading the names they use and pointing into the string — with any
+// text, in every kind of YAML scalar. The expression language itself is
+// fuzzed by engine's FuzzCompileTemplate.
+func FuzzExpressions(f *testing.F) {
+	for _, s := range []string{
+		"${{ inputs.x }}", "/a/${{ steps.get.json.items[0] }}/${{ item.id }}", "${{ }}", "${{ unclosed",
+		"${{ let item = 1; item }}", "é${{ vars.ü }}", "${{ steps?.a?.b }}", "${{ steps['x-y'] }}",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, span := range exprSpans(s) {
+			if span.codeFrom < 0 || span.codeFrom > len(s) {
+				t.Fatalf("span outside the string: %+v", span)
+			}
+			for _, r := range exprRefs(span.code) {
+				switch r.root {
+				case "inputs", "vars", "steps", "item", "index":
+				default:
+					t.Fatalf("unexpected root %q", r.root)
+				}
+			}
+		}
+		for _, tt := range []byte{'p', '"', '\'', '|'} {
+			doc := newDocument("f.yaml")
+			doc.vals["v"] = pos{3, 7}
+			switch tt {
+			case '|':
+				doc.strs["v"] = strSource{tok: &token.Token{Type: token.StringType, Origin: "  " + s, Position: &token.Position{Line: 4, Column: 3}}, blockLine: 3, blockStyle: "|"}
+			default:
+				typ := map[byte]token.Type{'p': token.StringType, '"': token.DoubleQuoteType, '\'': token.SingleQuoteType}[tt]
+				doc.strs["v"] = strSource{tok: &token.Token{Type: typ, Origin: s, Position: &token.Position{Line: 3, Column: 7}}}
+			}
+			for off := 0; off <= len(s); off += 1 + len(s)/8 {
+				if p := exprPos(doc, "v", s, off); p.Line < 3 || p.Col < 1 {
+					t.Fatalf("exprPos(%q, %d) = %v", s, off, p)
+				}
+			}
+		}
+	})
 }

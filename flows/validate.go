@@ -13,6 +13,7 @@ import (
 	_ "time/tzdata" // time zones of schedules are checked the same on every machine
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/engine/wsdl"
 )
 
 // index holds the documents of a project by kind and name.
@@ -615,6 +616,9 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 	if st.Parallel != nil {
 		kinds = append(kinds, "parallel")
 	}
+	if st.Wait != nil {
+		kinds = append(kinds, "wait")
+	}
 	label := fmt.Sprintf("step %q", st.ID)
 	if st.ID == "" {
 		label = "this step"
@@ -623,7 +627,7 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 	case len(kinds) == 0 && len(st.Steps) > 0:
 		c.errorf(doc, doc.keyPos(sp+".steps"), sp+".steps", "steps: inside a step belongs to a foreach; add foreach: to run them for each item, or use parallel: to run branches at the same time")
 	case len(kinds) == 0 && !doc.troubled[sp]:
-		c.errorf(doc, doc.keyPos(sp), sp, "%s does nothing; give it one of rest, soap, action, foreach or parallel", label)
+		c.errorf(doc, doc.keyPos(sp), sp, "%s does nothing; give it one of rest, soap, action, foreach, parallel or wait", label)
 	case len(kinds) > 1:
 		c.errorf(doc, doc.keyPos(sp+"."+kinds[1]), sp, "%s has both %s and %s; a step does one thing, so split it into two steps", label, kinds[0], kinds[1])
 	}
@@ -646,6 +650,25 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 	}
 	if st.Concurrency != 0 && st.Foreach == "" {
 		c.errorf(doc, doc.keyPos(sp+".concurrency"), sp+".concurrency", "concurrency belongs to a foreach; add foreach: or remove concurrency:")
+	}
+	if st.Wait != nil {
+		c.checkWait(b, sp+".wait", st.Wait, env)
+	}
+	if st.Poll != nil {
+		if !callsActivity && len(kinds) == 1 {
+			c.errorf(doc, doc.keyPos(sp+".poll"), sp+".poll", "poll repeats rest and soap calls only; remove it from this %s step", kinds[0])
+		}
+		if st.Poll.Until != "" {
+			// The condition reads the step's own latest result.
+			self := copyMap(visible)
+			if st.ID != "" {
+				self[st.ID] = sp
+			}
+			c.checkString(doc, sp+".poll.until", string(st.Poll.Until), &exprEnv{b: b, stepPath: sp + ".poll", visible: self, inForeach: inForeach})
+		}
+		if pl := st.Poll; pl.Interval > 0 && pl.Deadline > 0 && pl.Deadline < pl.Interval {
+			c.errorf(doc, doc.valPos(sp+".poll.deadline"), sp+".poll.deadline", "deadline %s is shorter than interval %s, so the step could call only once", time.Duration(pl.Deadline), time.Duration(pl.Interval))
+		}
 	}
 	if st.Rest != nil {
 		c.checkRest(b, sp+".rest", st.Rest, env)
@@ -684,6 +707,22 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 			}
 			branchAt[br.ID] = bp
 			c.checkSteps(b, sc, bp+".steps", br.Steps, copyMap(visible), inForeach)
+		}
+	}
+}
+
+func (c *checker) checkWait(b *body, p string, w *Wait, env *exprEnv) {
+	doc := b.doc
+	switch {
+	case w.Duration == 0 && w.Until == "" && !doc.troubled[p]:
+		c.errorf(doc, doc.keyPos(p), p, "wait needs duration (such as 10m) or until (a time such as 2026-01-02T06:00:00Z)")
+	case w.Duration != 0 && w.Until != "":
+		c.errorf(doc, doc.keyPos(p+".until"), p+".until", "give duration or until, not both")
+	case w.Until != "" && engine.IsTemplate(w.Until):
+		c.checkString(doc, p+".until", w.Until, env)
+	case w.Until != "":
+		if _, err := time.Parse(time.RFC3339, w.Until); err != nil {
+			c.errorf(doc, doc.valPos(p+".until"), p+".until", "invalid time %q; write an RFC 3339 time such as 2026-01-02T06:00:00Z, or an expression", w.Until)
 		}
 	}
 }
@@ -734,23 +773,96 @@ func (c *checker) checkRest(b *body, p string, r *RestStep, env *exprEnv) {
 func (c *checker) checkSoap(b *body, p string, s *SoapStep, env *exprEnv) {
 	doc := b.doc
 	c.checkConnectionRef(doc, p+".connection", s.Connection)
-	if s.WSDL != "" {
-		wp := p + ".wsdl"
-		before := len(c.l.problems)
-		if strings.Contains(s.WSDL, "://") {
-			c.errorf(doc, doc.valPos(wp), wp, "wsdl must be a file in the project, not a URL; download the WSDL into the project so that every run uses the same one")
-		} else {
-			c.checkProjectPath(doc, wp, s.WSDL, "give a path relative to the project folder")
-		}
-		if len(c.l.problems) == before {
-			if _, err := fs.Stat(c.l.fsys, path.Clean(s.WSDL)); err != nil {
-				c.errorf(doc, doc.valPos(wp), wp, "wsdl file %q is not in the project folder", s.WSDL)
-			}
-		}
+	for _, k := range doc.order[p+".soap_headers"] {
+		c.checkValue(doc, joinPath(p+".soap_headers", k), s.SOAPHeaders[k], env)
 	}
 	c.checkHeaderNames(doc, p+".headers", s.Headers)
 	c.checkScalars(b, p+".headers", s.Headers, env)
 	c.checkValue(doc, p+".body", s.Body, env)
+	if s.WSDL == "" {
+		return
+	}
+	wp := p + ".wsdl"
+	if strings.Contains(s.WSDL, "://") {
+		c.errorf(doc, doc.valPos(wp), wp, "wsdl must be a file in the project, not a URL; download the WSDL into the project so that every run uses the same one")
+		return
+	}
+	before := len(c.l.problems)
+	c.checkProjectPath(doc, wp, s.WSDL, "give a path relative to the project folder")
+	if len(c.l.problems) != before {
+		return
+	}
+	if _, err := fs.Stat(c.l.fsys, path.Clean(s.WSDL)); err != nil {
+		c.errorf(doc, doc.valPos(wp), wp, "wsdl file %q is not in the project folder", s.WSDL)
+		return
+	}
+	defs, err := c.l.wsdl(s.WSDL)
+	if err != nil {
+		c.errorf(doc, doc.valPos(wp), wp, "reading the WSDL: %v", err)
+		return
+	}
+	if s.Operation == "" {
+		return // reported as missing
+	}
+	if _, _, _, err := defs.Lookup(s.Service, s.Port, s.Operation); err != nil {
+		at, msg := p+".operation", err.Error()
+		switch {
+		case strings.Contains(msg, "no service"):
+			at = p + ".service"
+		case strings.Contains(msg, "no SOAP port"):
+			at = p + ".port"
+		case !strings.Contains(msg, "did you mean"):
+			var ops []string
+			for _, op := range wsdl.Operations(defs) {
+				ops = append(ops, op.Operation)
+			}
+			if c, ok := closest(s.Operation, ops); ok {
+				msg += fmt.Sprintf("; did you mean %q?", c)
+			}
+		}
+		c.errorf(doc, doc.valPos(at), at, "%s", msg)
+		return
+	}
+	var headers []wsdl.Header
+	for _, k := range doc.order[p+".soap_headers"] {
+		headers = append(headers, wsdl.Header{Name: k, Value: placeholders(s.SOAPHeaders[k])})
+	}
+	err = wsdl.ValidateBody(defs, s.Service, s.Port, s.Operation, placeholders(s.Body), headers)
+	// An expression stands in as a string; where the schema wants fields, it
+	// may yield them at run time, so that is not a mistake yet.
+	if err != nil && !strings.Contains(err.Error(), "expects fields") {
+		at := p + ".body"
+		if strings.HasPrefix(err.Error(), "header") {
+			at = p + ".soap_headers"
+		}
+		c.errorf(doc, doc.keyPos(at), at, "the request does not fit operation %s: %v", s.Operation, err)
+	}
+}
+
+// placeholders copies a value with every string that is one whole
+// expression replaced by a string, since its value is known only at run time.
+func placeholders(v any) any {
+	switch x := v.(type) {
+	case string:
+		t := strings.TrimSpace(x)
+		if strings.HasPrefix(t, "${{") && strings.HasSuffix(t, "}}") && strings.Count(t, "${{") == 1 {
+			return "value"
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = placeholders(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = placeholders(e)
+		}
+		return out
+	}
+	return v
 }
 
 func (c *checker) checkConnectionRef(doc *document, p, name string) {
@@ -858,7 +970,7 @@ func (c *checker) checkSchedule(b *body, p string, s *Schedule) {
 	}
 	if s.Timezone != "" {
 		if s.Timezone == "Local" {
-			c.errorf(doc, doc.valPos(p+".timezone"), p+".timezone", "Local depends on the machine; name the zone, such as Europe/Berlin")
+			c.errorf(doc, doc.valPos(p+".timezone"), p+".timezone", "time zone Local differs from machine to machine; name the zone, such as Europe/Berlin")
 		} else if _, err := time.LoadLocation(s.Timezone); err != nil {
 			c.errorf(doc, doc.valPos(p+".timezone"), p+".timezone", "unknown time zone %q; use an IANA name such as Europe/Berlin or UTC", s.Timezone)
 		}

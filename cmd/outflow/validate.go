@@ -35,6 +35,9 @@ func validateCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return reportProblems(cmd, err)
 			}
+			for _, w := range proj.Warnings() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s (warning)\n", w.String())
+			}
 			problems := certProblems(cmd.Context(), proj)
 			for _, p := range problems {
 				fmt.Fprintln(cmd.ErrOrStderr(), p.String())
