@@ -18,15 +18,17 @@ type Names struct {
 	Actions     []string `json:"actions"`
 	Connections []string `json:"connections"`
 	Profiles    []string `json:"profiles"`
+	Tests       []string `json:"tests,omitempty"`
 }
 
-// Names lists the flows, actions, connections and protocol profiles.
+// Names lists the flows, actions, connections, protocol profiles and tests.
 func (p *Project) Names() Names {
 	return Names{
 		Flows:       sortedKeys(p.idx.flows),
 		Actions:     sortedKeys(p.idx.actions),
 		Connections: sortedKeys(p.idx.connections),
 		Profiles:    sortedKeys(p.idx.profiles),
+		Tests:       sortedKeys(p.idx.tests),
 	}
 }
 
@@ -56,6 +58,8 @@ func (p *Project) Documents() []DocumentInfo {
 		case *ProtocolProfile:
 			info.Description = v.Description
 		case *ProjectSettings:
+			info.Description = v.Description
+		case *Test:
 			info.Description = v.Description
 		}
 		out = append(out, info)

@@ -78,6 +78,7 @@ func TestValidProjects(t *testing.T) {
 			out := struct {
 				Warnings []string       `json:"warnings"`
 				Plans    map[string]any `json:"plans"`
+				Tests    map[string]any `json:"tests,omitempty"`
 			}{Warnings: []string{}, Plans: map[string]any{}}
 			for _, w := range p.Warnings() {
 				out.Warnings = append(out.Warnings, w.String())
@@ -94,6 +95,23 @@ func TestValidProjects(t *testing.T) {
 				// The folder differs between machines; the golden file must not.
 				plan.ProjectRoot = "<root>"
 				out.Plans[name] = plan
+			}
+			for _, name := range names.Tests {
+				tc, err := p.TestCase(name)
+				if err != nil {
+					t.Fatalf("TestCase(%q): %v", name, err)
+				}
+				if tc.Plan == nil || tc.Plan.Name != tc.Target {
+					t.Errorf("test %q: plan of %q, want %q", name, tc.Plan.Name, tc.Target)
+				}
+				if out.Tests == nil {
+					out.Tests = map[string]any{}
+				}
+				// The plan is the target's, shown above.
+				out.Tests[name] = map[string]any{
+					"file": tc.File, "line": tc.Line, "target": tc.Target, "inputs": tc.Inputs,
+					"mocks": tc.Mocks, "expect": tc.Expect,
+				}
 			}
 			var b bytes.Buffer
 			enc := json.NewEncoder(&b)

@@ -311,6 +311,7 @@ var docTypes = map[string]reflect.Type{
 	KindConnection:      reflect.TypeFor[Connection](),
 	KindProtocolProfile: reflect.TypeFor[ProtocolProfile](),
 	KindProject:         reflect.TypeFor[ProjectSettings](),
+	KindTest:            reflect.TypeFor[Test](),
 }
 
 func (l *loader) loadDocument(file string, body ast.Node, aliases map[*ast.AliasNode]ast.Node) {

@@ -14,10 +14,11 @@ const (
 	KindConnection      = "Connection"
 	KindProtocolProfile = "ProtocolProfile"
 	KindProject         = "Project"
+	KindTest            = "Test"
 )
 
 // kinds lists the kinds in the order messages name them.
-var kinds = []string{KindFlow, KindAction, KindConnection, KindProtocolProfile, KindProject}
+var kinds = []string{KindFlow, KindAction, KindConnection, KindProtocolProfile, KindProject, KindTest}
 
 // Flow is a sequence of steps that runs as one durable execution, started by
 // hand (`outflow run`) or by a trigger.

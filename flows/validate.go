@@ -22,6 +22,7 @@ type index struct {
 	actions     map[string]*document
 	connections map[string]*document
 	profiles    map[string]*document
+	tests       map[string]*document
 	settings    *ProjectSettings
 	docs        []*document // in file and line order
 }
@@ -59,6 +60,7 @@ func (l *loader) check() *index {
 		actions:     map[string]*document{},
 		connections: map[string]*document{},
 		profiles:    map[string]*document{},
+		tests:       map[string]*document{},
 	}
 	sort.SliceStable(l.docs, func(i, j int) bool {
 		a, b := l.docs[i], l.docs[j]
@@ -107,6 +109,8 @@ func (l *loader) check() *index {
 			m = idx.connections
 		case KindProtocolProfile:
 			m = idx.profiles
+		case KindTest:
+			m = idx.tests
 		}
 		if other := m[doc.name]; other != nil {
 			c.errorf(doc, doc.valPos("name"), "name", "duplicate %s %q: it is defined at %s:%d already", doc.kind, doc.name, other.file, other.at.Line)
@@ -117,7 +121,7 @@ func (l *loader) check() *index {
 	if settingsDoc != nil {
 		c.checkSettings(settingsDoc, idx.settings)
 	}
-	for _, kind := range []string{KindProtocolProfile, KindConnection, KindAction, KindFlow} {
+	for _, kind := range []string{KindProtocolProfile, KindConnection, KindAction, KindFlow, KindTest} {
 		for _, doc := range l.docs {
 			if doc.kind == kind && doc.name != "" {
 				c.checkDocument(doc)
@@ -142,6 +146,8 @@ func (c *checker) checkDocument(doc *document) {
 		for i, t := range v.Triggers {
 			c.checkSchedule(b, indexPath("triggers", i)+".schedule", t.Schedule)
 		}
+	case *Test:
+		c.checkTest(doc)
 	}
 }
 
@@ -914,7 +920,7 @@ func (c *checker) checkActionCall(b *body, sp string, st *Step, env *exprEnv) {
 // is nil.
 func (c *checker) checkWith(doc *document, p string, given map[string]any, inputs map[string]Input, owner string, missingAt pos, env *exprEnv) {
 	under := "with:"
-	if strings.HasSuffix(p, ".inputs") {
+	if p == "inputs" || strings.HasSuffix(p, ".inputs") {
 		under = "inputs:"
 	}
 	for _, k := range doc.order[p] {

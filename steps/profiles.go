@@ -77,7 +77,14 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 		}
 		return resolve(ctx, ref.Ref)
 	}
-	if ks := p.Keystore; ks != nil && ks.Path != "" {
+	ks := p.Keystore
+	if ks != nil && ks.Path != "" && (p.Store == "agent" || (p.Store == "vault" && isSecretRef(ks.Path))) {
+		// The keystore is not where the project is: agents open it where
+		// the step runs (outflow worker --config FILE --check checks theirs).
+		pc.NotChecked = fmt.Sprintf("keystore kept outside the project (store: %s) is opened where the step runs", p.Store)
+		ks = nil
+	}
+	if ks != nil && ks.Path != "" {
 		file := path(ks.Path)
 		data, err := os.ReadFile(file)
 		switch {

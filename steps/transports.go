@@ -19,7 +19,11 @@ import (
 type Transports struct {
 	Cache   *tlsclient.Cache
 	Secrets *secrets.Resolver
-	plain   *http.Transport
+	// Agent is set on agent workers: who they are (applies_to) and the key
+	// material their own config holds (store: agent). Nil on default workers.
+	Agent  *Agent
+	plain  *http.Transport
+	stored storedKeystores
 }
 
 // NewTransports returns transports with a fresh cache, resolving secrets
@@ -48,7 +52,12 @@ func (t *Transports) RoundTripper(ctx context.Context, conn *engine.Connection, 
 	if profile == nil {
 		return t.plain, nil
 	}
-	p := profile
+	// Where the key material lives (store:) and who may use it
+	// (applies_to) is decided here, on the worker that runs the step.
+	p, err := t.placeProfile(ctx, conn, profile, baseDir)
+	if err != nil {
+		return nil, err
+	}
 	if !conn.MutualAuth && p.Keystore != nil {
 		// Without mutual_auth the profile only says whom to trust: present no
 		// client certificate.

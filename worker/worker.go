@@ -5,6 +5,7 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -42,7 +43,10 @@ type Options struct {
 	BaseDir    string
 	Secrets    *secrets.Resolver
 	Transports rest.Transports
-	Logger     *slog.Logger
+	// Agent says who this worker is to protocol profiles (applies_to) and
+	// holds its own key material (store: agent) when Transports is nil.
+	Agent  *steps.Agent
+	Logger *slog.Logger
 	// MaxConcurrentActivities per task queue; 0 means the SDK default.
 	MaxConcurrentActivities int
 }
@@ -50,6 +54,7 @@ type Options struct {
 // Worker is a running set of Temporal workers.
 type Worker struct {
 	workers []sdkworker.Worker
+	closers []func() error
 }
 
 // Start starts the workers and returns once they poll.
@@ -60,12 +65,23 @@ func Start(opts Options) (*Worker, error) {
 	if opts.Secrets == nil {
 		opts.Secrets = secrets.New(opts.BaseDir)
 	}
-	if opts.Transports == nil {
-		opts.Transports = steps.NewTransports(opts.Secrets)
-	}
 	if opts.Identity == "" {
 		host, _ := os.Hostname()
 		opts.Identity = fmt.Sprintf("%d@%s", os.Getpid(), host)
+	}
+	w := &Worker{}
+	if opts.Transports == nil {
+		tr := steps.NewTransports(opts.Secrets)
+		tr.Agent = opts.Agent
+		if tr.Agent == nil && len(opts.Agents) > 0 {
+			// A worker told to serve agent groups without an agent config
+			// (outflow dev --agent, the in-process worker of outflow run)
+			// stands in for those groups' agents, applies_to included.
+			tr.Agent = &steps.Agent{Name: opts.Identity, Groups: opts.Agents, Dir: opts.BaseDir}
+		}
+		opts.Transports = tr
+		// Keystores fetched from secret stores live as long as the worker.
+		w.closers = append(w.closers, tr.Close)
 	}
 	queue := opts.TaskQueue
 	if queue == "" {
@@ -73,11 +89,11 @@ func Start(opts Options) (*Worker, error) {
 	}
 	restAct := &rest.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
 	soapAct := &soap.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
+	certAct := &steps.CertCheck{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
 	wo := sdkworker.Options{
 		Identity:                           opts.Identity,
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 	}
-	w := &Worker{}
 	newWorker := func(q string, flows, steps bool) {
 		sw := sdkworker.New(opts.Client, q, wo)
 		if flows {
@@ -86,6 +102,7 @@ func Start(opts Options) (*Worker, error) {
 		if steps {
 			sw.RegisterActivityWithOptions(restAct.Execute, activity.RegisterOptions{Name: engine.RestActivity})
 			sw.RegisterActivityWithOptions(soapAct.Execute, activity.RegisterOptions{Name: engine.SoapActivity})
+			sw.RegisterActivityWithOptions(certAct.Execute, activity.RegisterOptions{Name: engine.CertCheckActivity})
 		}
 		w.workers = append(w.workers, sw)
 	}
@@ -114,6 +131,9 @@ func (w *Worker) Stop() {
 	for _, sw := range w.workers {
 		sw.Stop()
 	}
+	for _, c := range w.closers {
+		_ = c()
+	}
 }
 
 // DialOptions say how to reach Temporal.
@@ -121,20 +141,42 @@ type DialOptions struct {
 	Address   string
 	Namespace string
 	Logger    *slog.Logger
+	// TLS secures the connection. Nil means what the TEMPORAL_TLS_*
+	// variables say (see TLSFromEnv), and plaintext when none is set.
+	TLS *tls.Config
+	// Plaintext says the server is known to speak plaintext (an in-process
+	// dev server): the TEMPORAL_TLS_* variables, meant for remote servers,
+	// do not apply.
+	Plaintext bool
+	// Identity names this client to the server; default pid@host.
+	Identity string
 }
 
-// Dial connects a Temporal client.
+// Dial connects a Temporal client. With TLS, a client certificate is read
+// again from its files when they change, at the next handshake.
 func Dial(ctx context.Context, o DialOptions) (client.Client, error) {
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	tlsConf := o.TLS
+	if tlsConf == nil && !o.Plaintext {
+		var err error
+		if tlsConf, err = TLSFromEnv(logger); err != nil {
+			return nil, fmt.Errorf("connecting to Temporal at %s: %w", o.Address, err)
+		}
+	}
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  o.Address,
-		Namespace: o.Namespace,
-		Logger:    sdklog.NewStructuredLogger(logger),
+		HostPort:          o.Address,
+		Namespace:         o.Namespace,
+		Identity:          o.Identity,
+		Logger:            sdklog.NewStructuredLogger(logger),
+		ConnectionOptions: client.ConnectionOptions{TLS: tlsConf},
 	})
 	if err != nil {
+		if hint := explainDial(err, tlsConf != nil, tlsConf != nil && tlsConf.GetClientCertificate != nil); hint != "" {
+			return nil, fmt.Errorf("connecting to Temporal at %s: %s: %w", o.Address, hint, err)
+		}
 		return nil, fmt.Errorf("connecting to Temporal at %s: %w", o.Address, err)
 	}
 	return c, nil

@@ -20,6 +20,7 @@ func devCmd(g *globalFlags) *cobra.Command {
 		port   int
 		uiPort int
 		agents []string
+		tlsOpt devTLS
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -31,14 +32,23 @@ func devCmd(g *globalFlags) *cobra.Command {
 			if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
 				return err
 			}
+			serverTLS, err := tlsOpt.server()
+			if err != nil {
+				return err
+			}
+			workerTLS, err := tlsOpt.worker(quietLogger())
+			if err != nil {
+				return err
+			}
 			srv, err := devserver.Start(ctx, devserver.Options{
 				DBPath: db, Port: port, UIPort: uiPort, Namespace: g.namespace, SearchAttributes: engine.SearchAttributes,
+				TLS: serverTLS,
 			})
 			if err != nil {
 				return err
 			}
 			defer srv.Stop()
-			c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: g.namespace, Logger: quietLogger()})
+			c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: g.namespace, Logger: quietLogger(), TLS: workerTLS, Plaintext: serverTLS == nil})
 			if err != nil {
 				return err
 			}
@@ -49,7 +59,14 @@ func devCmd(g *globalFlags) *cobra.Command {
 			}
 			defer w.Stop()
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Temporal server  %s (namespace %s, state in %s)\n", srv.FrontendAddress(), g.namespace, db)
+			security := "plaintext"
+			switch {
+			case serverTLS != nil && serverTLS.RequireClientCert:
+				security = "mutual TLS: client certificates required"
+			case serverTLS != nil:
+				security = "TLS"
+			}
+			fmt.Fprintf(out, "Temporal server  %s (namespace %s, %s, state in %s)\n", srv.FrontendAddress(), g.namespace, security, db)
 			if ui := srv.UIAddress(); ui != "" {
 				fmt.Fprintf(out, "Temporal Web UI  %s\n", ui)
 			}
@@ -58,7 +75,12 @@ func devCmd(g *globalFlags) *cobra.Command {
 				fmt.Fprintf(out, ", agent group %s", a)
 			}
 			fmt.Fprintf(out, "\n\nrun flows with:  outflow run FLOW --address %s\n", srv.FrontendAddress())
+			if serverTLS != nil {
+				fmt.Fprintf(out, "                 with %s=%s and %s=<client bundle> in the environment\n", worker.EnvTLSCA, tlsOpt.cert, worker.EnvTLSCert)
+			}
+			stopSync := startScheduleSync(ctx, cmd, g, &engine.Client{Temporal: c, Namespace: g.namespace})
 			<-ctx.Done()
+			stopSync()
 			fmt.Fprintln(out, "stopping")
 			return nil
 		},
@@ -67,49 +89,6 @@ func devCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().IntVar(&port, "port", 7233, "Temporal frontend port")
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0: no UI)")
 	cmd.Flags().StringSliceVar(&agents, "agent", nil, "also serve the steps of these agent groups")
-	return cmd
-}
-
-func workerCmd(g *globalFlags) *cobra.Command {
-	var (
-		agents    []string
-		onlyAgent bool
-		identity  string
-	)
-	cmd := &cobra.Command{
-		Use:   "worker",
-		Short: "Run a worker against a Temporal server (--address): flows and steps, or the steps of agent groups",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if g.address == "" {
-				return fmt.Errorf("worker needs --address or TEMPORAL_ADDRESS (start a server with `outflow dev`)")
-			}
-			c, err := worker.Dial(ctx, worker.DialOptions{Address: g.address, Namespace: g.namespace})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			baseDir := ""
-			if cmd.Flags().Changed("project") {
-				baseDir, _ = filepath.Abs(g.project)
-			}
-			w, err := worker.Start(worker.Options{
-				Client: c, Flows: !onlyAgent, NoDefaultSteps: onlyAgent, Agents: agents, Identity: identity,
-				BaseDir: baseDir,
-			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "worker connected to %s (namespace %s)\n", g.address, g.namespace)
-			<-ctx.Done()
-			w.Stop()
-			return nil
-		},
-	}
-	cmd.Flags().StringSliceVar(&agents, "agent", nil, "serve the steps of these agent groups")
-	cmd.Flags().BoolVar(&onlyAgent, "agent-only", false, "serve only the agent groups, not flows or default steps")
-	cmd.Flags().StringVar(&identity, "identity", "", "worker identity shown in step records")
+	tlsOpt.register(cmd)
 	return cmd
 }

@@ -57,6 +57,20 @@ func copyQuickstart(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	// The flow's SOAP step reads its WSDL from the project.
+	wsdls, _ := filepath.Glob(filepath.Join(src, "wsdl", "*"))
+	if err := os.MkdirAll(filepath.Join(dir, "wsdl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range wsdls {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "wsdl", filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return dir
 }
 

@@ -57,6 +57,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		validateCmd(g), runCmd(g), testCmd(g), devCmd(g), workerCmd(g), executionsCmd(g), certsCmd(g), quickstartCmd(g), soapCmd(g),
 	)
+	root.AddCommand(deployCmd(g), schedulesCmd(g))
 	return root
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/worker/offline"
 )
 
 type runFlags struct {
@@ -47,17 +48,186 @@ func runCmd(g *globalFlags) *cobra.Command {
 
 func testCmd(g *globalFlags) *cobra.Command {
 	f := &runFlags{}
+	var record bool
 	cmd := &cobra.Command{
-		Use:   "test ACTION|FLOW",
-		Short: "Test-run an action or flow (or one step of it) on the real path and print its execution details",
-		Args:  cobra.ExactArgs(1),
+		Use:   "test [TEST|FILE|ACTION|FLOW]",
+		Short: "Run the project's tests offline, or test-run an action or flow (or one step) on the real path",
+		Long: `Without an argument, or given a test's name or a file of tests, test runs the
+project's tests (documents of kind Test) offline: every REST and SOAP call is
+answered by the test's mocks, nothing is sent over the network and no
+Temporal server is needed. It prints PASS or FAIL per test, and for a failing
+test what it expected and what the run gave; the exit status is 1 when any
+test fails.
+
+Given the name of an action or flow (or a file defining one), test runs it
+for real, as run does, and prints its execution details; --step runs one step.
+
+With --record TEST, test runs the test's target for real once and writes what
+the partner answered into the test's mocks, without credentials, cookies or
+API keys. See docs/testing.md.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPlanCmd(cmd, g, f, args[0], f.step)
+			if record {
+				if len(args) == 0 {
+					return errors.New("--record needs the test to record, such as outflow test --record order-sync-ships")
+				}
+				return recordTestCmd(cmd, g, f, args[0])
+			}
+			proj, tests, err := testsToRun(g, args)
+			if err != nil {
+				return reportProblems(cmd, err)
+			}
+			if tests == nil {
+				return runPlanCmd(cmd, g, f, args[0], f.step)
+			}
+			if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" {
+				return errors.New("--step, --input and --inputs apply to a real run of an action or flow; a test's inputs are in its document")
+			}
+			return offlineTestCmd(cmd, proj, tests, f.asJSON)
 		},
 	}
 	addRunFlags(cmd, f)
 	cmd.Flags().StringVar(&f.step, "step", "", "run only this step; give what it reads from earlier steps with --input")
+	cmd.Flags().BoolVar(&record, "record", false, "run the test's target for real and save the partner's answers as its mocks")
 	return cmd
+}
+
+// testsToRun says which tests the arguments of test name: all of the
+// project's without an argument, one by name, or those of a file. It
+// returns nil tests when the argument is an action or flow to run for real.
+func testsToRun(g *globalFlags, args []string) (*flows.Project, []string, error) {
+	if len(args) == 0 {
+		proj, err := flows.Load(g.project)
+		if err != nil {
+			return nil, nil, err
+		}
+		return proj, proj.Tests(), nil
+	}
+	target := args[0]
+	if file, ok := yamlFile(target); ok {
+		proj, err := loadProject(g.project, []string{target})
+		if err != nil {
+			return nil, nil, err
+		}
+		var tests []string
+		for _, d := range proj.Documents() {
+			if d.Kind == flows.KindTest && filepath.Join(proj.Root(), filepath.FromSlash(d.File)) == file {
+				tests = append(tests, d.Name)
+			}
+		}
+		return proj, tests, nil
+	}
+	proj, err := flows.Load(g.project)
+	if err != nil {
+		return nil, nil, err
+	}
+	if proj.IsTest(target) {
+		return proj, []string{target}, nil
+	}
+	return proj, nil, nil
+}
+
+// yamlFile reports whether arg names a YAML file, and its absolute path.
+func yamlFile(arg string) (string, bool) {
+	st, err := os.Stat(arg)
+	if err != nil || st.IsDir() || !(strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml")) {
+		return "", false
+	}
+	abs, err := filepath.Abs(arg)
+	return abs, err == nil
+}
+
+func offlineTestCmd(cmd *cobra.Command, proj *flows.Project, tests []string, asJSON bool) error {
+	if len(tests) == 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "no tests in %s; write a document of kind: Test (see docs/testing.md)\n", proj.Root())
+		return nil
+	}
+	results := offline.RunProject(cmd.Context(), proj, tests)
+	if asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(results); err != nil {
+			return err
+		}
+	} else {
+		offline.WriteText(cmd.OutOrStdout(), results)
+	}
+	if _, failed := offline.Counts(results); failed > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// recordTestCmd runs a test's target for real and writes the partner's
+// answers into the test's mocks; given a file, it records each test in it.
+func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string) error {
+	if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" {
+		return errors.New("--record runs the test's target with the test's inputs; --step, --input and --inputs do not apply")
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	proj, tests, err := testsToRun(g, []string{name})
+	if err != nil {
+		return reportProblems(cmd, err)
+	}
+	if len(tests) == 0 {
+		return fmt.Errorf("%q is not a test of the project %s", name, testList(proj.Tests()))
+	}
+	var agents []string
+	for _, t := range tests {
+		tc, err := proj.TestCase(t)
+		if err != nil {
+			return err
+		}
+		agents = append(agents, planAgents(tc.Plan)...)
+	}
+	errOut := cmd.ErrOrStderr()
+	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: agents, log: errOut})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	root := proj.Root()
+	for _, t := range tests {
+		// Recording rewrites the file, so each test is read again from it.
+		if proj, err = flows.Load(root); err != nil {
+			return reportProblems(cmd, err)
+		}
+		tc, err := proj.TestCase(t)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(errOut, "recording test %s: running %s %s for real\n", t, strings.ToLower(tc.Plan.Kind), tc.Plan.Name)
+		run, err := st.client.Start(ctx, tc.Plan, tc.Inputs, engine.RunOptions{})
+		if err != nil {
+			return err
+		}
+		rec, werr := st.client.Wait(ctx, run, stepPrinter(errOut))
+		if rec == nil {
+			return werr
+		}
+		file, notes, err := offline.WriteFixtures(root, tc, rec)
+		for _, n := range notes {
+			fmt.Fprintf(errOut, "  note: %s\n", n)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "recorded the mocks of test %s into %s (the run %s)\n", t, file, rec.Status)
+	}
+	// The mocks written must load like any other part of the project.
+	if _, err := flows.Load(root); err != nil {
+		return reportProblems(cmd, err)
+	}
+	return nil
+}
+
+// testList names the tests of a project for a message.
+func testList(names []string) string {
+	if len(names) == 0 {
+		return "(it has no tests)"
+	}
+	return "(tests: " + strings.Join(names, ", ") + ")"
 }
 
 func addRunFlags(cmd *cobra.Command, f *runFlags) {

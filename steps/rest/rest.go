@@ -48,6 +48,22 @@ type Activity struct {
 	Identity string
 }
 
+type stepPathKey struct{}
+
+// WithStepPath returns ctx carrying the path of the step a request serves,
+// such as "customer/get" or "ack[2]/post". The rest and soap activities set
+// it before they call Do, so that a Transports can tell steps apart: the
+// offline test runner answers each step from that step's mocks.
+func WithStepPath(ctx context.Context, path string) context.Context {
+	return context.WithValue(ctx, stepPathKey{}, path)
+}
+
+// StepPathFrom returns the step path ctx carries, or "" when it carries none.
+func StepPathFrom(ctx context.Context) string {
+	s, _ := ctx.Value(stepPathKey{}).(string)
+	return s
+}
+
 // maxRequestBodyInRecord caps the request body kept in the record.
 const maxRequestBodyInRecord = 4 << 10
 
@@ -58,6 +74,7 @@ const drainLimit = 1 << 20
 // Execute runs one REST step.
 func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engine.StepResult, error) {
 	info := activity.GetInfo(ctx)
+	ctx = WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
 		return nil, newAppError(err.Error(), typ, retry, res, 0)

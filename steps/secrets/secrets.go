@@ -1,6 +1,8 @@
-// Package secrets resolves secret references ("env:NAME", "file:PATH") on
-// the worker that runs a step. Values never leave the worker: they are not
-// returned to workflows, logged or put in errors.
+// Package secrets resolves secret references on the worker that runs a
+// step: "env:NAME", "file:PATH", "vault:MOUNT/PATH#FIELD" (HashiCorp Vault
+// KV v2) and "cyberark:SAFE/OBJECT" (CyberArk Central Credential Provider).
+// Values never leave the worker: they are not returned to workflows, logged
+// or put in errors; errors name the reference.
 package secrets
 
 import (
@@ -80,13 +82,17 @@ func (r *Resolver) Register(scheme string, p Provider) {
 func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 	scheme, name, ok := strings.Cut(ref, ":")
 	if !ok || name == "" {
-		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like env:NAME or file:PATH")}
+		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or cyberark:SAFE/OBJECT")}
 	}
 	r.mu.RLock()
 	p := r.providers[scheme]
 	r.mu.RUnlock()
 	if p == nil {
-		return "", &Error{Ref: ref, Err: fmt.Errorf("no secret provider %q on this worker (have: %s)", scheme, strings.Join(r.schemes(), ", "))}
+		hint := ""
+		if scheme == "vault" || scheme == "cyberark" {
+			hint = fmt.Sprintf("; configure secrets.%s in the worker's config (outflow worker --config)", scheme)
+		}
+		return "", &Error{Ref: ref, Err: fmt.Errorf("no secret provider %q on this worker (have: %s)%s", scheme, strings.Join(r.schemes(), ", "), hint)}
 	}
 	v, err := p.Resolve(ctx, name)
 	if err != nil {

@@ -68,6 +68,7 @@ const drainLimit = 1 << 20
 // kept in Response.Body.
 func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepResult, error) {
 	info := activity.GetInfo(ctx)
+	ctx = rest.WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
 		opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, Details: []any{res}}

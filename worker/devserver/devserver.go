@@ -98,10 +98,12 @@ type Server struct {
 	stopErr  error
 }
 
-// FrontendAddress is the host:port clients dial.
+// FrontendAddress is the host:port clients dial: the frontend's IP, or the
+// loopback address when it listens on a wildcard address.
 func (s *Server) FrontendAddress() string { return s.frontendAddr }
 
-// UIAddress is the Web UI's base URL, or "" when the UI is off.
+// UIAddress is the Web UI's base URL (http://host:port), or "" when the UI
+// is off.
 func (s *Server) UIAddress() string {
 	if s.uiAddr == "" {
 		return ""
@@ -250,13 +252,13 @@ func (s *Server) preparePorts() error {
 		o.Port = p
 	}
 	s.frontendAddr = net.JoinHostPort(dialableIP(o.IP), strconv.Itoa(o.Port))
-	// Static membership wires the services to each other by these ports, so
-	// no gossip (membership) ports are needed or bound.
 	httpPort, err := freePort(o.IP)
 	if err != nil {
 		return err
 	}
 	s.ports.frontendHTTP = httpPort
+	// Static membership wires the services to each other by these ports, so
+	// no gossip (membership) ports are needed or bound.
 	internal := []*int{&s.ports.history, &s.ports.matching, &s.ports.worker}
 	if o.TLS != nil {
 		internal = append(internal, &s.ports.internalFrontend, &s.ports.internalFrontendHTTP)
@@ -305,10 +307,11 @@ func (s *Server) cleanup() {
 // ephemeral server, deletes its state. It is safe to call more than once.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
-		// The server logs warnings about connections and tasks it abandons
-		// while shutting down; they are expected and only alarm users.
-		if s.logLevel != nil && s.logLevel.Level() < slog.LevelError {
-			s.logLevel.Set(slog.LevelError)
+		// Shutting down, the server logs errors and warnings about every
+		// poll, task and connection it abandons. They are expected and only
+		// alarm users; whoever asked for info or debug logs still gets them.
+		if s.logLevel != nil && s.logLevel.Level() >= slog.LevelWarn {
+			s.logLevel.Set(levelOff)
 		}
 		var errs []error
 		if s.ui != nil {

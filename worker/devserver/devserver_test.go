@@ -110,7 +110,7 @@ func waitForSignalWorkflow(ctx workflow.Context) (string, error) {
 	return "got " + got, nil
 }
 
-func runWorker(t testing.TB, c client.Client, queue string) {
+func runWorker(t testing.TB, c client.Client, queue string) worker.Worker {
 	t.Helper()
 	w := worker.New(c, queue, worker.Options{})
 	w.RegisterWorkflow(greetWorkflow)
@@ -122,6 +122,7 @@ func runWorker(t testing.TB, c client.Client, queue string) {
 		t.Fatalf("worker: %v", err)
 	}
 	t.Cleanup(w.Stop)
+	return w
 }
 
 func runGreet(t testing.TB, c client.Client, queue string, attrs temporal.SearchAttributes) client.WorkflowRun {
@@ -173,7 +174,7 @@ func TestEphemeral(t *testing.T) {
 	}
 
 	c := dial(t, s, nil)
-	runWorker(t, c, "q")
+	w := runWorker(t, c, "q")
 	run := runGreet(t, c, "q", temporal.NewSearchAttributes(
 		temporal.NewSearchAttributeKeyKeyword("OutflowFlow").ValueSet("x"),
 		temporal.NewSearchAttributeKeyKeyword("OutflowStatus").ValueSet("done"),
@@ -194,6 +195,8 @@ func TestEphemeral(t *testing.T) {
 		return resp.GetExecutions()[0].GetExecution().GetRunId() == run.GetRunID(), nil
 	})
 
+	w.Stop()
+	c.Close()
 	stopServer(t, s)
 	if _, err := os.Stat(dbDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("ephemeral database directory %s still there after Stop (%v)", dbDir, err)
@@ -257,7 +260,7 @@ func TestPersistence(t *testing.T) {
 	}
 	s = startServer(t, opts)
 	c = dial(t, s, nil)
-	runWorker(t, c, "q")
+	w = runWorker(t, c, "q")
 	if err := c.SignalWorkflow(context.Background(), "survivor", run.GetRunID(), "go", "again"); err != nil {
 		t.Fatalf("signal after restart: %v", err)
 	}
@@ -285,13 +288,16 @@ func TestPersistence(t *testing.T) {
 		}
 	}
 	runGreet(t, c, "q", temporal.NewSearchAttributes(temporal.NewSearchAttributeKeyInt64("OutflowRunNo").ValueSet(2)))
+	w.Stop()
 	c.Close()
 	stopServer(t, s)
 
 	opts.SearchAttributes = map[string]enumspb.IndexedValueType{"OutflowRunNo": enumspb.INDEXED_VALUE_TYPE_KEYWORD}
-	if _, err := Start(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "OutflowRunNo") {
+	_, err = Start(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "OutflowRunNo") {
 		t.Fatalf("Start with a search attribute of another type: err = %v, want one naming OutflowRunNo", err)
 	}
+	t.Logf("search attribute of another type: %v", err)
 }
 
 func TestTLS(t *testing.T) {

@@ -62,7 +62,7 @@ func (s *Server) start(ctx context.Context) error {
 		temporal.ForServices(s.services()),
 		temporal.WithStaticHosts(s.staticHosts()),
 		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynamicConfig(s.opts.DynamicConfig)),
+		temporal.WithDynamicConfigClient(dynamicConfig(s.tempDir != "", s.opts.DynamicConfig)),
 	}
 	if err := recoverFatal(func() (err error) {
 		s.temporal, err = temporal.NewServer(serverOpts...)
@@ -112,8 +112,8 @@ func (s *Server) sqlConfig() *config.SQL {
 		// process loses nothing, a power cut at most the last transactions,
 		// and neither corrupts the file.
 		"synchronous": "normal",
-		// The server holds one connection, but schema setup and the UI of a
-		// second tool (sqlite3 on the file) may briefly hold the lock.
+		// The server uses one connection, but a tool reading the file (the
+		// sqlite3 shell) may hold the lock for a moment.
 		"busy_timeout": "10000",
 	}
 	if s.tempDir != "" {
@@ -303,6 +303,28 @@ func (s *Server) ensureSearchAttributes(ctx context.Context) error {
 	var exists *serviceerror.AlreadyExists
 	if err != nil && !errors.As(err, &exists) {
 		return fmt.Errorf("adding search attributes: %w", err)
+	}
+	// The new attributes live in the namespace record, which each service
+	// re-reads every few seconds; until the frontend has, starting a
+	// workflow with them fails. A query naming them tells when it has.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	wf := workflowservice.NewWorkflowServiceClient(s.conn)
+	for name := range missing {
+		for {
+			_, err := wf.CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+				Namespace: s.opts.Namespace,
+				Query:     name + " IS NULL",
+			})
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("search attribute %s was added but is not usable: %w", name, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}
 	return nil
 }

@@ -46,6 +46,7 @@ var documents = []struct {
 	{flows.KindConnection, reflect.TypeFor[flows.Connection]()},
 	{flows.KindProtocolProfile, reflect.TypeFor[flows.ProtocolProfile]()},
 	{flows.KindProject, reflect.TypeFor[flows.ProjectSettings]()},
+	{flows.KindTest, reflect.TypeFor[flows.Test]()},
 }
 
 // Generate returns the JSON Schema and the Markdown reference. flowsDir is
@@ -209,6 +210,11 @@ func buildReference(comments map[string]string) []byte {
 			continue
 		}
 		fmt.Fprintf(&b, "### %s\n\n%s\n\n", t.Name(), comments[pkg+"."+t.Name()])
+		if t.Kind() == reflect.Slice && t.Elem().PkgPath() == pkg {
+			// A list type that reads one element too (Mock): its
+			// element's fields belong in the reference as well.
+			fmt.Fprintf(&b, "Elements: %s.\n\n", typeText(t.Elem(), enqueue))
+		}
 	}
 	return append(bytes.TrimRight(b.Bytes(), "\n"), '\n')
 }

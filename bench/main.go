@@ -1,0 +1,300 @@
+// Command bench measures what a REST step costs in Outflow against a plain
+// Go client and a bare Temporal activity making the same mTLS call, all in
+// this one process on the embedded Temporal server, and writes the results
+// as markdown and JSON.
+//
+//	go run ./bench                 # the full run, about three minutes
+//	go run ./bench -repeat 1       # one round, a quick look
+//
+// The partner is the example partner API (examples/partner) behind TLS that
+// requires a client certificate. Every run starts with empty client
+// connection pools, so handshakes per run are what pooling costs.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"runtime/trace"
+	"strconv"
+	"strings"
+	"time"
+
+	sdkworker "go.temporal.io/sdk/worker"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		out         = flag.String("out", "bench/results", "folder for results.md and results.json")
+		name        = flag.String("name", "results", "base name of the result files")
+		sizesFlag   = flag.String("sizes", "10,50,200", "steps of the sequential flows")
+		flows       = flag.Int("flows", 100, "concurrent flows")
+		flowSteps   = flag.Int("flow-steps", 10, "steps of each concurrent flow")
+		repeat      = flag.Int("repeat", 3, "rounds; tables show the median round")
+		only        = flag.String("scenarios", "", "comma-separated scenarios to run (default all)")
+		budget      = flag.Duration("budget", 4*time.Minute+30*time.Second, "stop measuring after this long and write what was measured")
+		compression = flag.String("grpc-compression", "gzip", "SDK client gRPC compression: gzip (the SDK default, what worker.Dial uses) or none")
+		wfPollers   = flag.Int("bench-wf-pollers", 0, "MaxConcurrentWorkflowTaskPollers of the bare scenarios' worker (0: SDK default)")
+		actPollers  = flag.Int("bench-act-pollers", 0, "MaxConcurrentActivityTaskPollers of the bare scenarios' worker (0: SDK default)")
+		eagerStart  = flag.Bool("bench-eager-start", false, "start the bare scenarios' workflows with eager workflow start (the first workflow task handed to this process's worker in the start response)")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the measured rounds to this file")
+		traceFile   = flag.String("trace", "", "write a runtime trace of the measured rounds to this file")
+		dcFlags     stringList
+	)
+	flag.Var(&dcFlags, "dc", "server dynamic config override key=value (repeatable), e.g. history.transferProcessorMaxPollRPS=20")
+	flag.Parse()
+
+	sizes, err := parseInts(*sizesFlag)
+	if err != nil {
+		return fmt.Errorf("-sizes: %w", err)
+	}
+	dc, err := parseDynamicConfig(dcFlags)
+	if err != nil {
+		return err
+	}
+	selected, err := selectScenarios(*only)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	// The hard stop leaves a minute past the measuring budget to shut the
+	// stack down and write the files.
+	ctx, cancel := context.WithTimeout(ctx, *budget+time.Minute)
+	defer cancel()
+	deadline := time.Now().Add(*budget)
+
+	dir, err := os.MkdirTemp("", "outflow-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	res := &results{
+		Command:         "go run ./bench " + strings.Join(os.Args[1:], " "),
+		Started:         time.Now().UTC(),
+		Machine:         describeMachine(),
+		DynamicConfig:   dc,
+		GRPCCompression: *compression,
+		BenchEagerStart: *eagerStart,
+		Repeat:          *repeat,
+	}
+	for _, sc := range selected {
+		res.Scenarios = append(res.Scenarios, scenarioInfo{Name: sc.Name, What: sc.What})
+	}
+	load := startMachineLoad()
+	began := time.Now()
+	fmt.Fprintf(os.Stderr, "bench: starting partner, embedded Temporal server and workers (%s)\n", res.Machine.Summary())
+	s, err := startStack(ctx, stackOptions{
+		dir: dir, dynamicConfig: dc, compression: *compression, eagerStart: *eagerStart,
+		benchWorker: sdkworker.Options{MaxConcurrentWorkflowTaskPollers: *wfPollers, MaxConcurrentActivityTaskPollers: *actPollers},
+	})
+	if err != nil {
+		return err
+	}
+	res.StartupSeconds = time.Since(began).Seconds()
+
+	stopProfiles, err := startProfiles(*cpuProfile, *traceFile)
+	if err != nil {
+		s.close()
+		return err
+	}
+	measureErr := measureAll(ctx, s, res, selected, sizes, *flows, *flowSteps, *repeat, deadline)
+	stopProfiles()
+	s.close()
+	res.Seconds = time.Since(began).Seconds()
+	res.OtherLoadCores = load.othersCores()
+	if measureErr != nil {
+		res.Incomplete = measureErr.Error()
+		fmt.Fprintln(os.Stderr, "bench:", measureErr)
+	}
+	res.summarize(selected, sizes, *flows, *flowSteps)
+	md, js := filepath.Join(*out, *name+".md"), filepath.Join(*out, *name+".json")
+	if err := res.write(md, js); err != nil {
+		return err
+	}
+	fmt.Print(res.markdown())
+	fmt.Fprintf(os.Stderr, "bench: wrote %s and %s in %.0f s\n", md, js, res.Seconds)
+	return nil
+}
+
+// errBudget ends the measurements when the time budget is spent.
+var errBudget = errors.New("time budget spent; the results hold the rounds measured so far")
+
+func measureAll(ctx context.Context, s *stack, res *results, selected []scenario, sizes []int, flows, flowSteps, repeat int, deadline time.Time) error {
+	// A warm-up flow per scenario: the first flows pay for code paths and
+	// caches warming up, not for steps.
+	for _, sc := range selected {
+		if _, err := measure(ctx, s, sc, 1, 5, "warmup"); err != nil {
+			return err
+		}
+	}
+	// Rounds interleave scenarios, so a change in what else runs on the
+	// machine affects all of them alike.
+	for r := 1; r <= repeat; r++ {
+		for _, n := range sizes {
+			for _, sc := range selected {
+				if time.Now().After(deadline) {
+					return errBudget
+				}
+				if err := record(ctx, s, res, sc, 1, n, fmt.Sprintf("r%d-seq%d", r, n)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, sc := range selected {
+			if sc.seqOnly || flows < 2 {
+				continue
+			}
+			if time.Now().After(deadline) {
+				return errBudget
+			}
+			if err := record(ctx, s, res, sc, flows, flowSteps, fmt.Sprintf("r%d-conc", r)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func record(ctx context.Context, s *stack, res *results, sc scenario, flows, steps int, tag string) error {
+	smp, err := measure(ctx, s, sc, flows, steps, tag)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: %-16s %3d×%-3d %7.2f ms/step %7.0f steps/s  cpu %5.2f ms/step  handshakes %d full %d resumed on %d connections\n",
+		sc.Name, flows, steps, smp.MsPerStep, smp.StepsPerSec, smp.CPUMsPerStep, smp.FullHandshakes, smp.ResumedHandshakes, smp.PartnerConns)
+	res.Samples = append(res.Samples, *smp)
+	return nil
+}
+
+// startProfiles starts the CPU profile and the runtime trace asked for and
+// returns what stops them.
+func startProfiles(cpuPath, tracePath string) (func(), error) {
+	var stops []func()
+	stop := func() {
+		for _, f := range stops {
+			f()
+		}
+	}
+	if cpuPath != "" {
+		f, err := os.Create(cpuPath)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	if tracePath != "" {
+		f, err := os.Create(tracePath)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	return stop, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parseDynamicConfig reads key=value overrides. Values that read as
+// integers become int (what the server's settings expect), true/false
+// bools, other numbers float64; anything else stays a string.
+func parseDynamicConfig(kvs []string) (map[string]any, error) {
+	dc := map[string]any{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("-dc %q: want key=value", kv)
+		}
+		if n, err := strconv.Atoi(v); err == nil {
+			dc[k] = n
+		} else if b, err := strconv.ParseBool(v); err == nil {
+			dc[k] = b
+		} else if f, err := strconv.ParseFloat(v, 64); err == nil {
+			dc[k] = f
+		} else if d, err := time.ParseDuration(v); err == nil {
+			dc[k] = d
+		} else {
+			dc[k] = v
+		}
+	}
+	return dc, nil
+}
+
+func selectScenarios(only string) ([]scenario, error) {
+	if only == "" {
+		return scenarios, nil
+	}
+	var out []scenario
+	for _, n := range strings.Split(only, ",") {
+		found := false
+		for _, sc := range scenarios {
+			if sc.Name == strings.TrimSpace(n) {
+				out = append(out, sc)
+				found = true
+			}
+		}
+		if !found {
+			var names []string
+			for _, sc := range scenarios {
+				names = append(names, sc.Name)
+			}
+			return nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}
+
+func (r *results) write(mdPath, jsonPath string) error {
+	if err := os.MkdirAll(filepath.Dir(mdPath), 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(jsonPath, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(mdPath, []byte(r.markdown()), 0o644)
+}
