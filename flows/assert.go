@@ -168,30 +168,3 @@ func (a *Assertion) decodeYAML(dec *decoder, n ast.Node, path string) {
 func (Assertion) JSONSchema() *jsonschema.Schema {
 	return &jsonschema.Schema{Type: "string", Pattern: `^\s*\$\{\{[\s\S]*\}\}\s*$`}
 }
-
-func (m *Mock) decodeYAML(dec *decoder, n ast.Node, path string) {
-	switch x := n.(type) {
-	case *ast.SequenceNode:
-		if len(x.Values) == 0 {
-			dec.errAt(n, path, "the list of responses is empty; give at least one")
-			return
-		}
-		var list []MockResponse
-		dec.decode(n, reflectValue(&list), path)
-		*m = list
-	case *ast.MappingNode, *ast.MappingValueNode:
-		var one MockResponse
-		dec.decodeStruct(n, reflectValue(&one), path)
-		*m = Mock{one}
-	default:
-		dec.errAt(n, path, "expected a response (a mapping of status, headers and body) or a list of responses, got %s", describe(n))
-	}
-}
-
-// JSONSchemaExtend accepts one response as well as a list of them.
-func (Mock) JSONSchemaExtend(s *jsonschema.Schema) {
-	items := s.Items
-	s.Type = ""
-	s.Items = nil
-	s.OneOf = []*jsonschema.Schema{items, {Type: "array", MinItems: ptr(uint64(1)), Items: items}}
-}

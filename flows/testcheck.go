@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/goccy/go-yaml/ast"
+	"github.com/invopop/jsonschema"
+
 	"github.com/outflow-dev/outflow/engine"
 )
 
@@ -76,7 +79,7 @@ var (
 	foreachIndex   = regexp.MustCompile(`\[[0-9]+\]`)
 )
 
-// StepPattern turns a step path as a test writes it into the pattern of
+// stepPattern turns a step path as a test writes it into the pattern of
 // the steps it names: an index of a foreach item becomes [*].
 func stepPattern(path string) string { return foreachIndex.ReplaceAllString(path, "[*]") }
 
@@ -280,4 +283,31 @@ func (c *checker) checkExpect(doc *document, e *Expectation, refs []stepRef, out
 			c.errorf(doc, exprPos(doc, ap, string(a), off), ap, "invalid assertion %s: %s (assertions read outputs, inputs, steps and record)", quoteExpr(code), msg)
 		}
 	}
+}
+
+func (m *Mock) decodeYAML(dec *decoder, n ast.Node, path string) {
+	switch x := n.(type) {
+	case *ast.SequenceNode:
+		if len(x.Values) == 0 {
+			dec.errAt(n, path, "the list of responses is empty; give at least one")
+			return
+		}
+		var list []MockResponse
+		dec.decode(n, reflectValue(&list), path)
+		*m = list
+	case *ast.MappingNode, *ast.MappingValueNode:
+		var one MockResponse
+		dec.decodeStruct(n, reflectValue(&one), path)
+		*m = Mock{one}
+	default:
+		dec.errAt(n, path, "expected a response (a mapping of status, headers and body) or a list of responses, got %s", describe(n))
+	}
+}
+
+// JSONSchemaExtend accepts one response as well as a list of them.
+func (Mock) JSONSchemaExtend(s *jsonschema.Schema) {
+	items := s.Items
+	s.Type = ""
+	s.Items = nil
+	s.OneOf = []*jsonschema.Schema{items, {Type: "array", MinItems: ptr(uint64(1)), Items: items}}
 }

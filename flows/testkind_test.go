@@ -124,7 +124,7 @@ func TestWithMocks(t *testing.T) {
 	for _, tc := range []struct{ name, src, want string }{
 		{
 			name: "replaces the mocks",
-			src: "# tests\nkind: Test\nname: f-a\ntarget: f\ninputs: {id: \"1\"}\nmocks:\n  get: {status: 500}   # old\n\n  # a comment inside\nexpect:\n  status: failed\n---\nkind: Test\nname: f-b\ntarget: f\ninputs: {id: \"2\"}\n",
+			src:  "# tests\nkind: Test\nname: f-a\ntarget: f\ninputs: {id: \"1\"}\nmocks:\n  get: {status: 500}   # old\n\n  # a comment inside\nexpect:\n  status: failed\n---\nkind: Test\nname: f-b\ntarget: f\ninputs: {id: \"2\"}\n",
 			want: "# tests\nkind: Test\nname: f-a\ntarget: f\ninputs: {id: \"1\"}\nmocks:\n  get:\n    body:\n      name: Ada\nexpect:\n  status: failed\n---\nkind: Test\nname: f-b\ntarget: f\ninputs: {id: \"2\"}\n",
 		},
 		{

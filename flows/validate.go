@@ -245,7 +245,7 @@ func (c *checker) checkConnection(doc *document) {
 			c.errorf(doc, doc.keyPos("mutual_auth"), "mutual_auth", "mutual authentication needs protocol_profile: the profile whose keystore holds the client certificate")
 		case contains(reservedProfiles, cn.ProtocolProfile):
 			c.errorf(doc, doc.keyPos("mutual_auth"), "mutual_auth", "the built-in profile %q has no client certificate; name a ProtocolProfile with a keystore", cn.ProtocolProfile)
-		case profile != nil && profile.Keystore == nil:
+		case profile != nil && profile.Keystore == nil && profile.Store != "agent":
 			c.errorf(doc, doc.keyPos("mutual_auth"), "mutual_auth", "protocol profile %q has no keystore, so there is no client certificate to present; add keystore: to the profile", cn.ProtocolProfile)
 		}
 		if scheme == "http" {

@@ -42,34 +42,27 @@ func copyQuickstart(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "examples", "quickstart")
-	files, err := filepath.Glob(filepath.Join(src, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no quickstart files: %v", err)
-	}
 	port := freePort(t)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
-			t.Fatal(err)
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			if rel == "certs" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
 		}
 		b = bytes.ReplaceAll(b, []byte("port: 8443"), []byte(fmt.Sprintf("port: %d", port)))
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The flow's SOAP step reads its WSDL from the project.
-	wsdls, _ := filepath.Glob(filepath.Join(src, "wsdl", "*"))
-	if err := os.MkdirAll(filepath.Join(dir, "wsdl"), 0o755); err != nil {
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+	})
+	if err != nil {
 		t.Fatal(err)
-	}
-	for _, f := range wsdls {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "wsdl", filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return dir
 }

@@ -60,7 +60,7 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 		s.server = srv
 		addr = srv.FrontendAddress()
 	}
-	c, err := worker.Dial(ctx, worker.DialOptions{Address: addr, Namespace: g.namespace, Logger: quietLogger()})
+	c, err := worker.Dial(ctx, worker.DialOptions{Address: addr, Namespace: g.namespace, Logger: quietLogger(), Plaintext: s.server != nil})
 	if err != nil {
 		s.Close()
 		return nil, err
