@@ -248,3 +248,27 @@ func hasErrors(fs []validateFinding) bool {
 	}
 	return false
 }
+
+// warnExpiringCertificates warns, when a worker starts with a project, about
+// every profile certificate that expires within its profile's warning window.
+func warnExpiringCertificates(cmd *cobra.Command, g *globalFlags) {
+	proj, err := flows.Load(g.project)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, c := range checkProfiles(cmd.Context(), proj, 30*24*time.Hour) {
+		window := 30 * 24 * time.Hour
+		if p, err := proj.Profile(c.Profile); err == nil && p.ExpiryWarning > 0 {
+			window = p.ExpiryWarning.D()
+		}
+		for _, s := range c.ExpiringWithin(now, window) {
+			what := "expires"
+			if s.DaysLeft < 0 {
+				what = "expired"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: protocol profile %q: %s certificate %q %s on %s (%d days left)\n",
+				c.Profile, s.Role, s.Subject, what, s.NotAfter.Format("2006-01-02"), s.DaysLeft)
+		}
+	}
+}

@@ -78,6 +78,7 @@ func devCmd(g *globalFlags) *cobra.Command {
 			if serverTLS != nil {
 				fmt.Fprintf(out, "                 with %s=%s and %s=<client bundle> in the environment\n", worker.EnvTLSCA, tlsOpt.cert, worker.EnvTLSCert)
 			}
+			warnExpiringCertificates(cmd, g)
 			stopSync := startScheduleSync(ctx, cmd, g, &engine.Client{Temporal: c, Namespace: g.namespace})
 			<-ctx.Done()
 			stopSync()
