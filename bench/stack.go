@@ -86,7 +86,7 @@ func startStack(ctx context.Context, o stackOptions) (*stack, error) {
 	}
 	switch o.compression {
 	case "", "gzip":
-		s.temporal, err = worker.Dial(ctx, worker.DialOptions{Address: s.server.FrontendAddress(), Namespace: s.server.Namespace(), Logger: quietLogger()})
+		s.temporal, err = worker.Dial(ctx, worker.DialOptions{Address: s.server.FrontendAddress(), Namespace: s.server.Namespace(), Logger: quietLogger(), Plaintext: true})
 	case "none":
 		s.temporal, err = client.DialContext(ctx, client.Options{
 			HostPort:          s.server.FrontendAddress(),
@@ -144,6 +144,12 @@ func (s *stack) close() {
 	}
 	if s.outflow != nil {
 		s.outflow.Stop()
+	}
+	// worker.Start closes only the transports it made itself.
+	for _, tr := range []*steps.Transports{s.outflowTransports, s.benchTransports} {
+		if tr != nil {
+			_ = tr.Close()
+		}
 	}
 	if s.temporal != nil {
 		s.temporal.Close()

@@ -89,7 +89,7 @@ func (a Assertion) Check(env AssertEnv) (ok bool, detail string, err error) {
 	}
 	b, isBool := v.(bool)
 	if !isBool {
-		return false, fmt.Sprintf("it is %s, not true or false", Show(v)), nil
+		return false, fmt.Sprintf("it is %s, not true or false", show(v)), nil
 	}
 	if b {
 		return true, "", nil
@@ -129,14 +129,14 @@ func sides(code string, env AssertEnv) string {
 			parts = append(parts, fmt.Sprintf("%s fails: %v", src, err))
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s is %s", src, Show(v)))
+		parts = append(parts, fmt.Sprintf("%s is %s", src, show(v)))
 	}
 	return strings.Join(parts, ", ")
 }
 
-// Show renders a value for messages about tests: strings quoted, the rest
+// show renders a value for messages about tests: strings quoted, the rest
 // as compact JSON, long values cut short.
-func Show(v any) string {
+func show(v any) string {
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	// Bodies are often XML: keep <, > and & readable.

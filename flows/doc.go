@@ -1,6 +1,7 @@
 // Package flows loads an Outflow project — a folder of YAML documents of kind
-// Flow, Action, Connection, ProtocolProfile and Project — validates it, and
-// compiles its flows and actions into engine plans.
+// Flow, Action, Connection, ProtocolProfile, Project and Test — validates it,
+// and compiles its flows and actions into engine plans and its tests into
+// test cases (Project.TestCase) that a runner checks a run's record against.
 //
 // Load reports every problem of a project at once, each with its file, line,
 // column and path (Problems), so that `outflow validate` can show them all.

@@ -57,7 +57,7 @@ func (tc *TestCase) Verify(rec *engine.Record, calls func(step string) int) []Fa
 			got = rec.Error.Message
 		}
 		if !strings.Contains(got, e.Error) {
-			v.fail("expect.error", "expected the run's error to contain %s, got %s", Show(e.Error), showError(got))
+			v.fail("expect.error", "expected the run's error to contain %s, got %s", show(e.Error), showError(got))
 		}
 	}
 	// A run that failed when it should not have computed no outputs: the
@@ -70,7 +70,7 @@ func (tc *TestCase) Verify(rec *engine.Record, calls func(step string) int) []Fa
 		p := joinPath("expect.outputs", k)
 		got, ok := rec.Outputs[k]
 		if !ok {
-			v.fail(p, "expected output %q to be %s, but the run has no output %q%s", k, Show(e.Outputs[k]), k, outputsNote(rec))
+			v.fail(p, "expected output %q to be %s, but the run has no output %q%s", k, show(e.Outputs[k]), k, outputsNote(rec))
 			continue
 		}
 		v.match(p, e.Outputs[k], jsonValue(got), e.OutputsMatch == "exact")
@@ -159,7 +159,7 @@ func showError(s string) string {
 	if s == "" {
 		return "no error"
 	}
-	return Show(s)
+	return show(s)
 }
 
 // step checks the records of the steps named by a path of the test.
@@ -209,7 +209,7 @@ func (v *verifier) step(p, name string, se StepExpectation, rec *engine.Record, 
 				got = s.Error.Message
 			}
 			if !strings.Contains(got, se.Error) {
-				v.fail(p+".error", "%sexpected the step's error to contain %s, got %s", who, Show(se.Error), showError(got))
+				v.fail(p+".error", "%sexpected the step's error to contain %s, got %s", who, show(se.Error), showError(got))
 			}
 		}
 		if r := se.Request; r != nil {
@@ -219,7 +219,7 @@ func (v *verifier) step(p, name string, se StepExpectation, rec *engine.Record, 
 			op := joinPath(p+".outputs", k)
 			got, ok := s.Outputs[k]
 			if !ok {
-				v.fail(op, "%sexpected output %q to be %s, but the step has no output %q", who, k, Show(se.Outputs[k]), k)
+				v.fail(op, "%sexpected output %q to be %s, but the step has no output %q", who, k, show(se.Outputs[k]), k)
 				continue
 			}
 			v.match(op, se.Outputs[k], jsonValue(got), false)
@@ -260,25 +260,25 @@ func (v *verifier) request(p, who string, r *RequestExpectation, s *engine.StepR
 		case !ok:
 			v.fail(joinPath(p+".headers", k), "%sexpected header %s: %s, but the request has no %s header", who, k, want, k)
 		case got != want:
-			v.fail(joinPath(p+".headers", k), "%sexpected header %s: %s, got %s", who, k, Show(want), Show(got))
+			v.fail(joinPath(p+".headers", k), "%sexpected header %s: %s, got %s", who, k, show(want), show(got))
 		}
 	}
 	switch want := r.Body.(type) {
 	case nil:
 	case string:
 		if want != req.Body {
-			v.fail(p+".body", "%sexpected the body %s, got %s", who, Show(want), Show(req.Body))
+			v.fail(p+".body", "%sexpected the body %s, got %s", who, show(want), show(req.Body))
 		}
 	default:
 		var got any
 		if err := json.Unmarshal([]byte(req.Body), &got); err != nil {
-			v.fail(p+".body", "%sexpected a JSON body matching %s, got %s", who, Show(want), Show(req.Body))
+			v.fail(p+".body", "%sexpected a JSON body matching %s, got %s", who, show(want), show(req.Body))
 			break
 		}
 		v.match(p+".body", want, got, false)
 	}
 	if r.BodyContains != "" && !strings.Contains(req.Body, r.BodyContains) {
-		v.fail(p+".body_contains", "%sexpected the body to contain %s, got %s", who, Show(r.BodyContains), Show(req.Body))
+		v.fail(p+".body_contains", "%sexpected the body to contain %s, got %s", who, show(r.BodyContains), show(req.Body))
 	}
 }
 
@@ -318,12 +318,12 @@ func diff(want, got any, exact bool, where string) (string, string, string, bool
 	case map[string]any:
 		g, ok := got.(map[string]any)
 		if !ok {
-			return where, Show(want), Show(got), false
+			return where, show(want), show(got), false
 		}
 		for _, k := range sortedKeys(w) {
 			gv, ok := g[k]
 			if !ok {
-				return subPath(where, k), Show(w[k]), "no field " + Show(k), false
+				return subPath(where, k), show(w[k]), "no field " + show(k), false
 			}
 			if wh, ws, gs, ok := diff(w[k], gv, exact, subPath(where, k)); !ok {
 				return wh, ws, gs, false
@@ -332,7 +332,7 @@ func diff(want, got any, exact bool, where string) (string, string, string, bool
 		if exact && len(g) != len(w) {
 			for _, k := range sortedKeys(g) {
 				if _, ok := w[k]; !ok {
-					return subPath(where, k), "no field " + Show(k), Show(g[k]), false
+					return subPath(where, k), "no field " + show(k), show(g[k]), false
 				}
 			}
 		}
@@ -340,10 +340,10 @@ func diff(want, got any, exact bool, where string) (string, string, string, bool
 	case []any:
 		g, ok := got.([]any)
 		if !ok {
-			return where, Show(want), Show(got), false
+			return where, show(want), show(got), false
 		}
 		if len(g) != len(w) {
-			return where, fmt.Sprintf("%d %s", len(w), plural(len(w), "element", "elements")), fmt.Sprintf("%d: %s", len(g), Show(got)), false
+			return where, fmt.Sprintf("%d %s", len(w), plural(len(w), "element", "elements")), fmt.Sprintf("%d: %s", len(g), show(got)), false
 		}
 		for i := range w {
 			if wh, ws, gs, ok := diff(w[i], g[i], exact, indexPath(where, i)); !ok {
@@ -356,10 +356,10 @@ func diff(want, got any, exact bool, where string) (string, string, string, bool
 		if gn, ok := number(got); ok && wn == gn {
 			return "", "", "", true
 		}
-		return where, Show(want), Show(got), false
+		return where, show(want), show(got), false
 	}
 	if want != got {
-		return where, Show(want), Show(got), false
+		return where, show(want), show(got), false
 	}
 	return "", "", "", true
 }

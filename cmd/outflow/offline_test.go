@@ -126,3 +126,39 @@ func TestRecordQuickstartTests(t *testing.T) {
 		t.Fatalf("replaying the recording: exit %d:\n%s%s\n%s", code, stdout, stderr, text)
 	}
 }
+
+func TestOfflineWithoutTests(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "quickstart", "partner.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "partner.yaml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := cli(t, "test", "--project", dir)
+	if code != 0 || !strings.Contains(stderr, "no tests in") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	_, stderr, code = cli(t, "test", "--project", dir, "--record", "partner-api")
+	if code != 1 || !strings.Contains(stderr, `"partner-api" is not a test of the project (it has no tests)`) {
+		t.Fatalf("--record of a connection: exit %d: %s", code, stderr)
+	}
+}
+
+// A flow or action name still test-runs it for real, against the partner.
+func TestTestActionStillRunsForReal(t *testing.T) {
+	dir := copyQuickstart(t)
+	qs, err := prepareQuickstart(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.partner.Close()
+	stdout, stderr, code := cli(t, "test", "--project", dir, "lookup-customer", "--input", "customer_id=7")
+	if code != 0 || !strings.Contains(stdout, "Customer 7") || !strings.Contains(stdout, "mTLS") {
+		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
+	}
+	if n := qs.partner.Requests(); n != 1 {
+		t.Fatalf("the partner served %d requests, want 1", n)
+	}
+}

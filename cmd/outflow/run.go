@@ -73,11 +73,11 @@ API keys. See docs/testing.md.`,
 				}
 				return recordTestCmd(cmd, g, f, args[0])
 			}
-			proj, tests, err := testsToRun(g, args)
+			proj, tests, isTest, err := testsToRun(g, args)
 			if err != nil {
 				return reportProblems(cmd, err)
 			}
-			if tests == nil {
+			if !isTest {
 				return runPlanCmd(cmd, g, f, args[0], f.step)
 			}
 			if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" {
@@ -93,38 +93,34 @@ API keys. See docs/testing.md.`,
 }
 
 // testsToRun says which tests the arguments of test name: all of the
-// project's without an argument, one by name, or those of a file. It
-// returns nil tests when the argument is an action or flow to run for real.
-func testsToRun(g *globalFlags, args []string) (*flows.Project, []string, error) {
+// project's without an argument, one by name, or those of a file. isTest is
+// false when the argument is an action or flow to run for real instead.
+func testsToRun(g *globalFlags, args []string) (proj *flows.Project, tests []string, isTest bool, err error) {
 	if len(args) == 0 {
-		proj, err := flows.Load(g.project)
-		if err != nil {
-			return nil, nil, err
+		if proj, err = flows.Load(g.project); err != nil {
+			return nil, nil, false, err
 		}
-		return proj, proj.Tests(), nil
+		return proj, proj.Tests(), true, nil
 	}
 	target := args[0]
 	if file, ok := yamlFile(target); ok {
-		proj, err := loadProject(g.project, []string{target})
-		if err != nil {
-			return nil, nil, err
+		if proj, err = loadProject(g.project, []string{target}); err != nil {
+			return nil, nil, false, err
 		}
-		var tests []string
 		for _, d := range proj.Documents() {
 			if d.Kind == flows.KindTest && filepath.Join(proj.Root(), filepath.FromSlash(d.File)) == file {
 				tests = append(tests, d.Name)
 			}
 		}
-		return proj, tests, nil
+		return proj, tests, len(tests) > 0, nil
 	}
-	proj, err := flows.Load(g.project)
-	if err != nil {
-		return nil, nil, err
+	if proj, err = flows.Load(g.project); err != nil {
+		return nil, nil, false, err
 	}
 	if proj.IsTest(target) {
-		return proj, []string{target}, nil
+		return proj, []string{target}, true, nil
 	}
-	return proj, nil, nil
+	return proj, nil, false, nil
 }
 
 // yamlFile reports whether arg names a YAML file, and its absolute path.
@@ -166,11 +162,11 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	proj, tests, err := testsToRun(g, []string{name})
+	proj, tests, isTest, err := testsToRun(g, []string{name})
 	if err != nil {
 		return reportProblems(cmd, err)
 	}
-	if len(tests) == 0 {
+	if !isTest {
 		return fmt.Errorf("%q is not a test of the project %s", name, testList(proj.Tests()))
 	}
 	var agents []string

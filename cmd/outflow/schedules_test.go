@@ -427,6 +427,9 @@ func TestScheduledRunChecksCertificates(t *testing.T) {
 	deployLines(t, addr, dir)
 
 	rec, err := waitRun(t, st, triggerRun(t, st, addr, "secured", "outflow:secured:0"))
+	if rec != nil && len(rec.Steps) > 0 && (rec.Error == nil || rec.Error.Type != engine.ErrCertificate) {
+		t.Fatalf("the run went to its steps: FlowWorkflow must call checkCertificates before them when RunInput.CheckCertificates is set; run error: %v", err)
+	}
 	if err == nil || rec.Status != engine.StatusFailed || rec.Error == nil || rec.Error.Type != engine.ErrCertificate ||
 		!strings.Contains(rec.Error.Message, "CN=svc-outflow,O=Outflow Dev expired on") ||
 		!strings.Contains(rec.Error.Message, `protocol profile "partner-mtls" (connection partner)`) {

@@ -200,3 +200,19 @@ func TestRunProject(t *testing.T) {
 		t.Fatalf("unknown test: %+v", r[0])
 	}
 }
+
+// The tests of the loader's richest valid project run offline too: agents,
+// waits, polls, parallel branches, WS-Security and API keys in queries.
+func TestPartnerProjectTests(t *testing.T) {
+	noDial(t)
+	p, err := flows.Load("../../flows/testdata/valid/partner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := RunProject(context.Background(), p, nil)
+	if passed, failed := Counts(results); failed != 0 || passed != 2 {
+		var b bytes.Buffer
+		WriteText(&b, results)
+		t.Fatalf("passed %d, failed %d:\n%s", passed, failed, b.String())
+	}
+}
