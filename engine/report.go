@@ -105,6 +105,9 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 			fmt.Fprintf(w, "  %s: %s\n", k, compactJSON(r.Outputs[k]))
 		}
 	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "\nnote: %s\n", n)
+	}
 	if r.Error != nil {
 		fmt.Fprintf(w, "\nerror: %s\n", r.Error.Message)
 	}

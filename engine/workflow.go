@@ -118,6 +118,12 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 			}
 			sc.vars[b.Name] = v
 		}
+		// Scheduled runs check the certificates they need before calling anyone.
+		if in.CheckCertificates {
+			if err := checkCertificates(ctx, r); err != nil {
+				return r.finish(ctx, in, nil, err)
+			}
+		}
 	}
 	r.top = sc
 	for i := first; i < len(in.Plan.Steps); i++ {
