@@ -89,8 +89,10 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 		data, err := os.ReadFile(file)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			pc.Problems = append(pc.Problems, keystore.Problem{Code: "keystore_missing", Severity: keystore.SeverityError,
-				Message: fmt.Sprintf("keystore %s does not exist (paths are relative to the project folder)", file)})
+			// The file may live only where the step runs (an agent, a
+			// production worker): not an error here, but worth saying.
+			pc.Problems = append(pc.Problems, keystore.Problem{Code: "keystore_missing", Severity: keystore.SeverityWarning,
+				Message: fmt.Sprintf("keystore %s does not exist on this machine (paths are relative to the project folder); it must exist on the workers that run the steps", file)})
 		case err != nil:
 			pc.Problems = append(pc.Problems, keystore.Problem{Code: "keystore_unreadable", Severity: keystore.SeverityError,
 				Message: fmt.Sprintf("reading keystore %s: %v", file, err)})
@@ -125,6 +127,11 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 		for _, f := range ts.Paths {
 			file := path(f)
 			data, err := os.ReadFile(file)
+			if errors.Is(err, os.ErrNotExist) {
+				pc.Problems = append(pc.Problems, keystore.Problem{Code: "truststore_missing", Severity: keystore.SeverityWarning,
+					Message: fmt.Sprintf("trust store %s does not exist on this machine; it must exist on the workers that run the steps", file)})
+				continue
+			}
 			if err != nil {
 				pc.Problems = append(pc.Problems, keystore.Problem{Code: "truststore_unreadable", Severity: keystore.SeverityError,
 					Message: fmt.Sprintf("reading trust store %s: %v", file, err)})
