@@ -11,6 +11,13 @@ import (
 // least three letters, or at most a third of the word's letters changed.
 // Words shorter than three letters are too short to guess from.
 func closest(s string, candidates []string) (string, bool) {
+	return Closest(s, candidates)
+}
+
+// Closest returns the candidate nearest to s when it is near enough to be a
+// likely typo (see closest); other decoders of Outflow's YAML files (agent
+// configs) use it so that every did-you-mean reads the same.
+func Closest(s string, candidates []string) (string, bool) {
 	for _, c := range candidates {
 		if strings.EqualFold(s, c) {
 			return c, true

@@ -376,50 +376,8 @@ func knownNames(s string, names []string) string {
 	return fmt.Sprintf("(known: %s)", list)
 }
 
-// nearest returns the name closest to s if it differs by case only, or by
-// at most a third of its letters (at least one).
-func nearest(s string, names []string) (string, bool) {
-	best, bestDist := "", -1
-	for _, c := range names {
-		if strings.EqualFold(s, c) {
-			return c, true
-		}
-		dist := editDistance(strings.ToLower(s), strings.ToLower(c))
-		if bestDist < 0 || dist < bestDist {
-			best, bestDist = c, dist
-		}
-	}
-	if bestDist < 0 || len(s) < 3 || bestDist > max(1, min(len(s), len(best))/3) {
-		return "", false
-	}
-	return best, true
-}
-
-// editDistance counts insertions, deletions, substitutions and swaps of
-// neighbouring letters (the commonest typo) as one edit each.
-func editDistance(a, b string) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
-}
+// nearest returns the name closest to s, as the project loader suggests it.
+func nearest(s string, names []string) (string, bool) { return flows.Closest(s, names) }
 
 func (s *SecretRef) decodeCfg(d *cfgDecoder, n ast.Node, path string) {
 	if str, ok := stringValue(n); ok {
