@@ -110,6 +110,8 @@ type Step struct {
 	Retry           *RetryPolicy `json:"retry,omitempty"`
 	Timeout         Duration     `json:"timeout,omitempty"`
 	ContinueOnError bool         `json:"continue_on_error,omitempty"`
+	// Local runs a rest or soap step as a local activity on the flow's worker.
+	Local bool `json:"local,omitempty"`
 }
 
 // Kind names the step's kind: rest, soap, action, foreach or parallel.

@@ -411,8 +411,14 @@ func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connNa
 	}
 	for {
 		var res StepResult
-		r.events += 6
-		err = workflow.ExecuteActivity(actx, activity, req).Get(ctx, &res)
+		if st.Local {
+			r.events += 2
+			lctx := workflow.WithLocalActivityOptions(ctx, r.localActivityOptions(st, conn))
+			err = workflow.ExecuteLocalActivity(lctx, activity, req).Get(ctx, &res)
+		} else {
+			r.events += 6
+			err = workflow.ExecuteActivity(actx, activity, req).Get(ctx, &res)
+		}
 		if err != nil {
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) && appErr.HasDetails() {
@@ -584,6 +590,13 @@ func (r *runner) activityOptions(st *Step, conn *Connection, queue string) workf
 			NonRetryableErrorTypes: []string{ErrHTTPClient, ErrConfig, ErrSecret, ErrCertificate, ErrExpression},
 		},
 	}
+}
+
+// localActivityOptions are the options of a step with local: true: the same
+// timeout and retry policy as an activity, on the flow's own worker.
+func (r *runner) localActivityOptions(st *Step, conn *Connection) workflow.LocalActivityOptions {
+	ao := r.activityOptions(st, conn, "")
+	return workflow.LocalActivityOptions{StartToCloseTimeout: ao.StartToCloseTimeout, RetryPolicy: ao.RetryPolicy}
 }
 
 func (r *runner) runAction(ctx workflow.Context, st *Step, sc *scope, path string) error {

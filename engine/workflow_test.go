@@ -323,3 +323,20 @@ func TestForeachSeesEarlierSteps(t *testing.T) {
 		t.Fatalf("outputs = %v", rec.Outputs)
 	}
 }
+
+func TestLocalStep(t *testing.T) {
+	s := restStep("fast", "/fast")
+	s.Local = true
+	p := testPlan(s, restStep("normal", "/normal"))
+	partner := &fakePartner{}
+	rec, err := runPlan(t, p, map[string]any{"id": "1"}, partner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(partner.calls, ";"); got != "GET /fast;GET /normal" {
+		t.Fatalf("calls = %q", got)
+	}
+	if f := rec.Step("fast"); f == nil || f.Status != StatusSucceeded || f.Response.StatusCode != 200 {
+		t.Fatalf("local step: %+v", f)
+	}
+}

@@ -304,6 +304,7 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 		If:              string(st.If),
 		Timeout:         engine.Duration(st.Timeout),
 		ContinueOnError: st.ContinueOnError,
+		Local:           st.Local,
 	}
 	if r := st.Retry; r != nil {
 		es.Retry = &engine.RetryPolicy{

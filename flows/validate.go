@@ -651,6 +651,22 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 			}
 		}
 	}
+	if st.Local {
+		connName := ""
+		switch {
+		case st.Rest != nil:
+			connName = st.Rest.Connection
+		case st.Soap != nil:
+			connName = st.Soap.Connection
+		default:
+			c.errorf(doc, doc.keyPos(sp+".local"), sp+".local", "local runs rest and soap calls only; remove it from this step")
+		}
+		if cd := c.idx.connections[connName]; cd != nil {
+			if cn, ok := cd.value.(*Connection); ok && cn.Agent != "" {
+				c.errorf(doc, doc.keyPos(sp+".local"), sp+".local", "connection %q runs its steps on agent %q, and a local step runs on the flow's worker; remove local: or use a connection without an agent", connName, cn.Agent)
+			}
+		}
+	}
 	if st.With != nil && st.Action == "" {
 		c.errorf(doc, doc.keyPos(sp+".with"), sp+".with", "with: gives the inputs of an action; add action: NAME or remove with:")
 	}
