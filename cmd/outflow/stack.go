@@ -53,7 +53,8 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 	s := &stack{}
 	addr := g.address
 	if addr == "" {
-		srv, err := devserver.Start(ctx, devserver.Options{Namespace: g.namespace, SearchAttributes: engine.SearchAttributes})
+		// The server's start-up chatter ("frontend is not healthy yet") is noise here: Start reports real failures.
+		srv, err := devserver.Start(ctx, devserver.Options{Namespace: g.namespace, SearchAttributes: engine.SearchAttributes, LogLevel: "off"})
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded Temporal server: %w", err)
 		}
