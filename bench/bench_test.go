@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/steps"
@@ -172,3 +173,52 @@ func (nopLogger) Debug(string, ...any) {}
 func (nopLogger) Info(string, ...any)  {}
 func (nopLogger) Warn(string, ...any)  {}
 func (nopLogger) Error(string, ...any) {}
+
+// BenchmarkWorkflowStep runs flows of 50 steps in the SDK's workflow test
+// environment with the REST activity replaced by a canned result: what the
+// workflow code itself costs per step, FlowWorkflow (expressions, the
+// record, step data) against the minimal workflow passing the same request
+// and result.
+func BenchmarkWorkflowStep(b *testing.B) {
+	e := newBenchEnv(b)
+	act := &rest.Activity{Secrets: e.transports.Secrets, Transports: e.transports, Identity: "bench"}
+	aenv := activityEnv(act.Execute, engine.RestActivity)
+	req := e.stack.restRequest("bench")
+	req.StepPath = "s1"
+	val, err := aenv.ExecuteActivity(engine.RestActivity, req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var res engine.StepResult
+	if err := val.Get(&res); err != nil {
+		b.Fatal(err)
+	}
+	canned := func(context.Context, *engine.RestRequest) (*engine.StepResult, error) { return &res, nil }
+	const steps = 50
+	run := func(b *testing.B, start func(*testsuite.TestWorkflowEnvironment)) {
+		for b.Loop() {
+			var ts testsuite.WorkflowTestSuite
+			ts.SetLogger(nopLogger{})
+			env := ts.NewTestWorkflowEnvironment()
+			env.RegisterActivityWithOptions(canned, activity.RegisterOptions{Name: engine.RestActivity})
+			start(env)
+			if err := env.GetWorkflowError(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*steps), "µs/step")
+	}
+	b.Run("outflow", func(b *testing.B) {
+		plan := e.stack.plan(steps)
+		run(b, func(env *testsuite.TestWorkflowEnvironment) {
+			env.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
+			env.ExecuteWorkflow(engine.WorkflowName, engine.RunInput{Plan: plan})
+		})
+	})
+	b.Run("minimal", func(b *testing.B) {
+		run(b, func(env *testsuite.TestWorkflowEnvironment) {
+			env.RegisterWorkflowWithOptions(bareWorkflow, workflow.RegisterOptions{Name: bareWorkflowName})
+			env.ExecuteWorkflow(bareWorkflowName, bareInput{Steps: steps, Mode: "rest", Request: req})
+		})
+	})
+}

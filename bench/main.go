@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func run() error {
 		sizesFlag   = flag.String("sizes", "10,50,200", "steps of the sequential flows")
 		flows       = flag.Int("flows", 100, "concurrent flows")
 		flowSteps   = flag.Int("flow-steps", 10, "steps of each concurrent flow")
-		repeat      = flag.Int("repeat", 3, "rounds; tables show the median round")
+		repeat      = flag.Int("repeat", 3, "rounds; tables show the fastest round and the median CPU")
 		only        = flag.String("scenarios", "", "comma-separated scenarios to run (default all)")
 		budget      = flag.Duration("budget", 3*time.Minute+30*time.Second, "start no new measurement after this long; write what was measured")
 		compression = flag.String("grpc-compression", "gzip", "SDK client gRPC compression: gzip (the SDK default, what worker.Dial uses) or none")
@@ -58,11 +59,17 @@ func run() error {
 		eagerStart  = flag.Bool("bench-eager-start", false, "start the bare scenarios' workflows with eager workflow start (the first workflow task handed to this process's worker in the start response)")
 		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the measured rounds to this file")
 		traceFile   = flag.String("trace", "", "write a runtime trace of the measured rounds to this file")
+		idlePerHost = flag.Int("plain-idle-per-host", plainIdlePerHost, "idle connections per host the plain client and the bare activity keep")
+		from        = flag.String("from", "", "write the tables again from this results JSON instead of measuring")
 		dcFlags     stringList
 	)
 	flag.Var(&dcFlags, "dc", "server dynamic config override key=value (repeatable), e.g. history.transferProcessorMaxPollRPS=20")
 	flag.Parse()
 
+	plainIdlePerHost = *idlePerHost
+	if *from != "" {
+		return rewrite(*from, *out, *name)
+	}
 	sizes, err := parseInts(*sizesFlag)
 	if err != nil {
 		return fmt.Errorf("-sizes: %w", err)
@@ -92,7 +99,7 @@ func run() error {
 	defer os.RemoveAll(dir)
 
 	res := &results{
-		Command:         "go run ./bench " + strings.Join(os.Args[1:], " "),
+		Command:         strings.TrimSpace("go run ./bench " + strings.Join(os.Args[1:], " ")),
 		Started:         time.Now().UTC(),
 		Machine:         describeMachine(),
 		DynamicConfig:   dc,
@@ -158,7 +165,7 @@ func measureAll(ctx context.Context, s *stack, res *results, selected []scenario
 				if time.Now().After(deadline) {
 					return errBudget
 				}
-				if err := record(ctx, s, res, sc, 1, n, fmt.Sprintf("r%d-seq%d", r, n)); err != nil {
+				if err := record(ctx, s, res, sc, r, 1, n); err != nil {
 					return err
 				}
 			}
@@ -170,7 +177,7 @@ func measureAll(ctx context.Context, s *stack, res *results, selected []scenario
 			if time.Now().After(deadline) {
 				return errBudget
 			}
-			if err := record(ctx, s, res, sc, flows, flowSteps, fmt.Sprintf("r%d-conc", r)); err != nil {
+			if err := record(ctx, s, res, sc, r, flows, flowSteps); err != nil {
 				return err
 			}
 		}
@@ -178,11 +185,12 @@ func measureAll(ctx context.Context, s *stack, res *results, selected []scenario
 	return nil
 }
 
-func record(ctx context.Context, s *stack, res *results, sc scenario, flows, steps int, tag string) error {
-	smp, err := measure(ctx, s, sc, flows, steps, tag)
+func record(ctx context.Context, s *stack, res *results, sc scenario, round, flows, steps int) error {
+	smp, err := measure(ctx, s, sc, flows, steps, fmt.Sprintf("r%d-%dx%d", round, flows, steps))
 	if err != nil {
 		return err
 	}
+	smp.Round = round
 	fmt.Fprintf(os.Stderr, "bench: %-16s %3d×%-3d %7.2f ms/step %7.0f steps/s  cpu %5.2f ms/step  handshakes %d full %d resumed on %d connections\n",
 		sc.Name, flows, steps, smp.MsPerStep, smp.StepsPerSec, smp.CPUMsPerStep, smp.FullHandshakes, smp.ResumedHandshakes, smp.PartnerConns)
 	res.Samples = append(res.Samples, *smp)
@@ -284,6 +292,49 @@ func selectScenarios(only string) ([]scenario, error) {
 		}
 	}
 	return out, nil
+}
+
+// rewrite summarizes the samples of a results file again, so a change to
+// the tables needs no new measurements.
+func rewrite(path, out, name string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var res results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	var selected []scenario
+	for _, info := range res.Scenarios {
+		sc, err := selectScenarios(info.Name)
+		if err != nil {
+			return err
+		}
+		selected = append(selected, sc...)
+	}
+	var sizes []int
+	flows, flowSteps := 0, 0
+	seen := map[int]bool{}
+	for _, s := range res.Samples {
+		if s.Flows == 1 && !seen[s.StepsPerFlow] {
+			seen[s.StepsPerFlow] = true
+			sizes = append(sizes, s.StepsPerFlow)
+		}
+		if s.Flows > 1 {
+			flows, flowSteps = s.Flows, s.StepsPerFlow
+		}
+	}
+	if len(sizes) == 0 {
+		return fmt.Errorf("%s holds no sequential samples", path)
+	}
+	slices.Sort(sizes)
+	res.summarize(selected, sizes, flows, flowSteps)
+	if err := res.write(filepath.Join(out, name+".md"), filepath.Join(out, name+".json")); err != nil {
+		return err
+	}
+	fmt.Print(res.markdown())
+	return nil
 }
 
 func (r *results) write(mdPath, jsonPath string) error {

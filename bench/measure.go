@@ -218,6 +218,7 @@ func parallel(n int, fn func(i int) error) error {
 
 // sample is one measured run.
 type sample struct {
+	Round        int     `json:"round"`
 	Scenario     string  `json:"scenario"`
 	Shape        string  `json:"shape"` // sequential | concurrent
 	Flows        int     `json:"flows"`
@@ -230,10 +231,12 @@ type sample struct {
 	// partner, clients) per step: less sensitive than wall time to other
 	// programs sharing the machine.
 	CPUMsPerStep float64 `json:"cpu_ms_per_step"`
+	// OtherCores is how many cores other programs kept busy meanwhile.
+	OtherCores float64 `json:"other_cores"`
 	// Gaps between consecutive requests at the partner, for sequential
 	// runs: the time one step takes once the flow is running.
-	FirstGapsMs float64 `json:"first10_gap_ms,omitempty"`
-	LastGapsMs  float64 `json:"last10_gap_ms,omitempty"`
+	FirstGapsMs float64 `json:"first_quarter_gap_ms,omitempty"`
+	LastGapsMs  float64 `json:"last_quarter_gap_ms,omitempty"`
 	MedianGapMs float64 `json:"median_gap_ms,omitempty"`
 	P90GapMs    float64 `json:"p90_gap_ms,omitempty"`
 	MaxGapMs    float64 `json:"max_gap_ms,omitempty"`
@@ -278,6 +281,7 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	p0 := s.partner.counts()
 	c0 := s.outflowTransports.Cache.Handshakes()
 	b0 := s.benchTransports.Cache.Handshakes()
+	load := startMachineLoad()
 	cpu0 := cpuTime()
 	began := time.Now()
 
@@ -301,6 +305,7 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 		MsPerStep:         ms(wall) / float64(total),
 		StepsPerSec:       float64(total) / wall.Seconds(),
 		CPUMsPerStep:      ms(cpu) / float64(total),
+		OtherCores:        load.othersCores(),
 		PartnerConns:      p.Conns,
 		FullHandshakes:    p.Full,
 		ResumedHandshakes: p.Resumed,
@@ -318,7 +323,10 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	}
 	if flows == 1 {
 		gaps := gapsMs(s.partner.takeArrivals())
-		smp.FirstGapsMs, smp.LastGapsMs, smp.MedianGapMs = mean(head(gaps, 10)), mean(tail(gaps, 10)), median(gaps)
+		// Medians of the first and last quarter (at most 50 steps): whether
+		// a step costs more once many ran, robust to a stray slow step.
+		q := min(50, max(1, len(gaps)/4))
+		smp.FirstGapsMs, smp.LastGapsMs, smp.MedianGapMs = median(head(gaps, q)), median(tail(gaps, q)), median(gaps)
 		smp.P90GapMs, smp.MaxGapMs = quantile(gaps, 0.9), quantile(gaps, 1)
 		if len(gaps) >= 199 {
 			for _, g := range gaps {

@@ -157,8 +157,13 @@ func (bp *benchPartner) plainTLS() (*tls.Config, error) {
 	}, nil
 }
 
+// plainIdlePerHost is how many idle connections the plain client keeps per
+// host: 16 like Outflow's mTLS transports (steps/tlsclient), so both pool
+// the same way, unless -plain-idle-per-host says otherwise.
+var plainIdlePerHost = 16
+
 // plainTransport is a keep-alive transport sized like Outflow's mTLS
-// transports, so both sides pool the same way.
+// transports.
 func (bp *benchPartner) plainTransport() (*http.Transport, error) {
 	conf, err := bp.plainTLS()
 	if err != nil {
@@ -167,8 +172,8 @@ func (bp *benchPartner) plainTransport() (*http.Transport, error) {
 	return &http.Transport{
 		TLSClientConfig:     conf,
 		ForceAttemptHTTP2:   false,
-		MaxIdleConns:        100,
-		MaxIdleConnsPerHost: 16,
+		MaxIdleConns:        max(100, plainIdlePerHost),
+		MaxIdleConnsPerHost: plainIdlePerHost,
 		IdleConnTimeout:     90 * time.Second,
 	}, nil
 }
