@@ -153,7 +153,7 @@ func measureAll(ctx context.Context, s *stack, res *results, selected []scenario
 	// A warm-up flow per scenario: the first flows pay for code paths and
 	// caches warming up, not for steps.
 	for _, sc := range selected {
-		if _, err := measure(ctx, s, sc, 1, 5, "warmup"); err != nil {
+		if _, err := measure(ctx, s, sc, 1, 5, sc.Name+"-warmup"); err != nil {
 			return err
 		}
 	}
@@ -186,7 +186,7 @@ func measureAll(ctx context.Context, s *stack, res *results, selected []scenario
 }
 
 func record(ctx context.Context, s *stack, res *results, sc scenario, round, flows, steps int) error {
-	smp, err := measure(ctx, s, sc, flows, steps, fmt.Sprintf("r%d-%dx%d", round, flows, steps))
+	smp, err := measure(ctx, s, sc, flows, steps, fmt.Sprintf("%s-r%d-%dx%d", sc.Name, round, flows, steps))
 	if err != nil {
 		return err
 	}

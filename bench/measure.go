@@ -80,19 +80,24 @@ var scenarios = []scenario{
 	},
 	{
 		Name: "rest-local",
-		What: "Outflow's REST step activity as a local activity: the proposed `local: true` fast path",
+		What: "Outflow's REST step activity as a local activity from the minimal workflow",
 		run:  bareRun("rest-local"),
 	},
 	{
 		Name: "outflow",
 		What: "Outflow: engine.FlowWorkflow with a plan of N REST steps, worker.Start, engine.Client Start+Wait",
-		run:  outflowRun(false),
+		run:  outflowRun(false, false),
+	},
+	{
+		Name: "outflow-local",
+		What: "as outflow, every step with `local: true` (a local activity on the flow's worker)",
+		run:  outflowRun(false, true),
 	},
 	{
 		Name:    "outflow-progress",
 		What:    "as outflow, while the record is queried every 200 ms as `outflow run` does to show progress",
 		seqOnly: true,
-		run:     outflowRun(true),
+		run:     outflowRun(true, false),
 	},
 }
 
@@ -101,7 +106,7 @@ func bareRun(mode string) runFunc {
 		var mu sync.Mutex
 		var out outcome
 		err := parallel(flows, func(i int) error {
-			id := fmt.Sprintf("bench-%s-%s-%d", mode, tag, i)
+			id := fmt.Sprintf("bench-%s-%d", tag, i)
 			in := bareInput{Steps: steps, Mode: mode}
 			if mode == "rest" || mode == "rest-local" {
 				in.Request = s.restRequest(id)
@@ -126,13 +131,16 @@ func bareRun(mode string) runFunc {
 	}
 }
 
-func outflowRun(progress bool) runFunc {
+func outflowRun(progress, local bool) runFunc {
 	return func(ctx context.Context, s *stack, flows, steps int, tag string) (outcome, error) {
 		plan := s.plan(steps)
+		for i := range plan.Steps {
+			plan.Steps[i].Local = local
+		}
 		var mu sync.Mutex
 		var out outcome
 		err := parallel(flows, func(i int) error {
-			run, err := s.engine.Start(ctx, plan, nil, engine.RunOptions{WorkflowID: fmt.Sprintf("bench-outflow-%s-%d", tag, i)})
+			run, err := s.engine.Start(ctx, plan, nil, engine.RunOptions{WorkflowID: fmt.Sprintf("bench-%s-%d", tag, i)})
 			if err != nil {
 				return err
 			}
