@@ -5,6 +5,9 @@
 //
 //	go run ./bench                 # the full run: at most about four minutes
 //	go run ./bench -repeat 1       # one round, a quick look
+//	go run ./bench -dc history.transferProcessorMaxPollRPS=20   # a server setting to compare
+//	go run ./bench -from bench/results/results.json             # the tables again, no measuring
+//	go test ./bench -run '^$' -bench .                          # the parts, without a server
 //
 // The partner is the example partner API (examples/partner) behind TLS that
 // requires a client certificate. Every run starts with empty client
