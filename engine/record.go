@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Record is the execution record of one run: what each step sent and got
 // back. It is readable by the "record" query while the flow runs and is the
@@ -104,4 +107,33 @@ func (r *Record) Step(id string) *StepRecord {
 		}
 	}
 	return nil
+}
+
+// MatchStepPath reports whether a step path of a record ("ack[2]/post") is named
+// by a pattern that may write [*] for any foreach index ("ack[*]/post").
+// Offline test mocks and step assertions name steps this way.
+func MatchStepPath(pattern, path string) bool {
+	if pattern == path {
+		return true
+	}
+	parts := strings.Split(pattern, "[*]")
+	if len(parts) == 1 {
+		return false
+	}
+	rest := path
+	for i, part := range parts {
+		if !strings.HasPrefix(rest, part) {
+			return false
+		}
+		rest = rest[len(part):]
+		if i == len(parts)-1 {
+			return rest == ""
+		}
+		end := strings.IndexByte(rest, ']')
+		if !strings.HasPrefix(rest, "[") || end < 2 || strings.Trim(rest[1:end], "0123456789") != "" {
+			return false
+		}
+		rest = rest[end+1:]
+	}
+	return false
 }

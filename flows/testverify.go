@@ -166,7 +166,7 @@ func showError(s string) string {
 func (v *verifier) step(p, name string, se StepExpectation, rec *engine.Record, calls func(string) int) {
 	var matched []*engine.StepRecord
 	for _, s := range rec.Steps {
-		if matchStepPath(name, s.ID) {
+		if engine.MatchStepPath(name, s.ID) {
 			matched = append(matched, s)
 		}
 	}
@@ -421,34 +421,4 @@ func assertEnv(rec *engine.Record) AssertEnv {
 		inputs = map[string]any{}
 	}
 	return AssertEnv{Outputs: outputs, Inputs: inputs, Steps: steps, Record: r}
-}
-
-// matchStepPath reports whether a step path of a record ("ack[2]/post") is
-// named by a path of a test, which may write [*] for any foreach index
-// ("ack[*]/post"). Package steps/mock answers mocks by the same rule; it
-// cannot import this package, nor this one it.
-func matchStepPath(pattern, path string) bool {
-	if pattern == path {
-		return true
-	}
-	parts := strings.Split(pattern, "[*]")
-	if len(parts) == 1 {
-		return false
-	}
-	rest := path
-	for i, part := range parts {
-		if !strings.HasPrefix(rest, part) {
-			return false
-		}
-		rest = rest[len(part):]
-		if i == len(parts)-1 {
-			return rest == ""
-		}
-		end := strings.IndexByte(rest, ']')
-		if !strings.HasPrefix(rest, "[") || end < 2 || strings.Trim(rest[1:end], "0123456789") != "" {
-			return false
-		}
-		rest = rest[end+1:]
-	}
-	return false
 }

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/outflow-dev/outflow/engine"
@@ -111,7 +110,7 @@ func (t *Transport) rule(step string) int {
 		}
 	}
 	for i := range t.rules {
-		if MatchStep(t.rules[i].Step, step) {
+		if engine.MatchStepPath(t.rules[i].Step, step) {
 			return i
 		}
 	}
@@ -340,34 +339,6 @@ func soapContentType(version string) string {
 		return "application/soap+xml; charset=utf-8"
 	}
 	return "text/xml; charset=utf-8"
-}
-
-// MatchStep reports whether a step path of a record ("ack[2]/post") is named
-// by a pattern that may write [*] for any foreach index ("ack[*]/post").
-func MatchStep(pattern, path string) bool {
-	if pattern == path {
-		return true
-	}
-	parts := strings.Split(pattern, "[*]")
-	if len(parts) == 1 {
-		return false
-	}
-	rest := path
-	for i, part := range parts {
-		if !strings.HasPrefix(rest, part) {
-			return false
-		}
-		rest = rest[len(part):]
-		if i == len(parts)-1 {
-			return rest == ""
-		}
-		end := strings.IndexByte(rest, ']')
-		if !strings.HasPrefix(rest, "[") || end < 2 || strings.Trim(rest[1:end], "0123456789") != "" {
-			return false
-		}
-		rest = rest[end+1:]
-	}
-	return false
 }
 
 // sortedKeys lists a map's keys in order, so that envelopes are the same

@@ -264,8 +264,8 @@ func TestMatchStep(t *testing.T) {
 		{"a[*]/b[*]/c", "a[1]/b[2]/c", true},
 		{"a[1]/b[*]/c", "a[2]/b[2]/c", false},
 	} {
-		if got := MatchStep(tc.pattern, tc.path); got != tc.want {
-			t.Errorf("MatchStep(%q, %q) = %v", tc.pattern, tc.path, got)
+		if got := engine.MatchStepPath(tc.pattern, tc.path); got != tc.want {
+			t.Errorf("engine.MatchStepPath(%q, %q) = %v", tc.pattern, tc.path, got)
 		}
 	}
 }
