@@ -3,7 +3,6 @@ package flows
 import (
 	"fmt"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -212,7 +211,7 @@ func (p *Project) newCompiler() *compiler {
 // wsdlSubset is the part of a step's WSDL that its operation needs, so that
 // a large WSDL does not weigh on every workflow history.
 func (c *compiler) wsdlSubset(s *SoapStep) *wsdl.Definitions {
-	r, ok := c.p.wsdls[path.Clean(s.WSDL)]
+	r, ok := c.p.wsdls[wsdlKey(s.WSDL, s.Connection)]
 	if !ok || r.defs == nil {
 		return nil
 	}

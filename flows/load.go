@@ -42,7 +42,7 @@ type Project struct {
 // testdata, are skipped: they hold tool settings, drafts and test fixtures,
 // not flows. When anything is wrong, the error is Problems, listing every
 // problem found.
-func Load(dir string) (*Project, error) {
+func Load(dir string, opts ...Option) (*Project, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("loading project %s: %w", dir, err)
@@ -54,12 +54,12 @@ func Load(dir string) (*Project, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("loading project: %s is a file; give the project folder", dir)
 	}
-	return LoadFS(os.DirFS(root), root)
+	return LoadFS(os.DirFS(root), root, opts...)
 }
 
 // LoadFS is Load for a project held in fsys; root is recorded in plans as
 // the project folder (engine.Plan.ProjectRoot) and should be absolute.
-func LoadFS(fsys fs.FS, root string) (*Project, error) {
+func LoadFS(fsys fs.FS, root string, opts ...Option) (*Project, error) {
 	var files []string
 	err := fs.WalkDir(fsys, ".", func(name string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -82,13 +82,13 @@ func LoadFS(fsys fs.FS, root string) (*Project, error) {
 	if len(files) == 0 {
 		return nil, Problems{{File: ".", Message: fmt.Sprintf("no *.yaml or *.yml files in %s; is this the project folder?", root)}}
 	}
-	return load(fsys, root, files)
+	return load(fsys, root, files, opts)
 }
 
 // LoadFiles loads only the given YAML files of the project folder root, as
 // when a command is given a file rather than a project. Files may be
 // absolute or relative to the current folder, and must be inside root.
-func LoadFiles(root string, files []string) (*Project, error) {
+func LoadFiles(root string, files []string, opts ...Option) (*Project, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("loading project %s: %w", root, err)
@@ -108,7 +108,7 @@ func LoadFiles(root string, files []string) (*Project, error) {
 	if len(rel) == 0 {
 		return nil, fmt.Errorf("loading project %s: no files given", abs)
 	}
-	return load(os.DirFS(abs), abs, rel)
+	return load(os.DirFS(abs), abs, rel, opts)
 }
 
 func skipDir(name string) bool {
@@ -127,7 +127,24 @@ type loader struct {
 	docs     []*document
 	problems Problems
 	warnings Problems
-	wsdls    map[string]wsdlResult // by clean project-relative path
+	wsdls    map[string]wsdlResult // by clean project-relative path, or URL and connection
+	fetch    WSDLFetcher
+}
+
+// Option changes how a project is loaded.
+type Option func(*loader)
+
+// WSDLFetcher fetches a WSDL given by URL, or a document it imports, through
+// a connection (its credential and protocol profile). Commands that may use
+// the network give one; flows itself never opens a connection.
+type WSDLFetcher func(conn *engine.Connection, profile *engine.ProtocolProfile, url string) ([]byte, error)
+
+// WithWSDLFetcher lets steps name their WSDL by URL (wsdl: https://…): it is
+// fetched through the step's connection by f. Without a fetcher, a WSDL
+// given by URL is read from the project's cache (wsdl.CacheDir), where a
+// fetch keeps it, and is an error when it was never fetched.
+func WithWSDLFetcher(f WSDLFetcher) Option {
+	return func(l *loader) { l.fetch = f }
 }
 
 type wsdlResult struct {
@@ -164,8 +181,55 @@ func (l *loader) wsdl(file string) (*wsdl.Definitions, error) {
 	return defs, err
 }
 
-func load(fsys fs.FS, root string, files []string) (*Project, error) {
+// wsdlKey is how the loader files a step's WSDL: a project file by its
+// clean path, a URL with the connection it is fetched through.
+func wsdlKey(loc, connection string) string {
+	if wsdl.IsURL(loc) {
+		return loc + " via " + connection
+	}
+	return path.Clean(loc)
+}
+
+// remoteWSDL reads a WSDL given by URL, and the documents it imports,
+// through the connection conn, once however many steps use it.
+func (l *loader) remoteWSDL(u string, conn *engine.Connection, profile *engine.ProtocolProfile) (*wsdl.Definitions, error) {
+	key := wsdlKey(u, conn.Name)
+	if r, ok := l.wsdls[key]; ok {
+		return r.defs, r.err
+	}
+	read := func(loc string) ([]byte, error) {
+		if !wsdl.IsURL(loc) {
+			return nil, fmt.Errorf("%s is not a URL; a WSDL fetched by URL can import only documents on the network", loc)
+		}
+		if err := wsdl.CheckFetchURL(loc, conn.Name, conn.Host, conn.Scheme); err != nil {
+			return nil, err
+		}
+		if l.fetch != nil {
+			return l.fetch(conn, profile, loc)
+		}
+		data, err := readLimitedTo(l.fsys, path.Join(wsdl.CacheDir, wsdl.CacheName(loc)), wsdl.MaxDocumentSize)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s has not been fetched yet; run `outflow soap fetch` (run, test and dev fetch it themselves)", loc)
+		}
+		return data, err
+	}
+	var defs *wsdl.Definitions
+	data, err := read(u)
+	if err == nil {
+		defs, err = wsdl.ParseLocation(u, data, read)
+	}
+	if l.wsdls == nil {
+		l.wsdls = map[string]wsdlResult{}
+	}
+	l.wsdls[key] = wsdlResult{defs, err}
+	return defs, err
+}
+
+func load(fsys fs.FS, root string, files []string, opts []Option) (*Project, error) {
 	l := &loader{fsys: fsys, root: root}
+	for _, o := range opts {
+		o(l)
+	}
 	sort.Strings(files)
 	for _, name := range files {
 		data, err := readLimited(fsys, name)

@@ -228,9 +228,12 @@ type RestStep struct {
 type SoapStep struct {
 	// The name of the Connection to call through.
 	Connection string `yaml:"connection" jsonschema:"required"`
-	// The WSDL that describes the service: a file in the project, relative to the project folder.
-	// The documents it imports must be in the project too. Plans carry the parsed operation,
-	// so workers need no project files.
+	// The WSDL that describes the service: a file in the project, relative to the project folder,
+	// whose imports are in the project too; or an http(s) URL on the connection's host, fetched
+	// (with the documents it imports) through the connection's credential and mTLS when the
+	// project is loaded, and kept in .outflow/wsdl/ so later loads need no network
+	// (`outflow soap fetch` fetches again). Plans carry the parsed operation, so workers need
+	// neither project files nor the WSDL.
 	WSDL string `yaml:"wsdl" jsonschema:"required"`
 	// The operation to call, as the WSDL names it.
 	Operation string `yaml:"operation" jsonschema:"required"`

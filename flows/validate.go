@@ -805,23 +805,45 @@ func (c *checker) checkSoap(b *body, p string, s *SoapStep, env *exprEnv) {
 		return
 	}
 	wp := p + ".wsdl"
-	if strings.Contains(s.WSDL, "://") {
-		c.errorf(doc, doc.valPos(wp), wp, "wsdl must be a file in the project, not a URL; download the WSDL into the project so that every run uses the same one")
+	var defs *wsdl.Definitions
+	switch {
+	case wsdl.IsURL(s.WSDL):
+		cd := c.idx.connections[s.Connection]
+		if cd == nil {
+			return // reported by checkConnectionRef
+		}
+		conn := (&Project{idx: c.idx}).compileConnection(cd)
+		if err := wsdl.CheckFetchURL(s.WSDL, conn.Name, conn.Host, conn.Scheme); err != nil {
+			c.errorf(doc, doc.valPos(wp), wp, "%v", err)
+			return
+		}
+		var profile *engine.ProtocolProfile
+		if pd := c.idx.profiles[conn.ProtocolProfile]; pd != nil && conn.ProtocolProfile != "" {
+			profile = compileProfile(pd)
+		}
+		var err error
+		if defs, err = c.l.remoteWSDL(s.WSDL, conn, profile); err != nil {
+			c.errorf(doc, doc.valPos(wp), wp, "reading the WSDL: %v", err)
+			return
+		}
+	case strings.Contains(s.WSDL, "://"):
+		c.errorf(doc, doc.valPos(wp), wp, "wsdl must be a file in the project or an http(s) URL fetched through the connection")
 		return
-	}
-	before := len(c.l.problems)
-	c.checkProjectPath(doc, wp, s.WSDL, "give a path relative to the project folder")
-	if len(c.l.problems) != before {
-		return
-	}
-	if _, err := fs.Stat(c.l.fsys, path.Clean(s.WSDL)); err != nil {
-		c.errorf(doc, doc.valPos(wp), wp, "wsdl file %q is not in the project folder", s.WSDL)
-		return
-	}
-	defs, err := c.l.wsdl(s.WSDL)
-	if err != nil {
-		c.errorf(doc, doc.valPos(wp), wp, "reading the WSDL: %v", err)
-		return
+	default:
+		before := len(c.l.problems)
+		c.checkProjectPath(doc, wp, s.WSDL, "give a path relative to the project folder, or an https URL")
+		if len(c.l.problems) != before {
+			return
+		}
+		if _, err := fs.Stat(c.l.fsys, path.Clean(s.WSDL)); err != nil {
+			c.errorf(doc, doc.valPos(wp), wp, "wsdl file %q is not in the project folder", s.WSDL)
+			return
+		}
+		var err error
+		if defs, err = c.l.wsdl(s.WSDL); err != nil {
+			c.errorf(doc, doc.valPos(wp), wp, "reading the WSDL: %v", err)
+			return
+		}
 	}
 	if s.Operation == "" {
 		return // reported as missing
@@ -849,7 +871,7 @@ func (c *checker) checkSoap(b *body, p string, s *SoapStep, env *exprEnv) {
 	for _, k := range doc.order[p+".soap_headers"] {
 		headers = append(headers, wsdl.Header{Name: k, Value: placeholders(s.SOAPHeaders[k])})
 	}
-	err = wsdl.ValidateBody(defs, s.Service, s.Port, s.Operation, placeholders(s.Body), headers)
+	err := wsdl.ValidateBody(defs, s.Service, s.Port, s.Operation, placeholders(s.Body), headers)
 	// An expression stands in as a string; where the schema wants fields, it
 	// may yield them at run time, so that is not a mistake yet.
 	if err != nil && !strings.Contains(err.Error(), "expects fields") {

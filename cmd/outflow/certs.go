@@ -99,7 +99,7 @@ func certsCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			proj, err := flows.Load(g.project)
+			proj, err := openProject(g.project)
 			if err != nil {
 				return reportProblems(cmd, err)
 			}
@@ -252,7 +252,7 @@ func hasErrors(fs []validateFinding) bool {
 // warnExpiringCertificates warns, when a worker starts with a project, about
 // every profile certificate that expires within its profile's warning window.
 func warnExpiringCertificates(cmd *cobra.Command, g *globalFlags) {
-	proj, err := flows.Load(g.project)
+	proj, err := openProject(g.project)
 	if err != nil {
 		return
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/examples/partner"
-	"github.com/outflow-dev/outflow/flows"
 )
 
 const (
@@ -87,7 +86,7 @@ func prepareQuickstart(dir string) (*quickstartSetup, error) {
 	qs := &quickstartSetup{apiPassword: partner.RandomSecret(), keystorePassword: certs.KeystorePassword}
 	os.Setenv("PARTNER_KEYSTORE_PASSWORD", qs.keystorePassword)
 	os.Setenv("PARTNER_PASSWORD", qs.apiPassword)
-	proj, err := flows.Load(dir)
+	proj, err := openProject(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ API keys. See docs/testing.md.`,
 // false when the argument is an action or flow to run for real instead.
 func testsToRun(g *globalFlags, args []string) (proj *flows.Project, tests []string, isTest bool, err error) {
 	if len(args) == 0 {
-		if proj, err = flows.Load(g.project); err != nil {
+		if proj, err = openProject(g.project); err != nil {
 			return nil, nil, false, err
 		}
 		return proj, proj.Tests(), true, nil
@@ -114,7 +114,7 @@ func testsToRun(g *globalFlags, args []string) (proj *flows.Project, tests []str
 		}
 		return proj, tests, len(tests) > 0, nil
 	}
-	if proj, err = flows.Load(g.project); err != nil {
+	if proj, err = openProject(g.project); err != nil {
 		return nil, nil, false, err
 	}
 	if proj.IsTest(target) {
@@ -186,7 +186,7 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 	root := proj.Root()
 	for _, t := range tests {
 		// Recording rewrites the file, so each test is read again from it.
-		if proj, err = flows.Load(root); err != nil {
+		if proj, err = openProject(root); err != nil {
 			return reportProblems(cmd, err)
 		}
 		tc, err := proj.TestCase(t)
@@ -212,7 +212,7 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 		fmt.Fprintf(cmd.OutOrStdout(), "recorded the mocks of test %s into %s (the run %s)\n", t, file, rec.Status)
 	}
 	// The mocks written must load like any other part of the project.
-	if _, err := flows.Load(root); err != nil {
+	if _, err := openProject(root); err != nil {
 		return reportProblems(cmd, err)
 	}
 	return nil
@@ -241,7 +241,7 @@ func resolveTarget(g *globalFlags, target string) (*flows.Project, string, error
 		if !strings.HasPrefix(absFile, absDir+string(filepath.Separator)) {
 			dir = filepath.Dir(target)
 		}
-		proj, err := flows.Load(dir)
+		proj, err := openProject(dir)
 		if err != nil {
 			return nil, "", err
 		}
@@ -252,7 +252,7 @@ func resolveTarget(g *globalFlags, target string) (*flows.Project, string, error
 		}
 		return nil, "", fmt.Errorf("%s defines no Flow or Action", target)
 	}
-	proj, err := flows.Load(g.project)
+	proj, err := openProject(g.project)
 	if err != nil {
 		return nil, "", err
 	}

@@ -35,7 +35,7 @@ on by default; --prune=false keeps them and reports them as stale). Schedules
 with other ids, or deployed by another project, are never touched.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			proj, err := flows.Load(g.project)
+			proj, err := openProject(g.project)
 			if err != nil {
 				return reportProblems(cmd, err)
 			}
@@ -357,7 +357,7 @@ func syncSchedules(ctx context.Context, out io.Writer, c *engine.Client, dir str
 // first time). It reports whether the deploy went through; if not, the
 // next tick tries again.
 func deployOnce(ctx context.Context, out io.Writer, c *engine.Client, dir, prefix string, quiet bool) bool {
-	proj, err := flows.Load(dir)
+	proj, err := openProject(dir)
 	if err == nil {
 		var dep engine.Deployment
 		dep, err = deployment(proj)

@@ -3,23 +3,38 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
+	"github.com/outflow-dev/outflow/steps/soap"
 )
 
 func soapCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "soap", Short: "Work with WSDLs"}
 	var asJSON bool
-	var only string
+	var only, connection string
 	ops := &cobra.Command{
 		Use:   "operations WSDL",
 		Short: "List a WSDL's services, ports and operations, with a YAML body skeleton for each input",
-		Args:  cobra.ExactArgs(1),
+		Long: `List a WSDL's services, ports and operations, with a YAML body skeleton for each input.
+
+WSDL is a file, or an http(s) URL fetched through a connection of the project
+(--connection): its credential and client certificate, as a step would.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			defs, err := wsdl.Load(args[0])
+			var defs *wsdl.Definitions
+			var err error
+			if wsdl.IsURL(args[0]) {
+				defs, err = fetchWSDL(g.project, connection, args[0])
+			} else {
+				defs, err = wsdl.Load(args[0])
+			}
 			if err != nil {
 				return err
 			}
@@ -49,7 +64,11 @@ func soapCmd(g *globalFlags) *cobra.Command {
 				}
 				sk, err := wsdl.Skeleton(defs, op.Operation)
 				if err == nil {
-					fmt.Fprintf(out, "  step:\n    soap:\n      connection: CONNECTION\n      wsdl: %s\n      port: %s\n      operation: %s\n      body:\n", args[0], op.Port, op.Operation)
+					conn := connection
+					if conn == "" {
+						conn = "CONNECTION"
+					}
+					fmt.Fprintf(out, "  step:\n    soap:\n      connection: %s\n      wsdl: %s\n      port: %s\n      operation: %s\n      body:\n", conn, args[0], op.Port, op.Operation)
 					for _, line := range strings.Split(strings.TrimRight(sk, "\n"), "\n") {
 						fmt.Fprintf(out, "        %s\n", line)
 					}
@@ -64,7 +83,68 @@ func soapCmd(g *globalFlags) *cobra.Command {
 	}
 	ops.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	ops.Flags().StringVar(&only, "operation", "", "show only this operation")
+	ops.Flags().StringVar(&connection, "connection", "", "the project connection to fetch a WSDL URL through")
 	cmd.AddCommand(ops)
-	_ = g
+
+	fetch := &cobra.Command{
+		Use:   "fetch",
+		Short: "Fetch again every WSDL the project's steps name by URL, through their connections, into .outflow/wsdl",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			proj, err := loadProjectFetching(g.project, true)
+			if err != nil {
+				return reportProblems(cmd, err)
+			}
+			cached, err := soap.ListWSDLCache(filepath.Join(proj.Root(), wsdl.CacheDir))
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if len(cached) == 0 {
+				fmt.Fprintln(out, "no step names its WSDL by URL; nothing to fetch")
+				return nil
+			}
+			sort.Slice(cached, func(i, j int) bool { return cached[i].URL < cached[j].URL })
+			for _, c := range cached {
+				fmt.Fprintf(out, "%s  via %s  %d bytes  fetched %s\n", c.URL, c.Connection, c.Size, c.FetchedAt.Local().Format(time.DateTime))
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(fetch)
 	return cmd
+}
+
+// fetchWSDL fetches a WSDL, and what it imports, through the project's
+// connection named conn, keeping the documents in the project's cache.
+func fetchWSDL(project, conn, u string) (*wsdl.Definitions, error) {
+	if conn == "" {
+		return nil, fmt.Errorf("%s is a URL: give --connection, the project connection to fetch it through", u)
+	}
+	proj, err := openProject(project)
+	if err != nil {
+		return nil, err
+	}
+	c, err := proj.Connection(conn)
+	if err != nil {
+		return nil, err
+	}
+	var profile *engine.ProtocolProfile
+	if c.ProtocolProfile != "" {
+		if profile, err = proj.Profile(c.ProtocolProfile); err != nil {
+			return nil, err
+		}
+	}
+	fetch := wsdlFetcher(proj.Root(), false)
+	read := func(loc string) ([]byte, error) {
+		if err := wsdl.CheckFetchURL(loc, c.Name, c.Host, c.Scheme); err != nil {
+			return nil, err
+		}
+		return fetch(c, profile, loc)
+	}
+	data, err := read(u)
+	if err != nil {
+		return nil, err
+	}
+	return wsdl.ParseLocation(u, data, read)
 }

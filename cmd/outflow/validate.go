@@ -69,7 +69,7 @@ func loadProject(dir string, files []string) (*flows.Project, error) {
 			dir = filepath.Dir(files[0])
 		}
 	}
-	return flows.Load(dir)
+	return openProject(dir)
 }
 
 func reportProblems(cmd *cobra.Command, err error) error {

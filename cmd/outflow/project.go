@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/engine/wsdl"
+	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/steps"
+	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/soap"
+)
+
+// openProject loads the project folder dir. A step whose wsdl is a URL has
+// it fetched through its connection on first use and kept in the project's
+// WSDL cache.
+func openProject(dir string) (*flows.Project, error) {
+	return loadProjectFetching(dir, false)
+}
+
+// loadProjectFetching is openProject; with refresh, every WSDL given by URL
+// is fetched again.
+func loadProjectFetching(dir string, refresh bool) (*flows.Project, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return flows.Load(root, flows.WithWSDLFetcher(wsdlFetcher(root, refresh)))
+}
+
+// wsdlFetcher fetches WSDLs for the project at root as a step of it would
+// call the partner: the connection's credential and protocol profile, with
+// secrets resolved here.
+func wsdlFetcher(root string, refresh bool) flows.WSDLFetcher {
+	res := secrets.New(root)
+	f := &soap.WSDLFetcher{
+		Transports: steps.NewTransports(res),
+		Secrets:    res,
+		BaseDir:    root,
+		Dir:        filepath.Join(root, wsdl.CacheDir),
+		Refresh:    refresh,
+	}
+	return func(conn *engine.Connection, profile *engine.ProtocolProfile, url string) ([]byte, error) {
+		return f.Fetch(context.Background(), conn, profile, url)
+	}
+}

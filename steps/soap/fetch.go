@@ -1,0 +1,220 @@
+package soap
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/engine/wsdl"
+	"github.com/outflow-dev/outflow/steps/rest"
+	"github.com/outflow-dev/outflow/steps/secrets"
+)
+
+// WSDLFetcher fetches WSDL documents given by URL (and the documents they
+// import) through a connection: its protocol profile's transport, so the
+// partner sees the same client certificate as the SOAP calls do, and its
+// credential. Every document fetched is kept in Dir and read from there the
+// next time, so a project loads the same WSDL on every run, without the
+// network, until it is fetched again with Refresh.
+type WSDLFetcher struct {
+	// Transports gives the connection's transport (steps.Transports).
+	Transports rest.Transports
+	// Secrets resolves the connection's credential.
+	Secrets *secrets.Resolver
+	// BaseDir is the project folder, against which keystore paths resolve.
+	BaseDir string
+	// Dir is the cache folder; empty means no cache on disk.
+	Dir string
+	// Refresh fetches every document again, replacing the cached copy.
+	Refresh bool
+	// Timeout bounds each fetch; 30 s when zero.
+	Timeout time.Duration
+
+	mu      sync.Mutex
+	fetched map[string][]byte // this process's fetches, by URL
+}
+
+// cacheEntry is the metadata kept beside a cached document.
+type cacheEntry struct {
+	URL        string    `json:"url"`
+	Connection string    `json:"connection"`
+	FetchedAt  time.Time `json:"fetched_at"`
+	Size       int       `json:"size"`
+}
+
+// CachedWSDL is one document in a project's WSDL cache.
+type CachedWSDL struct {
+	URL        string
+	Connection string
+	FetchedAt  time.Time
+	Size       int
+	File       string
+}
+
+// Fetch returns the document at rawURL, from the cache when it holds it
+// (and Refresh is off), otherwise over the connection.
+func (f *WSDLFetcher) Fetch(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, rawURL string) ([]byte, error) {
+	f.mu.Lock()
+	if data, ok := f.fetched[rawURL]; ok {
+		f.mu.Unlock()
+		return data, nil
+	}
+	f.mu.Unlock()
+	if !f.Refresh && f.Dir != "" {
+		if data, err := os.ReadFile(f.file(rawURL)); err == nil {
+			f.remember(rawURL, data)
+			return data, nil
+		}
+	}
+	data, err := f.get(ctx, conn, profile, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if f.Dir != "" {
+		if err := f.store(conn, rawURL, data); err != nil {
+			return nil, fmt.Errorf("keeping the WSDL fetched from %s: %w", rawURL, err)
+		}
+	}
+	f.remember(rawURL, data)
+	return data, nil
+}
+
+func (f *WSDLFetcher) remember(u string, data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fetched == nil {
+		f.fetched = map[string][]byte{}
+	}
+	f.fetched[u] = data
+}
+
+func (f *WSDLFetcher) file(u string) string {
+	return filepath.Join(f.Dir, wsdl.CacheName(u))
+}
+
+// get fetches one document over the connection.
+func (f *WSDLFetcher) get(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, rawURL string) ([]byte, error) {
+	if err := wsdl.CheckFetchURL(rawURL, conn.Name, conn.Host, conn.Scheme); err != nil {
+		return nil, err
+	}
+	timeout := f.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the WSDL: %w", err)
+	}
+	req.Header.Set("Accept", "text/xml, application/xml, application/wsdl+xml;q=0.9, */*;q=0.1")
+	if err := rest.ApplyCredential(ctx, f.Secrets, req, conn.Credential); err != nil {
+		return nil, fmt.Errorf("fetching the WSDL %s through connection %s: %w", rawURL, conn.Name, err)
+	}
+	what := "GET " + rawURL
+	ex, err := rest.Do(ctx, f.Transports, f.BaseDir, conn, profile, req, wsdl.MaxDocumentSize, what)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the WSDL through connection %s: %w", conn.Name, err)
+	}
+	resp := ex.Response
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching the WSDL: %s answered %s%s", what, resp.Status, partnerWords(ex.Data))
+	}
+	if ex.Truncated {
+		return nil, fmt.Errorf("fetching the WSDL: %s is larger than %d MiB", rawURL, wsdl.MaxDocumentSize>>20)
+	}
+	if !looksLikeXML(ex.Data) {
+		return nil, fmt.Errorf("fetching the WSDL: %s answered with %s that is not XML%s", what, contentType(resp), partnerWords(ex.Data))
+	}
+	return ex.Data, nil
+}
+
+func looksLikeXML(b []byte) bool {
+	s := strings.TrimLeft(string(b[:min(len(b), 512)]), "\ufeff \t\r\n")
+	return strings.HasPrefix(s, "<")
+}
+
+func contentType(resp *http.Response) string {
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		return "content type " + ct
+	}
+	return "a body"
+}
+
+// partnerWords is the start of a partner's answer, for an error message.
+func partnerWords(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return ""
+	}
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return ": " + s
+}
+
+func (f *WSDLFetcher) store(conn *engine.Connection, u string, data []byte) error {
+	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
+		return err
+	}
+	name := f.file(u)
+	if err := writeAtomic(name, data); err != nil {
+		return err
+	}
+	meta, _ := json.MarshalIndent(cacheEntry{URL: u, Connection: conn.Name, FetchedAt: time.Now().UTC(), Size: len(data)}, "", "  ")
+	return writeAtomic(strings.TrimSuffix(name, ".xml")+".json", meta)
+}
+
+func writeAtomic(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".fetch-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}
+
+// ListWSDLCache lists the documents in a WSDL cache folder.
+func ListWSDLCache(dir string) ([]CachedWSDL, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []CachedWSDL
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var m cacheEntry
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		out = append(out, CachedWSDL{URL: m.URL, Connection: m.Connection, FetchedAt: m.FetchedAt, Size: m.Size,
+			File: filepath.Join(dir, strings.TrimSuffix(e.Name(), ".json")+".xml")})
+	}
+	return out, nil
+}
