@@ -1022,12 +1022,6 @@ func (c *checker) checkSchedule(b *body, p string, s *Schedule) {
 	if w := time.Duration(s.CatchupWindow); w != 0 && w < engine.MinCatchupWindow {
 		c.errorf(doc, doc.valPos(p+".catchup_window"), p+".catchup_window", "catchup_window %s is shorter than Temporal's minimum of %s; give at least 10s", w, engine.MinCatchupWindow)
 	}
-	if time.Duration(s.Jitter) < 0 {
-		c.errorf(doc, doc.valPos(p+".jitter"), p+".jitter", "jitter must not be negative")
-	}
-	if s.Every < 0 {
-		c.errorf(doc, doc.valPos(p+".every"), p+".every", "every must be a positive interval such as 1h")
-	}
 	ip := p + ".inputs"
 	for _, k := range doc.order[ip] {
 		kp := joinPath(ip, k)
