@@ -58,11 +58,14 @@ type StepResult struct {
 	Response *ResponseSummary `json:"response,omitempty"`
 	// Body is the parsed body exposed to expressions as steps.<id>.body (SOAP
 	// body tree); REST bodies are exposed as text and JSON.
-	Body    any       `json:"body,omitempty"`
-	TLS     *TLSFacts `json:"tls,omitempty"`
-	Timings Timings   `json:"timings"`
-	Attempt int       `json:"attempt"`
-	Worker  string    `json:"worker,omitempty"`
+	Body any `json:"body,omitempty"`
+	// SOAPHeader is a SOAP response's header blocks as a tree, by local
+	// name, exposed as steps.<id>.soap_header.
+	SOAPHeader map[string]any `json:"soap_header,omitempty"`
+	TLS        *TLSFacts      `json:"tls,omitempty"`
+	Timings    Timings        `json:"timings"`
+	Attempt    int            `json:"attempt"`
+	Worker     string         `json:"worker,omitempty"`
 }
 
 // SoapRequest is the input of the soap activity: everything rendered,

@@ -69,3 +69,16 @@ func FuzzCompileTemplate(f *testing.F) {
 		_, _ = tpl.Eval(map[string]any{"inputs": map[string]any{"a": "{}"}})
 	})
 }
+
+func TestSOAPHeaderInExpressions(t *testing.T) {
+	d := stepData(&StepResult{Response: &ResponseSummary{StatusCode: 200}, Body: map[string]any{"R": "ok"},
+		SOAPHeader: map[string]any{"Session": map[string]any{"Id": "s-77"}}})
+	env := map[string]any{"steps": map[string]any{"status": d}}
+	v, err := EvalValue("${{ steps.status.soap_header.Session.Id }}", env)
+	if err != nil || v != "s-77" {
+		t.Fatalf("soap_header in an expression: %v, %v", v, err)
+	}
+	if _, ok := stepData(&StepResult{Response: &ResponseSummary{StatusCode: 200}})["soap_header"]; ok {
+		t.Fatal("a REST step has a soap_header")
+	}
+}

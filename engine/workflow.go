@@ -526,6 +526,9 @@ func stepData(res *StepResult) map[string]any {
 			d["body"] = body
 		}
 	}
+	if res.SOAPHeader != nil {
+		d["soap_header"] = res.SOAPHeader
+	}
 	return d
 }
 

@@ -164,6 +164,9 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	switch {
 	case errors.As(perr, &fault):
 		res.Body = map[string]any{"Fault": fault}
+		if parsed != nil {
+			res.SOAPHeader = parsed.Header
+		}
 		msg := fmt.Sprintf("calling %s at %s: %s (HTTP %d)", op.Name, target, fault.Error(), resp.StatusCode)
 		return fail(engine.ErrSOAPFault, !fault.IsClient(), errors.New(msg))
 	case perr != nil && ok2xx && len(bytes.TrimSpace(data)) == 0 && (op.Output == nil || resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusNoContent):
@@ -176,6 +179,7 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 		return nil, rest.StatusError(resp, data, fmt.Sprintf("calling %s: the partner answered %s", what, resp.Status), res)
 	}
 	res.Body = parsed.Body
+	res.SOAPHeader = parsed.Header
 	return res, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -363,5 +364,35 @@ func TestSoaptestServesItsWSDL(t *testing.T) {
 	}
 	if got := d.Services[0].Ports[1].Address; got != srv.URL+"/soap/orders" {
 		t.Fatalf("served WSDL points at %s", got)
+	}
+}
+
+func TestResponseHeaderBlocks(t *testing.T) {
+	const env = `<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:h="urn:partner:session">
+<e:Header><h:Session><h:Id>s-77</h:Id><h:ExpiresIn>300</h:ExpiresIn></h:Session><h:Trace>t-1</h:Trace></e:Header>
+<e:Body>%s</e:Body></e:Envelope>`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		if r.URL.Path == "/fault" {
+			w.WriteHeader(500)
+			fmt.Fprintf(w, env, `<e:Fault><faultcode>e:Server</faultcode><faultstring>backend down</faultstring></e:Fault>`)
+			return
+		}
+		fmt.Fprintf(w, env, `<o:GetOrderStatusResponse xmlns:o="urn:outflow:orders:v1"><o:Status>Shipped</o:Status></o:GetOrderStatusResponse>`)
+	}))
+	defer srv.Close()
+	res, err := execute(t, &Activity{}, &SoapRequest{Connection: connFor(t, srv, "/ok"), Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, _ := res.SOAPHeader["Session"].(map[string]any)
+	if session["Id"] != "s-77" || res.SOAPHeader["Trace"] != "t-1" {
+		t.Fatalf("soap header = %#v", res.SOAPHeader)
+	}
+	// A fault's header blocks are kept too (a trace id is what support asks for).
+	_, err = execute(t, &Activity{}, &SoapRequest{Connection: connFor(t, srv, "/fault"), Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
+	_, fres := appError(t, err)
+	if fres.SOAPHeader["Trace"] != "t-1" {
+		t.Fatalf("fault's soap header = %#v", fres.SOAPHeader)
 	}
 }
