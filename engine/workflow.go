@@ -557,6 +557,12 @@ var DefaultRetry = RetryPolicy{
 	MaxInterval:        Duration(time.Minute),
 }
 
+// StepHeartbeatTimeout is how soon Temporal gives up on a worker that
+// stopped heartbeating in the middle of a REST or SOAP step (it died, or
+// lost the server) and retries the step elsewhere. Steps with a timeout
+// under twice this rely on their timeout alone.
+const StepHeartbeatTimeout = 15 * time.Second
+
 func (r *runner) activityOptions(st *Step, conn *Connection, queue string) workflow.ActivityOptions {
 	timeout := st.Timeout.D()
 	if timeout == 0 {
@@ -580,9 +586,16 @@ func (r *runner) activityOptions(st *Step, conn *Connection, queue string) workf
 			rp.MaxInterval = st.Retry.MaxInterval
 		}
 	}
+	var heartbeat time.Duration
+	if timeout > 2*StepHeartbeatTimeout {
+		// The activity heartbeats while it calls, so a worker that dies
+		// mid-call is noticed in this time, not at the step's timeout.
+		heartbeat = StepHeartbeatTimeout
+	}
 	return workflow.ActivityOptions{
 		TaskQueue:           queue,
 		StartToCloseTimeout: timeout,
+		HeartbeatTimeout:    heartbeat,
 		// No schedule-to-start timeout: a step whose agent group has no live
 		// worker waits durably until one comes.
 		RetryPolicy: &temporal.RetryPolicy{

@@ -76,6 +76,7 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	info := activity.GetInfo(ctx)
 	ctx = WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
+	defer KeepAlive(ctx)()
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
 		return nil, newAppError(err.Error(), typ, retry, res, 0)
 	}

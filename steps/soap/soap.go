@@ -70,6 +70,7 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	info := activity.GetInfo(ctx)
 	ctx = rest.WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
+	defer rest.KeepAlive(ctx)()
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
 		opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, Details: []any{res}}
 		return nil, temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
