@@ -156,10 +156,7 @@ type wsdlResult struct {
 // Documents it imports are read from the project too, never the network.
 func (l *loader) wsdl(file string) (*wsdl.Definitions, error) {
 	name := path.Clean(file)
-	if r, ok := l.wsdls[name]; ok {
-		return r.defs, r.err
-	}
-	read := func(loc string) ([]byte, error) {
+	return l.parseWSDL(name, name, func(loc string) ([]byte, error) {
 		loc = path.Clean(loc)
 		if strings.Contains(loc, "://") {
 			return nil, fmt.Errorf("%s is a network location; save the document in the project and refer to it by a relative path", loc)
@@ -168,17 +165,7 @@ func (l *loader) wsdl(file string) (*wsdl.Definitions, error) {
 			return nil, fmt.Errorf("%s is outside the project folder", loc)
 		}
 		return readLimitedTo(l.fsys, loc, wsdl.MaxDocumentSize)
-	}
-	var defs *wsdl.Definitions
-	data, err := read(name)
-	if err == nil {
-		defs, err = wsdl.ParseLocation(name, data, read)
-	}
-	if l.wsdls == nil {
-		l.wsdls = map[string]wsdlResult{}
-	}
-	l.wsdls[name] = wsdlResult{defs, err}
-	return defs, err
+	})
 }
 
 // wsdlKey is how the loader files a step's WSDL: a project file by its
@@ -193,11 +180,7 @@ func wsdlKey(loc, connection string) string {
 // remoteWSDL reads a WSDL given by URL, and the documents it imports,
 // through the connection conn, once however many steps use it.
 func (l *loader) remoteWSDL(u string, conn *engine.Connection, profile *engine.ProtocolProfile) (*wsdl.Definitions, error) {
-	key := wsdlKey(u, conn.Name)
-	if r, ok := l.wsdls[key]; ok {
-		return r.defs, r.err
-	}
-	read := func(loc string) ([]byte, error) {
+	return l.parseWSDL(wsdlKey(u, conn.Name), u, func(loc string) ([]byte, error) {
 		if !wsdl.IsURL(loc) {
 			return nil, fmt.Errorf("%s is not a URL; a WSDL fetched by URL can import only documents on the network", loc)
 		}
@@ -212,11 +195,19 @@ func (l *loader) remoteWSDL(u string, conn *engine.Connection, profile *engine.P
 			return nil, fmt.Errorf("%s has not been fetched yet; run `outflow soap fetch` (run, test and dev fetch it themselves)", loc)
 		}
 		return data, err
+	})
+}
+
+// parseWSDL parses the WSDL at loc, read with read like the documents it
+// imports, once per key however many steps use it.
+func (l *loader) parseWSDL(key, loc string, read wsdl.Resolver) (*wsdl.Definitions, error) {
+	if r, ok := l.wsdls[key]; ok {
+		return r.defs, r.err
 	}
 	var defs *wsdl.Definitions
-	data, err := read(u)
+	data, err := read(loc)
 	if err == nil {
-		defs, err = wsdl.ParseLocation(u, data, read)
+		defs, err = wsdl.ParseLocation(loc, data, read)
 	}
 	if l.wsdls == nil {
 		l.wsdls = map[string]wsdlResult{}
