@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -94,7 +95,9 @@ type Server struct {
 	opaque  map[string]tokenClaims
 	revoked map[string]bool
 	issued  []string
-	jtis    map[string]bool
+	// accessTokens are the tokens issued, for tests to search for.
+	accessTokens []string
+	jtis         map[string]bool
 	// refuseAll, when set, is the reason the API refuses every token.
 	refuseAll string
 	// counters
@@ -207,6 +210,14 @@ func (s *Server) RefuseAllTokens(reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuseAll = reason
+}
+
+// AccessTokens are the access tokens issued so far, for tests that search
+// records and histories for them.
+func (s *Server) AccessTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.accessTokens...)
 }
 
 // TokenRequests counts the token requests answered with a token.
@@ -324,6 +335,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.tokens++
 	s.issued = append(s.issued, c.Jti)
+	s.accessTokens = append(s.accessTokens, access)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -582,6 +594,10 @@ func whoami(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"client_id": c.Sub, "scope": c.Scope}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		out["certificate"] = r.TLS.PeerCertificates[0].Subject.CommonName
+		out["x5t#S256"] = Thumbprint(r.TLS.PeerCertificates[0])
+	}
+	if b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20)); err == nil && len(b) > 0 {
+		out["body"] = string(b)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
