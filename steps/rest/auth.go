@@ -216,6 +216,10 @@ func (a *Authorizer) prepare(ctx context.Context) error {
 			return &ExchangeError{Type: engine.ErrCertificate, Err: err}
 		}
 	}
+	a.cache = &processTokens
+	if tc, ok := a.Transports.(TokenCacher); ok && tc.TokenCache() != nil {
+		a.cache = tc.TokenCache()
+	}
 	cl := &oauth2.Client{Connection: conn.Name, Credential: cred, TokenURL: tokenURL, Transport: a.rt, Certificate: tlsclient.PresentedCertificate(a.rt)}
 	switch cl.ClientAuth() {
 	case engine.ClientSecretBasic, engine.ClientSecretPost:
@@ -229,7 +233,8 @@ func (a *Authorizer) prepare(ctx context.Context) error {
 			return &ExchangeError{Type: engine.ErrSecret, Err: fmt.Errorf("resolving the client_secret of connection %q: %w", conn.Name, err)}
 		}
 	case engine.PrivateKeyJWT:
-		if cred.PrivateKey != nil {
+		// A cache that issues tokens itself (offline tests) signs nothing.
+		if cred.PrivateKey != nil && a.cache.Issue == nil {
 			if cl.Signer, err = a.loadPrivateKey(ctx, cred.PrivateKey); err != nil {
 				var se *secrets.Error
 				if errors.As(err, &se) {
@@ -240,10 +245,6 @@ func (a *Authorizer) prepare(ctx context.Context) error {
 		}
 	}
 	a.client = cl
-	a.cache = &processTokens
-	if tc, ok := a.Transports.(TokenCacher); ok && tc.TokenCache() != nil {
-		a.cache = tc.TokenCache()
-	}
 	return nil
 }
 
