@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -160,6 +162,34 @@ func TestOAuthTLSClientAuthTokenCachedAcrossSteps(t *testing.T) {
 	// one full handshake for all of them.
 	if hs := b.tr.Cache.Handshakes(); hs.Full != 1 {
 		t.Fatalf("%d full handshakes, want 1", hs.Full)
+	}
+}
+
+func TestOAuthTokenRefreshedBeforeExpiry(t *testing.T) {
+	b := newBank(t, nil, tlsClientAuth())
+	b.srv.Lifetime = 10 * time.Minute
+	b.registerTLSClient()
+	start := time.Now()
+	var mu sync.Mutex
+	elapsed := time.Duration(0)
+	b.tr.Tokens.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return start.Add(elapsed) }
+	advance := func(d time.Duration) { mu.Lock(); elapsed += d; mu.Unlock() }
+	first, err := b.rest(t, "GET", "/accounts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance(8*time.Minute + 30*time.Second)
+	second, err := b.rest(t, "GET", "/accounts", nil)
+	if err != nil || !second.Auth.TokenCached {
+		t.Fatalf("at 8m30s of 10m: err=%v, auth %+v", err, second.Auth)
+	}
+	advance(time.Minute) // inside the default one-minute margin
+	third, err := b.rest(t, "GET", "/accounts", nil)
+	if err != nil || third.Auth.TokenCached || !third.Auth.TokenExpiresAt.After(*first.Auth.TokenExpiresAt) {
+		t.Fatalf("at 9m30s of 10m: err=%v, auth %+v", err, third.Auth)
+	}
+	if n := b.srv.TokenRequests(); n != 2 {
+		t.Fatalf("%d token requests, want 2", n)
 	}
 }
 

@@ -108,7 +108,7 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("requesting an access token from %s: %v", e.TokenURL, e.Err)
 	}
 	msg := fmt.Sprintf("the token endpoint %s refused to issue an access token (HTTP %d)", e.TokenURL, e.Status)
-	if e.Status >= 200 && e.Status < 300 {
+	if e.Status >= 200 && e.Status < 300 && e.Code == "" {
 		msg = fmt.Sprintf("the token endpoint %s answered HTTP %d", e.TokenURL, e.Status)
 	}
 	switch {
@@ -260,6 +260,13 @@ func parseToken(tokenURL string, resp *http.Response, data []byte, now time.Time
 		return nil, &Error{TokenURL: tokenURL, Status: resp.StatusCode, Err: fmt.Errorf("the answer is not %s: %v", what, err)}
 	}
 	if body.AccessToken == "" {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			// An error in a 200 answer: some gateways do that.
+			return nil, errorResponse(tokenURL, resp, data)
+		}
 		return nil, &Error{TokenURL: tokenURL, Status: resp.StatusCode, Err: errors.New("the answer has no access_token")}
 	}
 	if body.TokenType != "" && !strings.EqualFold(body.TokenType, "bearer") {

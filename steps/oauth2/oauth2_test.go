@@ -219,6 +219,7 @@ func TestParseTokenAnswers(t *testing.T) {
 		{name: "no expiry at all", body: `{"access_token":"abc"}`},
 		{name: "DPoP token", body: `{"access_token":"abc","token_type":"DPoP"}`, wantErr: `token_type is "DPoP"`},
 		{name: "no access_token", body: `{"token_type":"Bearer"}`, wantErr: "no access_token"},
+		{name: "an error with status 200", body: `{"error":"invalid_client","error_description":"unknown client"}`, wantErr: "refused to issue an access token (HTTP 200): invalid_client: unknown client"},
 		{name: "HTML", body: `<html>login</html>`, wantErr: "not a JSON object"},
 		{name: "negative expires_in", body: `{"access_token":"abc","expires_in":-5}`, wantErr: "expires_in is not a number of seconds"},
 	}
