@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/outflow-dev/outflow/engine/wsdl"
+import (
+	"time"
+
+	"github.com/outflow-dev/outflow/engine/wsdl"
+)
 
 // Activity names registered by workers.
 const (
@@ -20,8 +24,11 @@ const (
 	ErrSecret       = "Secret"
 	ErrConfig       = "Config"
 	ErrSOAPFault    = "SOAPFault"
-	ErrExpression   = "Expression"
-	ErrFlowFailed   = "FlowFailed"
+	// ErrOAuth is a token endpoint that refused to issue an access token,
+	// or a token that cannot be used with this connection's certificate.
+	ErrOAuth      = "OAuth"
+	ErrExpression = "Expression"
+	ErrFlowFailed = "FlowFailed"
 )
 
 // KV is one ordered name/value pair of a request (query parameter, header).
@@ -63,9 +70,12 @@ type StepResult struct {
 	// name, exposed as steps.<id>.soap_header.
 	SOAPHeader map[string]any `json:"soap_header,omitempty"`
 	TLS        *TLSFacts      `json:"tls,omitempty"`
-	Timings    Timings        `json:"timings"`
-	Attempt    int            `json:"attempt"`
-	Worker     string         `json:"worker,omitempty"`
+	// Auth says how the request was authenticated when that took more than
+	// a fixed header: an OAuth 2.0 access token. Never the token itself.
+	Auth    *AuthFacts `json:"auth,omitempty"`
+	Timings Timings    `json:"timings"`
+	Attempt int        `json:"attempt"`
+	Worker  string     `json:"worker,omitempty"`
 }
 
 // SoapRequest is the input of the soap activity: everything rendered,
@@ -102,4 +112,26 @@ type SoapSecurity struct {
 	Password *SecretRef `json:"password"`
 	// PasswordType is "text" (the default) or "digest".
 	PasswordType string `json:"password_type,omitempty"`
+}
+
+// AuthFacts describe how a request was authorized, for the step's output
+// data. They never hold a token or a secret.
+type AuthFacts struct {
+	// Type is the credential type, such as oauth2_client_credentials.
+	Type string `json:"type"`
+	// TokenURL is the token endpoint the access token came from.
+	TokenURL   string   `json:"token_url,omitempty"`
+	ClientAuth string   `json:"client_auth,omitempty"`
+	Scopes     []string `json:"scopes,omitempty"`
+	// TokenExpiresAt is when the access token expires, when known.
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+	// TokenCached is true when the token came from this worker's cache
+	// rather than from a token request made for this call.
+	TokenCached bool `json:"token_cached"`
+	// RefreshedAfter401 is true when the partner answered 401, a new token
+	// was fetched and the request sent once more.
+	RefreshedAfter401 bool `json:"refreshed_after_401,omitempty"`
+	// BoundCertificate is the x5t#S256 thumbprint (RFC 8705 §3.1) of the
+	// client certificate the token is bound to, when it is bound.
+	BoundCertificate string `json:"bound_certificate,omitempty"`
 }

@@ -248,7 +248,7 @@ type Connection struct {
 
 // Credential authenticates requests of a connection.
 type Credential struct {
-	Type     string     `json:"type"` // basic | bearer | api_key
+	Type     string     `json:"type"` // basic | bearer | api_key | oauth2_client_credentials
 	Username string     `json:"username,omitempty"`
 	Password *SecretRef `json:"password,omitempty"`
 	Token    *SecretRef `json:"token,omitempty"`
@@ -256,7 +256,60 @@ type Credential struct {
 	In    string     `json:"in,omitempty"` // header | query
 	Key   string     `json:"key,omitempty"`
 	Value *SecretRef `json:"value,omitempty"`
+
+	// The fields below are those of type oauth2_client_credentials: the
+	// worker gets an access token with the client credentials grant (RFC
+	// 6749 §4.4) and sends it as a bearer token.
+
+	// TokenURL is the token endpoint: an absolute URL, or a reference
+	// resolved against the connection's base URL ("/oauth2/token" replaces
+	// the base path, "token" is appended to it).
+	TokenURL string `json:"token_url,omitempty"`
+	// ClientID is the client identifier the authorization server issued.
+	ClientID string `json:"client_id,omitempty"`
+	// ClientSecret is the client's secret, for client_secret_basic and
+	// client_secret_post.
+	ClientSecret *SecretRef `json:"client_secret,omitempty"`
+	// ClientAuth is how the client authenticates to the token endpoint:
+	// client_secret_basic (the default), client_secret_post,
+	// tls_client_auth or self_signed_tls_client_auth (RFC 8705: by the
+	// client certificate of the connection's profile, no secret), or
+	// private_key_jwt (RFC 7523: a JWT signed with PrivateKey, else with the
+	// key of the connection's client certificate).
+	ClientAuth string `json:"client_auth,omitempty"`
+	// Scopes are requested as the space-separated scope parameter.
+	Scopes []string `json:"scopes,omitempty"`
+	// Audience and Resource (RFC 8707) name the API the token is for, for
+	// servers that want them.
+	Audience string `json:"audience,omitempty"`
+	Resource string `json:"resource,omitempty"`
+	// Params are extra form parameters of the token request, sorted by name.
+	Params []KV `json:"params,omitempty"`
+	// PrivateKey is the keystore whose key signs the private_key_jwt client
+	// assertion. Nil means the key of the connection's client certificate.
+	PrivateKey *Keystore `json:"private_key,omitempty"`
+	// KeyID is the kid header of the client assertion.
+	KeyID string `json:"key_id,omitempty"`
+	// RefreshBefore is how long before a token expires a new one is
+	// fetched; 0 means a minute, and never more than half the token's
+	// lifetime.
+	RefreshBefore Duration `json:"refresh_before,omitempty"`
 }
+
+// OAuth2ClientCredentials is the credential type that gets an OAuth 2.0
+// access token with the client credentials grant.
+const OAuth2ClientCredentials = "oauth2_client_credentials"
+
+// OAuth 2.0 client authentication methods (RFC 6749 §2.3, RFC 8705 §2,
+// RFC 7523 §2.2), as the client_auth of a credential names them.
+const (
+	ClientSecretBasic       = "client_secret_basic"
+	ClientSecretPost        = "client_secret_post"
+	TLSClientAuth           = "tls_client_auth"
+	SelfSignedTLSClientAuth = "self_signed_tls_client_auth"
+	PrivateKeyJWT           = "private_key_jwt"
+	DefaultOAuth2ClientAuth = ClientSecretBasic
+)
 
 // ProtocolProfile says how TLS is done for the connections that use it.
 type ProtocolProfile struct {

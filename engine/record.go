@@ -58,6 +58,7 @@ type StepRecord struct {
 	Request  *RequestSummary  `json:"request,omitempty"`
 	Response *ResponseSummary `json:"response,omitempty"`
 	TLS      *TLSFacts        `json:"tls,omitempty"`
+	Auth     *AuthFacts       `json:"auth,omitempty"`
 	Timings  *Timings         `json:"timings,omitempty"`
 	Outputs  map[string]any   `json:"outputs,omitempty"`
 	Error    *ErrorInfo       `json:"error,omitempty"`

@@ -82,6 +82,9 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 					fmt.Fprintf(w, "  note:     %s\n", n)
 				}
 			}
+			if a := s.Auth; a != nil {
+				fmt.Fprintf(w, "  auth:     %s\n", a.Summary())
+			}
 			if s.Timings != nil {
 				fmt.Fprintf(w, "  timings:  total %.1f ms, first byte %.1f ms, connect %.1f ms, tls %.1f ms\n",
 					s.Timings.TotalMillis, s.Timings.FirstByteMillis, s.Timings.ConnectMillis, s.Timings.TLSMillis)
@@ -129,4 +132,30 @@ func compactJSON(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// Summary describes the authorization in one line, for people.
+func (a *AuthFacts) Summary() string {
+	var b strings.Builder
+	b.WriteString(a.Type)
+	if a.ClientAuth != "" {
+		fmt.Fprintf(&b, " (%s)", a.ClientAuth)
+	}
+	if a.TokenURL != "" {
+		if a.TokenCached {
+			fmt.Fprintf(&b, ", cached token from %s", a.TokenURL)
+		} else {
+			fmt.Fprintf(&b, ", new token from %s", a.TokenURL)
+		}
+	}
+	if a.TokenExpiresAt != nil {
+		fmt.Fprintf(&b, ", expires %s", a.TokenExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if a.BoundCertificate != "" {
+		fmt.Fprintf(&b, ", bound to certificate x5t#S256 %s", a.BoundCertificate)
+	}
+	if a.RefreshedAfter401 {
+		b.WriteString(", refreshed after a 401")
+	}
+	return b.String()
 }

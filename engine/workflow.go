@@ -500,6 +500,7 @@ func (r *runner) applyResult(rec *StepRecord, res *StepResult) {
 	rec.Request = &req
 	rec.Response = res.Response
 	rec.TLS = res.TLS
+	rec.Auth = res.Auth
 	t := res.Timings
 	rec.Timings = &t
 	rec.Attempts = res.Attempt

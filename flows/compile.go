@@ -484,6 +484,22 @@ func (p *Project) compileConnection(doc *document) *engine.Connection {
 			Password: secretRef(cr.Password), Token: secretRef(cr.Token), Value: secretRef(cr.Value),
 			In: cr.In, Key: cr.Key,
 		}
+		if ec.Type == engine.OAuth2ClientCredentials {
+			ec.TokenURL, ec.ClientID, ec.ClientSecret = cr.TokenURL, cr.ClientID, secretRef(cr.ClientSecret)
+			ec.ClientAuth = cr.ClientAuth
+			if ec.ClientAuth == "" {
+				ec.ClientAuth = engine.DefaultOAuth2ClientAuth
+			}
+			ec.Scopes = append([]string(nil), cr.Scopes...)
+			ec.Audience, ec.Resource, ec.KeyID = cr.Audience, cr.Resource, cr.KeyID
+			for _, b := range sortedBindings(cr.Params) {
+				ec.Params = append(ec.Params, engine.KV{Name: b.Name, Value: engine.Stringify(b.Value)})
+			}
+			if ks := cr.PrivateKey; ks != nil {
+				ec.PrivateKey = &engine.Keystore{Path: ks.Path, Password: secretRef(ks.Password), KeyPassword: secretRef(ks.KeyPassword), Alias: ks.Alias}
+			}
+			ec.RefreshBefore = engine.Duration(cr.RefreshBefore)
+		}
 		if ec.Type == "api_key" {
 			if ec.In == "" {
 				ec.In = "header"

@@ -302,8 +302,9 @@ type Connection struct {
 // Credential authenticates the requests of a connection. Secret values are
 // given only by reference.
 type Credential struct {
-	// `basic` (username and password), `bearer` (token) or `api_key` (value, sent as key in a header or the query).
-	Type string `yaml:"type" jsonschema:"required,enum=basic,enum=bearer,enum=api_key"`
+	// `basic` (username and password), `bearer` (token), `api_key` (value, sent as key in a header or the query)
+	// or `oauth2_client_credentials` (an OAuth 2.0 access token the worker gets from token_url and caches).
+	Type string `yaml:"type" jsonschema:"required,enum=basic,enum=bearer,enum=api_key,enum=oauth2_client_credentials"`
 	// basic: the user name.
 	Username string `yaml:"username,omitempty"`
 	// basic: the password.
@@ -316,6 +317,40 @@ type Credential struct {
 	Key string `yaml:"key,omitempty"`
 	// api_key: the key's value.
 	Value *SecretRef `yaml:"value,omitempty"`
+	// oauth2_client_credentials: the token endpoint. An absolute https URL, or a reference resolved
+	// against the connection's URL: `/oauth2/token` replaces the base path, `token` is appended to it.
+	// The token request goes through the connection's protocol profile, so it presents the same
+	// client certificate as the API calls.
+	TokenURL string `yaml:"token_url,omitempty"`
+	// oauth2_client_credentials: the client identifier the authorization server issued.
+	ClientID string `yaml:"client_id,omitempty"`
+	// oauth2_client_credentials: the client secret, for `client_secret_basic` and `client_secret_post`.
+	ClientSecret *SecretRef `yaml:"client_secret,omitempty"`
+	// oauth2_client_credentials: how the client authenticates to the token endpoint.
+	// `client_secret_basic` (default; HTTP Basic with client_id and client_secret),
+	// `client_secret_post` (both in the form), `tls_client_auth` (RFC 8705: by the connection's
+	// CA-issued client certificate, no secret), `self_signed_tls_client_auth` (RFC 8705: by a
+	// self-signed client certificate registered with the server), or `private_key_jwt` (RFC 7523:
+	// a JWT signed with private_key, else with the key of the connection's client certificate).
+	// The TLS methods need `mutual_auth: true` and a protocol profile with a keystore.
+	ClientAuth string `yaml:"client_auth,omitempty" jsonschema:"enum=client_secret_basic,enum=client_secret_post,enum=tls_client_auth,enum=self_signed_tls_client_auth,enum=private_key_jwt,default=client_secret_basic"`
+	// oauth2_client_credentials: the scopes to ask for, sent space-separated as `scope`.
+	// Tokens are cached per connection and scopes.
+	Scopes []string `yaml:"scopes,omitempty"`
+	// oauth2_client_credentials: the `audience` parameter, for servers that want the API named.
+	Audience string `yaml:"audience,omitempty"`
+	// oauth2_client_credentials: the `resource` parameter (RFC 8707), the API's URL.
+	Resource string `yaml:"resource,omitempty"`
+	// oauth2_client_credentials: more form parameters of the token request, fixed values.
+	Params Scalars `yaml:"params,omitempty"`
+	// oauth2_client_credentials with `private_key_jwt`: the keystore whose key signs the client
+	// assertion, relative to the project folder. Default: the connection's client certificate key.
+	PrivateKey *Keystore `yaml:"private_key,omitempty"`
+	// oauth2_client_credentials with `private_key_jwt`: the `kid` header of the client assertion.
+	KeyID string `yaml:"key_id,omitempty"`
+	// oauth2_client_credentials: how long before the access token expires a new one is fetched.
+	// Default: 1m, and at most half the token's lifetime.
+	RefreshBefore Duration `yaml:"refresh_before,omitempty"`
 }
 
 // SecretRef names a secret kept outside the project; only the reference is

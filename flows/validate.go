@@ -262,7 +262,7 @@ func (c *checker) checkConnection(doc *document) {
 			c.errorf(doc, doc.valPos("agent"), "agent", "protocol profile %q applies only to agents %s, not %q; add it to the profile's applies_to or use another agent", cn.ProtocolProfile, strings.Join(profile.AppliesTo, ", "), cn.Agent)
 		}
 	}
-	c.checkCredential(doc, cn.Credential, scheme)
+	c.checkCredential(doc, cn, scheme)
 	c.checkHeaderNames(doc, "headers", cn.Headers)
 	for _, k := range doc.order["headers"] {
 		p := joinPath("headers", k)
@@ -299,22 +299,31 @@ func (c *checker) checkURL(doc *document, cn *Connection) {
 	}
 }
 
-func (c *checker) checkCredential(doc *document, cr *Credential, scheme string) {
+func (c *checker) checkCredential(doc *document, cn *Connection, scheme string) {
+	cr := cn.Credential
 	if cr == nil || cr.Type == "" {
 		return
 	}
-	need := map[string][]string{"basic": {"username", "password"}, "bearer": {"token"}, "api_key": {"value"}}
+	fields := []string{"username", "password", "token", "in", "key", "value",
+		"token_url", "client_id", "client_secret", "client_auth", "scopes", "audience", "resource", "params", "private_key", "key_id", "refresh_before"}
+	need := map[string][]string{"basic": {"username", "password"}, "bearer": {"token"}, "api_key": {"value"},
+		engine.OAuth2ClientCredentials: {"token_url", "client_id"}}
 	given := map[string]bool{
 		"username": cr.Username != "", "password": cr.Password != nil, "token": cr.Token != nil,
 		"in": cr.In != "", "key": cr.Key != "", "value": cr.Value != nil,
+		"token_url": cr.TokenURL != "", "client_id": cr.ClientID != "", "client_secret": cr.ClientSecret != nil,
+		"client_auth": cr.ClientAuth != "", "scopes": cr.Scopes != nil, "audience": cr.Audience != "",
+		"resource": cr.Resource != "", "params": cr.Params != nil, "private_key": cr.PrivateKey != nil,
+		"key_id": cr.KeyID != "", "refresh_before": cr.RefreshBefore != 0,
 	}
-	allowed := map[string][]string{"basic": {"username", "password"}, "bearer": {"token"}, "api_key": {"in", "key", "value"}}
+	allowed := map[string][]string{"basic": {"username", "password"}, "bearer": {"token"}, "api_key": {"in", "key", "value"},
+		engine.OAuth2ClientCredentials: {"token_url", "client_id", "client_secret", "client_auth", "scopes", "audience", "resource", "params", "private_key", "key_id", "refresh_before"}}
 	for _, f := range need[cr.Type] {
 		if !given[f] && !doc.troubled["credential."+f] {
 			c.errorf(doc, doc.keyPos("credential"), "credential", "credential type %s needs %s", cr.Type, f)
 		}
 	}
-	for _, f := range []string{"username", "password", "token", "in", "key", "value"} {
+	for _, f := range fields {
 		if given[f] && !contains(allowed[cr.Type], f) {
 			p := "credential." + f
 			c.errorf(doc, doc.keyPos(p), p, "%s does not belong to credential type %s, which takes %s", f, cr.Type, strings.Join(allowed[cr.Type], ", "))
@@ -322,6 +331,100 @@ func (c *checker) checkCredential(doc *document, cr *Credential, scheme string) 
 	}
 	if cr.Type == "basic" && scheme == "http" {
 		c.warnf(doc, doc.keyPos("credential"), "credential", "basic credentials over http travel in clear text; use https")
+	}
+	if cr.Type == engine.OAuth2ClientCredentials {
+		c.checkOAuth2(doc, cn, scheme)
+	}
+}
+
+// oauth2ReservedParams are the token request parameters Outflow sets itself.
+var oauth2ReservedParams = []string{"grant_type", "client_id", "client_secret", "client_assertion", "client_assertion_type", "scope", "audience", "resource"}
+
+// checkOAuth2 checks an oauth2_client_credentials credential: the token
+// endpoint, and that the client authentication method has what it needs.
+func (c *checker) checkOAuth2(doc *document, cn *Connection, scheme string) {
+	cr := cn.Credential
+	if cr.TokenURL != "" {
+		p := "credential.token_url"
+		u, err := url.Parse(cr.TokenURL)
+		switch {
+		case err != nil:
+			c.errorf(doc, doc.valPos(p), p, "invalid token_url %q; give an https URL such as https://auth.partner.example/oauth2/token, or a path such as /oauth2/token", cr.TokenURL)
+		case u.IsAbs() && u.Scheme != "https" && !(u.Scheme == "http" && scheme == "http"):
+			c.errorf(doc, doc.valPos(p), p, "token_url %q must use https: the client secret and the access token must not travel in clear text", cr.TokenURL)
+		case u.IsAbs() && u.Host == "":
+			c.errorf(doc, doc.valPos(p), p, "token_url %q names no host", cr.TokenURL)
+		case u.User != nil:
+			c.errorf(doc, doc.valPos(p), p, "the token_url holds credentials; remove them and use client_secret with a secret reference")
+		case u.Fragment != "":
+			c.errorf(doc, doc.valPos(p), p, "a token_url has no fragment (#%s)", u.Fragment)
+		case !u.IsAbs() && u.Host != "":
+			c.errorf(doc, doc.valPos(p), p, "token_url %q names a host without a scheme; write https://%s%s", cr.TokenURL, u.Host, u.Path)
+		case !u.IsAbs() && cn.Host == "" && cn.URL == "":
+			c.errorf(doc, doc.valPos(p), p, "token_url %q is relative, but the connection has no host to resolve it against; give an absolute https URL", cr.TokenURL)
+		}
+	}
+	auth := cr.ClientAuth
+	if auth == "" {
+		auth = engine.DefaultOAuth2ClientAuth
+	}
+	authAt := doc.keyPos("credential.client_auth")
+	if cr.ClientAuth == "" {
+		authAt = doc.keyPos("credential")
+	}
+	switch auth {
+	case engine.ClientSecretBasic, engine.ClientSecretPost:
+		if cr.ClientSecret == nil && !doc.troubled["credential.client_secret"] {
+			hint := ""
+			if cr.ClientAuth == "" {
+				hint = "; or set client_auth: tls_client_auth to authenticate by the connection's client certificate (RFC 8705)"
+			}
+			c.errorf(doc, authAt, "credential", "client_auth %s needs client_secret%s", auth, hint)
+		}
+		if scheme == "http" {
+			c.warnf(doc, doc.keyPos("credential"), "credential", "the client secret and access token travel in clear text over http; use https")
+		}
+	case engine.TLSClientAuth, engine.SelfSignedTLSClientAuth:
+		if cr.ClientSecret != nil {
+			c.errorf(doc, doc.keyPos("credential.client_secret"), "credential.client_secret", "client_auth %s authenticates by the client certificate and sends no secret; remove client_secret", auth)
+		}
+		if !cn.MutualAuth {
+			c.errorf(doc, authAt, "credential.client_auth", "client_auth %s authenticates by the client certificate: the connection needs mutual_auth: true and a protocol profile with a keystore", auth)
+		}
+	case engine.PrivateKeyJWT:
+		if cr.ClientSecret != nil {
+			c.errorf(doc, doc.keyPos("credential.client_secret"), "credential.client_secret", "client_auth private_key_jwt signs a client assertion and sends no secret; remove client_secret")
+		}
+		if cr.PrivateKey == nil && !cn.MutualAuth {
+			c.errorf(doc, authAt, "credential.client_auth", "client_auth private_key_jwt needs a key to sign with: give private_key, or use mutual_auth: true with a protocol profile whose keystore holds the key")
+		}
+	}
+	if cr.PrivateKey != nil && auth != engine.PrivateKeyJWT {
+		c.errorf(doc, doc.keyPos("credential.private_key"), "credential.private_key", "private_key signs private_key_jwt client assertions; client_auth is %s", auth)
+	}
+	if cr.KeyID != "" && auth != engine.PrivateKeyJWT {
+		c.errorf(doc, doc.keyPos("credential.key_id"), "credential.key_id", "key_id names the key of private_key_jwt client assertions; client_auth is %s", auth)
+	}
+	if ks := cr.PrivateKey; ks != nil {
+		c.checkProjectPath(doc, "credential.private_key.path", ks.Path, "give a path relative to the project folder")
+	}
+	for i, sc := range cr.Scopes {
+		p := indexPath("credential.scopes", i)
+		if sc == "" || strings.ContainsAny(sc, " \t\"\\") {
+			c.errorf(doc, doc.valPos(p), p, "invalid scope %q: a scope is one word without spaces or quotes; list each scope on its own", sc)
+		}
+	}
+	for _, k := range doc.order["credential.params"] {
+		p := joinPath("credential.params", k)
+		if contains(oauth2ReservedParams, k) {
+			c.errorf(doc, doc.keyPos(p), p, "the token request parameter %q is set by Outflow; use the credential's own field instead", k)
+		}
+		if s, ok := cr.Params[k].(string); ok && engine.IsTemplate(s) {
+			c.errorf(doc, doc.valPos(p), p, "token request parameters are fixed values; expressions are not evaluated here")
+		}
+	}
+	if cr.RefreshBefore < 0 {
+		c.errorf(doc, doc.valPos("credential.refresh_before"), "credential.refresh_before", "refresh_before must not be negative")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/oauth2"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/tlsclient"
@@ -21,7 +22,10 @@ type Transports struct {
 	Secrets *secrets.Resolver
 	// Agent is set on agent workers: who they are (applies_to) and the key
 	// material their own config holds (store: agent). Nil on default workers.
-	Agent  *Agent
+	Agent *Agent
+	// Tokens keeps the OAuth 2.0 access tokens of this worker's
+	// connections.
+	Tokens *oauth2.Cache
 	plain  *http.Transport
 	stored storedKeystores
 }
@@ -35,6 +39,7 @@ func NewTransports(res *secrets.Resolver) *Transports {
 	return &Transports{
 		Cache:   tlsclient.NewCache(nil),
 		Secrets: res,
+		Tokens:  &oauth2.Cache{},
 		plain: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -68,6 +73,9 @@ func (t *Transports) RoundTripper(ctx context.Context, conn *engine.Connection, 
 	return t.Cache.Transport(ctx, p, baseDir, t.Secrets.Resolve)
 }
 
+// TokenCache returns the worker's OAuth 2.0 token cache.
+func (t *Transports) TokenCache() *oauth2.Cache { return t.Tokens }
+
 // Observe prepares a request context that records what happens on its TLS
 // connection.
 func (t *Transports) Observe(ctx context.Context) (context.Context, rest.Observation) {
@@ -89,4 +97,5 @@ func (o observation) Diagnose(err error, profile *engine.ProtocolProfile) error 
 var (
 	_ rest.Transports  = (*Transports)(nil)
 	_ rest.TLSObserver = (*Transports)(nil)
+	_ rest.TokenCacher = (*Transports)(nil)
 )

@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/oauth2"
 	"github.com/outflow-dev/outflow/steps/rest"
 )
 
@@ -86,8 +87,22 @@ type Transport struct {
 
 var (
 	_ rest.Transports   = (*Transport)(nil)
+	_ rest.TokenCacher  = (*Transport)(nil)
 	_ http.RoundTripper = (*Transport)(nil)
 )
+
+// OfflineToken is the access token steps of an OAuth 2.0 connection send
+// to mocks: no token endpoint is asked.
+const OfflineToken = "offline-access-token"
+
+// offlineTokens issues OfflineToken for every client.
+var offlineTokens = &oauth2.Cache{Issue: func(context.Context, *oauth2.Client) (*oauth2.Token, error) {
+	return &oauth2.Token{AccessToken: OfflineToken}, nil
+}}
+
+// TokenCache returns a cache that issues OfflineToken without a token
+// request, so that mocks answer only the steps' own calls.
+func (t *Transport) TokenCache() *oauth2.Cache { return offlineTokens }
 
 // New returns a transport answering from rules. A rule whose step is a
 // path without [*] is preferred over a pattern; among patterns, the one

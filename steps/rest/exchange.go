@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
@@ -128,7 +129,11 @@ func Do(ctx context.Context, transports Transports, baseDir string, conn *engine
 // StatusError is the failure for an unexpected HTTP status: 4xx other than
 // 408 and 429 do not retry; the rest do, after the partner's Retry-After.
 func StatusError(resp *http.Response, data []byte, msg string, details any) error {
-	if words := PartnerWords(data); words != "" {
+	words := PartnerWords(data)
+	if words == "" && resp.StatusCode == http.StatusUnauthorized {
+		words = challengeWords(resp.Header.Get("WWW-Authenticate"))
+	}
+	if words != "" {
 		msg += ": " + words
 	}
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429 {
@@ -136,4 +141,49 @@ func StatusError(resp *http.Response, data []byte, msg string, details any) erro
 	}
 	d, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return newAppError(msg, engine.ErrHTTPStatus, true, details, d)
+}
+
+// challengeWords reads the error and error_description of a bearer
+// challenge (RFC 6750 §3), the partner's words when a 401 has no body.
+func challengeWords(h string) string {
+	scheme, params, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	var code, desc string
+	for params != "" {
+		params = strings.TrimLeft(params, " ,")
+		name, rest, ok := strings.Cut(params, "=")
+		if !ok {
+			break
+		}
+		name = strings.TrimSpace(name)
+		var value string
+		if strings.HasPrefix(rest, "\"") {
+			end := 1
+			for end < len(rest) && rest[end] != '"' {
+				if rest[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			value = strings.ReplaceAll(rest[1:min(end, len(rest))], "\\", "")
+			params = rest[min(end+1, len(rest)):]
+		} else {
+			value, params, _ = strings.Cut(rest, ",")
+		}
+		switch strings.ToLower(name) {
+		case "error":
+			code = value
+		case "error_description":
+			desc = value
+		}
+	}
+	switch {
+	case code != "" && desc != "":
+		return code + ": " + desc
+	case code != "":
+		return code
+	}
+	return desc
 }

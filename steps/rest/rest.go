@@ -117,13 +117,17 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	if req.IdempotencyKey != "" && (method == http.MethodPost || method == http.MethodPatch) && hreq.Header.Get("Idempotency-Key") == "" {
 		hreq.Header.Set("Idempotency-Key", req.IdempotencyKey)
 	}
-	if err := ApplyCredential(ctx, a.Secrets, hreq, req.Connection.Credential); err != nil {
+	baseDir := a.BaseDir
+	if baseDir == "" {
+		baseDir = req.ProjectRoot
+	}
+	authz := &Authorizer{Secrets: a.Secrets, Transports: a.Transports, BaseDir: baseDir, Connection: req.Connection, Profile: req.Profile}
+	if err := authz.Apply(ctx, hreq); err != nil {
 		res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: RedactHeaders(hreq.Header, req.Connection.Credential)}
-		var se *secrets.Error
-		if errors.As(err, &se) {
-			return fail(engine.ErrSecret, false, err)
-		}
-		return fail(engine.ErrConfig, false, err)
+		res.Auth = authz.Facts()
+		var xe *ExchangeError
+		errors.As(err, &xe)
+		return fail(xe.Type, xe.Retry, xe.Err)
 	}
 	// target never carries an api_key sent as a query parameter: only hreq.URL does.
 	res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: RedactHeaders(hreq.Header, req.Connection.Credential)}
@@ -131,11 +135,8 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 		res.Request.Body = CapString(body, maxRequestBodyInRecord)
 	}
 
-	baseDir := a.BaseDir
-	if baseDir == "" {
-		baseDir = req.ProjectRoot
-	}
-	ex, err := Do(ctx, a.Transports, baseDir, req.Connection, req.Profile, hreq, req.BodyLimit, method+" "+res.Request.URL)
+	ex, err := authz.Do(ctx, hreq, req.BodyLimit, method+" "+res.Request.URL)
+	res.Auth = authz.Facts()
 	if ex != nil {
 		res.Timings, res.TLS = ex.Timings, ex.TLS
 	}
@@ -162,6 +163,11 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 		msg := fmt.Sprintf("%s %s answered %s", method, res.Request.URL, resp.Status)
 		if len(req.Expect) > 0 {
 			msg = fmt.Sprintf("%s %s answered %s (expected %s)", method, res.Request.URL, resp.Status, joinInts(req.Expect))
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			if why := authz.Explain401(ex); why != "" {
+				msg += " (" + why + ")"
+			}
 		}
 		return nil, StatusError(resp, data, msg, res)
 	}
@@ -291,6 +297,8 @@ func ApplyCredential(ctx context.Context, res *secrets.Resolver, r *http.Request
 		return res.Resolve(ctx, ref.Ref)
 	}
 	switch c.Type {
+	case engine.OAuth2ClientCredentials:
+		return fmt.Errorf("credential %s needs a token request: send through an Authorizer", c.Type)
 	case "basic":
 		pw, err := get(c.Password, "password")
 		if err != nil {

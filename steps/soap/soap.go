@@ -127,19 +127,24 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	for _, h := range req.Headers {
 		hreq.Header.Add(h.Name, h.Value)
 	}
-	credErr := rest.ApplyCredential(ctx, a.Secrets, hreq, req.Connection.Credential)
-	res.Request.Headers = rest.RedactHeaders(hreq.Header, req.Connection.Credential)
-	res.Request.Body = rest.CapString(wsdl.RedactEnvelope(envelope), maxRequestBodyInRecord)
-	if credErr != nil {
-		return a.secretFailure(fail, credErr)
-	}
-
 	baseDir := a.BaseDir
 	if baseDir == "" {
 		baseDir = req.ProjectRoot
 	}
+	authz := &rest.Authorizer{Secrets: a.Secrets, Transports: a.Transports, BaseDir: baseDir, Connection: req.Connection, Profile: req.Profile}
+	credErr := authz.Apply(ctx, hreq)
+	res.Request.Headers = rest.RedactHeaders(hreq.Header, req.Connection.Credential)
+	res.Request.Body = rest.CapString(wsdl.RedactEnvelope(envelope), maxRequestBodyInRecord)
+	res.Auth = authz.Facts()
+	if credErr != nil {
+		var xe *rest.ExchangeError
+		errors.As(credErr, &xe)
+		return fail(xe.Type, xe.Retry, xe.Err)
+	}
+
 	what := fmt.Sprintf("%s at %s", op.Name, target)
-	ex, err := rest.Do(ctx, a.Transports, baseDir, req.Connection, req.Profile, hreq, req.BodyLimit, what)
+	ex, err := authz.Do(ctx, hreq, req.BodyLimit, what)
+	res.Auth = authz.Facts()
 	if ex != nil {
 		res.Timings, res.TLS = ex.Timings, ex.TLS
 	}
@@ -177,7 +182,13 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	case perr != nil && ok2xx:
 		return fail(engine.ErrHTTPStatus, true, fmt.Errorf("calling %s at %s: the partner answered %s but not with a SOAP envelope: %v", op.Name, target, resp.Status, perr))
 	case !ok2xx:
-		return nil, rest.StatusError(resp, data, fmt.Sprintf("calling %s: the partner answered %s", what, resp.Status), res)
+		msg := fmt.Sprintf("calling %s: the partner answered %s", what, resp.Status)
+		if resp.StatusCode == http.StatusUnauthorized {
+			if why := authz.Explain401(ex); why != "" {
+				msg += " (" + why + ")"
+			}
+		}
+		return nil, rest.StatusError(resp, data, msg, res)
 	}
 	res.Body = parsed.Body
 	res.SOAPHeader = parsed.Header

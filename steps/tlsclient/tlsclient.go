@@ -416,3 +416,41 @@ func loadTrust(cfg *profileConfig, log *slog.Logger) (*x509.CertPool, error) {
 var systemRoots = x509.SystemCertPool
 
 var errNoTrustedCerts = errors.New("the file holds no certificate")
+
+// PresentedCertificate returns the client certificate, with its private
+// key, that rt presents at its next handshake: for a transport of a Cache,
+// the profile's current key material (a keystore replaced on disk is read
+// again). It returns nil when rt presents no certificate. OAuth 2.0 uses it
+// to know which certificate a token request and an API call authenticate
+// with, before either is sent.
+func PresentedCertificate(rt http.RoundTripper) *tls.Certificate {
+	t, ok := rt.(*http.Transport)
+	if !ok || t.TLSClientConfig == nil {
+		return nil
+	}
+	cfg := t.TLSClientConfig
+	var cert *tls.Certificate
+	switch {
+	case cfg.GetClientCertificate != nil:
+		c, err := cfg.GetClientCertificate(&tls.CertificateRequestInfo{})
+		if err != nil {
+			return nil
+		}
+		cert = c
+	case len(cfg.Certificates) > 0:
+		cert = &cfg.Certificates[0]
+	}
+	if cert == nil || len(cert.Certificate) == 0 {
+		return nil
+	}
+	if cert.Leaf == nil {
+		leaf, err := x509.ParseCertificate(cert.Certificate[0])
+		if err != nil {
+			return nil
+		}
+		c := *cert
+		c.Leaf = leaf
+		cert = &c
+	}
+	return cert
+}

@@ -216,3 +216,19 @@ func TestPartnerProjectTests(t *testing.T) {
 		t.Fatalf("passed %d, failed %d:\n%s", passed, failed, b.String())
 	}
 }
+
+// OAuth 2.0 connections run offline without a token endpoint, and a 401
+// from a mock is answered like one from a partner: a new token, one retry.
+func TestOAuthProjectTests(t *testing.T) {
+	noDial(t)
+	p, err := flows.Load("../../flows/testdata/valid/oauth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := RunProject(context.Background(), p, nil)
+	if passed, failed := Counts(results); failed != 0 || passed != 1 {
+		var b bytes.Buffer
+		WriteText(&b, results)
+		t.Fatalf("passed %d, failed %d:\n%s", passed, failed, b.String())
+	}
+}
