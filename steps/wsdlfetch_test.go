@@ -18,6 +18,7 @@ import (
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap"
+	"github.com/outflow-dev/outflow/steps/soap/soaptest"
 )
 
 // wsdlPartner serves engine/wsdl/testdata/imports (a WSDL importing a
@@ -202,5 +203,27 @@ func TestFetchWSDLErrors(t *testing.T) {
 				t.Fatalf("a failed fetch left %d files in the cache", len(entries))
 			}
 		})
+	}
+}
+
+// A WSDL behind an OAuth 2.0 protected gateway is fetched with the
+// connection's access token, got over the same mTLS transport.
+func TestFetchWSDLWithOAuthToken(t *testing.T) {
+	b := newBank(t, &soaptest.Orders{}, tlsClientAuth())
+	f := &soap.WSDLFetcher{Transports: b.tr, Secrets: b.tr.Secrets, BaseDir: b.dir}
+	u := b.srv.URL + "/ws/orders?wsdl"
+	if _, err := f.Fetch(context.Background(), b.conn, b.profile, u); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+		t.Fatalf("fetch by an unregistered client: %v", err)
+	}
+	b.registerTLSClient()
+	data, err := f.Fetch(context.Background(), b.conn, b.profile, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "GetOrderStatus") {
+		t.Fatalf("fetched %.200s", data)
+	}
+	if accepted, _ := b.srv.APICalls(); accepted != 1 || b.srv.TokenRequests() != 1 {
+		t.Fatalf("API calls accepted %d, token requests %d; want 1 and 1", accepted, b.srv.TokenRequests())
 	}
 }

@@ -117,11 +117,14 @@ func (f *WSDLFetcher) get(ctx context.Context, conn *engine.Connection, profile 
 		return nil, fmt.Errorf("fetching the WSDL: %w", err)
 	}
 	req.Header.Set("Accept", "text/xml, application/xml, application/wsdl+xml;q=0.9, */*;q=0.1")
-	if err := rest.ApplyCredential(ctx, f.Secrets, req, conn.Credential); err != nil {
+	// The connection's credential, an OAuth 2.0 token included, as a step
+	// would send it.
+	authz := &rest.Authorizer{Secrets: f.Secrets, Transports: f.Transports, BaseDir: f.BaseDir, Connection: conn, Profile: profile}
+	if err := authz.Apply(ctx, req); err != nil {
 		return nil, fmt.Errorf("fetching the WSDL %s through connection %s: %w", rawURL, conn.Name, err)
 	}
 	what := "GET " + rawURL
-	ex, err := rest.Do(ctx, f.Transports, f.BaseDir, conn, profile, req, wsdl.MaxDocumentSize, what)
+	ex, err := authz.Do(ctx, req, wsdl.MaxDocumentSize, what)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the WSDL through connection %s: %w", conn.Name, err)
 	}
