@@ -331,6 +331,7 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 			BodyType:   r.BodyType,
 			Expect:     append([]int(nil), r.Expect...),
 		}
+		es.Rest.Paginate = compilePaginate(r.Paginate)
 	case st.Soap != nil:
 		s := st.Soap
 		es.Soap = &engine.SoapStep{
@@ -564,4 +565,34 @@ func deepCopy(v any) any {
 		return out
 	}
 	return v
+}
+
+// compilePaginate fills in the defaults of a paginate.
+func compilePaginate(pg *Paginate) *engine.Paginate {
+	if pg == nil {
+		return nil
+	}
+	out := &engine.Paginate{
+		Items: pg.Items, NextLink: pg.NextLink, StopWhen: string(pg.StopWhen),
+		MaxPages: pg.MaxPages, MaxItems: pg.MaxItems,
+	}
+	if cu := pg.Cursor; cu != nil {
+		out.Cursor = &engine.PageCursor{From: cu.From, Param: cu.Param}
+	}
+	if pn := pg.Page; pn != nil {
+		out.Page = &engine.PageNumber{Param: pn.Param, Start: 1, SizeParam: pn.SizeParam, Size: pn.Size}
+		if out.Page.Param == "" {
+			out.Page.Param = "page"
+		}
+		if pn.Start != nil {
+			out.Page.Start = *pn.Start
+		}
+	}
+	if po := pg.Offset; po != nil {
+		out.Offset = &engine.PageOffset{Param: po.Param, Start: po.Start, LimitParam: po.LimitParam, Limit: po.Limit}
+		if out.Offset.Param == "" {
+			out.Offset.Param = "offset"
+		}
+	}
+	return out
 }

@@ -694,6 +694,16 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 	}
 	if st.Rest != nil {
 		c.checkRest(b, sp+".rest", st.Rest, env)
+		if st.Rest.Paginate != nil {
+			if st.Poll != nil {
+				c.errorf(doc, doc.keyPos(sp+".poll"), sp+".poll", "poll and rest.paginate do not go together: a step either repeats one call or walks pages; split it into two steps")
+			}
+			self := copyMap(visible)
+			if st.ID != "" {
+				self[st.ID] = sp
+			}
+			c.checkPaginate(b, sp+".rest.paginate", st.Rest.Paginate, &exprEnv{b: b, stepPath: sp + ".rest.paginate", visible: self, inForeach: inForeach, inPaginate: true})
+		}
 	}
 	if st.Soap != nil {
 		c.checkSoap(b, sp+".soap", st.Soap, env)
@@ -790,6 +800,64 @@ func (c *checker) checkRest(b *body, p string, r *RestStep, env *exprEnv) {
 			c.errorf(doc, doc.valPos(ep), ep, "%d is not an HTTP status code; use 100 to 599", code)
 		}
 	}
+}
+
+// checkPaginate checks a rest step's paginate: one way to the next page,
+// JSON paths where paths belong, and pairs given together.
+func (c *checker) checkPaginate(b *body, p string, pg *Paginate, env *exprEnv) {
+	doc := b.doc
+	var styles []string
+	for _, k := range []string{"next_link", "cursor", "page", "offset"} {
+		if _, set := doc.keys[p+"."+k]; set {
+			styles = append(styles, k)
+		}
+	}
+	switch {
+	case len(styles) == 0 && !doc.troubled[p]:
+		c.errorf(doc, doc.keyPos(p), p, "paginate needs one way to reach the next page: next_link (header or a JSON path), cursor, page or offset")
+	case len(styles) > 1:
+		c.errorf(doc, doc.keyPos(p+"."+styles[1]), p+"."+styles[1], "paginate has both %s and %s; give one way to reach the next page", styles[0], styles[1])
+	}
+	c.checkJSONPath(doc, p+".items", pg.Items)
+	switch nl := pg.NextLink; {
+	case nl == "header" || nl == "":
+	case strings.Contains(nl, "://") || strings.HasPrefix(nl, "/"):
+		c.errorf(doc, doc.valPos(p+".next_link"), p+".next_link", "next_link says where the partner gives the next link: header (the Link header) or a JSON path such as $.links.next, not a URL")
+	case strings.EqualFold(nl, "link") || strings.EqualFold(nl, "headers"):
+		c.errorf(doc, doc.valPos(p+".next_link"), p+".next_link", "next_link %q: write header for the Link header, or a JSON path such as $.links.next", nl)
+	default:
+		c.checkJSONPath(doc, p+".next_link", nl)
+	}
+	if cu := pg.Cursor; cu != nil {
+		c.checkJSONPath(doc, p+".cursor.from", cu.From)
+	}
+	if pn := pg.Page; pn != nil && pn.SizeParam != "" && pn.Size == 0 {
+		c.errorf(doc, doc.keyPos(p+".page.size_param"), p+".page.size_param", "size_param %q is sent with size; add size: (items per page)", pn.SizeParam)
+	}
+	if po := pg.Offset; po != nil && po.LimitParam != "" && po.Limit == 0 {
+		c.errorf(doc, doc.keyPos(p+".offset.limit_param"), p+".offset.limit_param", "limit_param %q is sent with limit; add limit: (items per page)", po.LimitParam)
+	}
+	if pg.StopWhen != "" {
+		c.checkString(doc, p+".stop_when", string(pg.StopWhen), env)
+	}
+}
+
+// checkJSONPath checks a path into a JSON body: a path, not an expression.
+func (c *checker) checkJSONPath(doc *document, p, v string) {
+	switch {
+	case v == "":
+	case engine.IsTemplate(v):
+		c.errorf(doc, doc.valPos(p), p, "%s is a JSON path into the page such as $.data, not an expression", lastKey(p))
+	case strings.ContainsAny(v, " \t\n"):
+		c.errorf(doc, doc.valPos(p), p, "%s %q is not a JSON path; write one such as $.data or $.meta.next_cursor", lastKey(p), v)
+	}
+}
+
+func lastKey(p string) string {
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
 }
 
 func (c *checker) checkSoap(b *body, p string, s *SoapStep, env *exprEnv) {
@@ -1032,8 +1100,10 @@ type exprEnv struct {
 	stepPath  string            // the step the expression belongs to, if any
 	visible   map[string]string // steps that have ended when it is evaluated
 	inForeach bool
-	noSteps   string          // why no step is available here, if none is
-	varsUpTo  map[string]bool // in vars: the vars above; nil elsewhere
+	// inPaginate says `page` is bound: in a paginated step's stop_when.
+	inPaginate bool
+	noSteps    string          // why no step is available here, if none is
+	varsUpTo   map[string]bool // in vars: the vars above; nil elsewhere
 }
 
 // checkValue checks every expression in a YAML-shaped value.
@@ -1103,6 +1173,10 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 	case "item", "index":
 		if !env.inForeach {
 			return fmt.Sprintf("%s is defined only inside the steps of a foreach", r.root), false
+		}
+	case "page":
+		if !env.inPaginate {
+			return "page is defined only in paginate.stop_when; after the step, read steps.ID.items and steps.ID.pages", false
 		}
 	}
 	return "", false

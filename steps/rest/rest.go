@@ -82,7 +82,13 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	if req.Connection == nil {
 		return fail(engine.ErrConfig, false, errors.New("no connection given"))
 	}
-	target, err := BuildURL(req.Connection, req.Profile, req.Path, req.Query)
+	var target *url.URL
+	var err error
+	if req.Link != "" {
+		target, err = FollowLink(req.Connection, req.Profile, req.LinkBase, req.Link)
+	} else {
+		target, err = BuildURL(req.Connection, req.Profile, req.Path, req.Query)
+	}
 	if err != nil {
 		return fail(engine.ErrConfig, false, err)
 	}
@@ -231,6 +237,58 @@ func BuildURL(conn *engine.Connection, profile *engine.ProtocolProfile, p string
 	}
 	u.RawQuery = q.Encode()
 	return u, nil
+}
+
+// FollowLink resolves a link a partner gave (the next page of a list),
+// absolute or relative to base, the URL of the response that held it. Like
+// BuildURL it never leaves the connection: a link to another scheme, host,
+// port or outside the base path is refused.
+func FollowLink(conn *engine.Connection, profile *engine.ProtocolProfile, base, link string) (*url.URL, error) {
+	root, err := BuildURL(conn, profile, "/", nil)
+	if err != nil {
+		return nil, err
+	}
+	from := root
+	if base != "" {
+		if from, err = url.Parse(base); err != nil {
+			return nil, fmt.Errorf("link base %q: %w", base, err)
+		}
+	}
+	ref, err := url.Parse(strings.TrimSpace(link))
+	if err != nil {
+		return nil, fmt.Errorf("next link %q is not a valid URL: %w", link, err)
+	}
+	u := from.ResolveReference(ref)
+	u.Fragment, u.RawFragment = "", ""
+	if u.User != nil || !strings.EqualFold(u.Scheme, root.Scheme) || !sameHostPort(u, root) {
+		return nil, fmt.Errorf("next link %q leaves connection %q (%s://%s); a step only follows links to its connection's host, so the link was not requested", link, conn.Name, root.Scheme, root.Host)
+	}
+	u.Scheme, u.Host = root.Scheme, root.Host
+	clean := path.Clean("/" + u.Path)
+	if strings.HasSuffix(u.Path, "/") && !strings.HasSuffix(clean, "/") {
+		clean += "/"
+	}
+	basePath := "/" + strings.Trim(conn.BasePath, "/")
+	if basePath != "/" && clean != basePath && !strings.HasPrefix(clean, basePath+"/") {
+		return nil, fmt.Errorf("next link %q leaves the base path %q of connection %q, so the link was not requested", link, conn.BasePath, conn.Name)
+	}
+	u.Path, u.RawPath = clean, ""
+	return u, nil
+}
+
+// sameHostPort compares the hosts and ports of two URLs, a missing port
+// standing for the scheme's default.
+func sameHostPort(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "http") {
+			return "80"
+		}
+		return "443"
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 func encodeBody(v any, bodyType string) ([]byte, string, error) {
