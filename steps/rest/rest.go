@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,6 +87,12 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	var err error
 	if req.Link != "" {
 		target, err = FollowLink(req.Connection, req.Profile, req.LinkBase, req.Link)
+		if err == nil {
+			// A partner that echoes an api_key query parameter into its next
+			// links must not get it into the record: the credential is added
+			// to the request below, as for any other request.
+			dropQueryCredential(target, req.Connection.Credential)
+		}
 	} else {
 		target, err = BuildURL(req.Connection, req.Profile, req.Path, req.Query)
 	}
@@ -150,6 +157,7 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	}
 	resp, data, size, truncated := ex.Response, ex.Data, ex.Size, ex.Truncated
 	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: ResponseHeaders(resp.Header), BodySize: size, BodyTruncated: truncated}
+	redactLinkCredential(rs.Headers, req.Connection.Credential)
 	if !truncated && isJSON(resp.Header.Get("Content-Type"), data) {
 		var v any
 		if json.Unmarshal(data, &v) == nil {
@@ -274,6 +282,37 @@ func FollowLink(conn *engine.Connection, profile *engine.ProtocolProfile, base, 
 	}
 	u.Path, u.RawPath = clean, ""
 	return u, nil
+}
+
+// queryCredential names the query parameter a connection's credential is
+// sent in, or "" when it is sent otherwise.
+func queryCredential(c *engine.Credential) string {
+	if c == nil || c.Type != "api_key" || c.In != "query" {
+		return ""
+	}
+	if c.Key == "" {
+		return "X-API-Key"
+	}
+	return c.Key
+}
+
+func dropQueryCredential(u *url.URL, c *engine.Credential) {
+	if key := queryCredential(c); key != "" && u.Query().Has(key) {
+		q := u.Query()
+		q.Del(key)
+		u.RawQuery = q.Encode()
+	}
+}
+
+// redactLinkCredential redacts an api_key query parameter that a partner
+// echoed into the links of its Link header.
+func redactLinkCredential(h map[string]string, c *engine.Credential) {
+	key := queryCredential(c)
+	if key == "" || h["link"] == "" {
+		return
+	}
+	re := regexp.MustCompile(`([?&;]` + regexp.QuoteMeta(url.QueryEscape(key)) + `=)[^&>;,\s]*`)
+	h["link"] = re.ReplaceAllString(h["link"], "${1}"+url.QueryEscape(Redacted))
 }
 
 // sameHostPort compares the hosts and ports of two URLs, a missing port
