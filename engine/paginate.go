@@ -34,6 +34,8 @@ type PageState struct {
 	Offset   int    `json:"offset,omitempty"`
 	// Bytes is the JSON size of the items collected so far.
 	Bytes int `json:"bytes,omitempty"`
+	// Count is the number of items read so far.
+	Count int `json:"count,omitempty"`
 }
 
 // runPaginated runs a REST step with paginate: one activity per page, so
@@ -121,7 +123,7 @@ func (r *runner) runPaginated(ctx workflow.Context, st *Step, sc *scope, path st
 			}
 			page.Error = errorInfo(err)
 			rec.Pages = append(rec.Pages, page)
-			data["items"], data["count"], data["pages"] = orNoItems(items), len(items), pagesData(rec.Pages)
+			data["items"], data["count"], data["pages"] = orNoItems(items), state.Count, pagesData(rec.Pages)
 			sc.steps[st.ID] = data
 			return fail(n, err)
 		}
@@ -138,37 +140,52 @@ func (r *runner) runPaginated(ctx workflow.Context, st *Step, sc *scope, path st
 		more := got.hasNext
 		capped := ""
 		kept := got.items
-		if pg.MaxItems > 0 && len(items)+len(kept) >= pg.MaxItems {
-			if len(items)+len(kept) > pg.MaxItems {
-				kept = kept[:pg.MaxItems-len(items)]
+		if pg.MaxItems > 0 && state.Count+len(kept) >= pg.MaxItems {
+			if state.Count+len(kept) > pg.MaxItems {
+				kept = kept[:pg.MaxItems-state.Count]
 				more = true
 			}
 			if more {
 				capped = "max_items"
 			}
 		}
-		if len(kept) > 0 {
+		state.Count += len(kept)
+		collect := len(pg.EachPage) == 0
+		if collect && len(kept) > 0 {
 			b, _ := json.Marshal(kept)
 			state.Bytes += len(b)
 			if state.Bytes > PageItemsBudget {
 				return fail(n, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-					"the items of %d pages take %s, over the %s a flow can carry in its state; set paginate.max_items to read fewer, or page through smaller date ranges in separate runs",
+					"the items of %d pages take %s, over the %s a flow can carry in its state; set paginate.max_items to read fewer, or process each page as it comes with paginate.each_page",
 					n, byteSize(state.Bytes), byteSize(PageItemsBudget)), ErrPagination, nil))
 			}
 		}
-		items = append(items, kept...)
+		if collect {
+			items = append(items, kept...)
+		}
 		state.Pages = n
 		data := stepData(&res)
-		data["items"], data["count"], data["pages"] = orNoItems(items), len(items), pagesData(rec.Pages)
+		data["items"], data["count"], data["pages"] = orNoItems(items), state.Count, pagesData(rec.Pages)
 		sc.steps[st.ID] = data
+		pageEnv := map[string]any{
+			"number": n, "items": orNoItems(kept), "count": len(got.items),
+			"status_code": data["status_code"], "headers": data["headers"], "json": data["json"],
+		}
+		if !collect && len(kept) > 0 {
+			inner := sc.child(map[string]any{"page": pageEnv})
+			if err := r.runSteps(ctx, pg.EachPage, inner, fmt.Sprintf("%s[%d]/", path, n)); err != nil {
+				var can *workflow.ContinueAsNewError
+				if errors.As(err, &can) {
+					return err
+				}
+				return r.failStep(ctx, st, sc, path, err)
+			}
+		}
 
 		stop := !more || capped != ""
 		if !stop && pg.StopWhen != "" {
 			env := sc.env()
-			env["page"] = map[string]any{
-				"number": n, "items": orNoItems(got.items), "count": len(got.items),
-				"status_code": data["status_code"], "headers": data["headers"], "json": data["json"],
-			}
+			env["page"] = pageEnv
 			v, err := EvalValue(pg.StopWhen, env)
 			if err != nil {
 				return r.failStep(ctx, st, sc, path, exprError(path+".paginate.stop_when", err))
@@ -182,7 +199,7 @@ func (r *runner) runPaginated(ctx workflow.Context, st *Step, sc *scope, path st
 		if stop {
 			data["more"] = capped != ""
 			if capped != "" {
-				r.rec.Notes = append(r.rec.Notes, fmt.Sprintf("step %s stopped at %s (%d pages, %d items) while the partner had more", path, capped, n, len(items)))
+				r.rec.Notes = append(r.rec.Notes, fmt.Sprintf("step %s stopped at %s (%d pages, %d items) while the partner had more", path, capped, n, state.Count))
 			}
 			break
 		}

@@ -143,3 +143,72 @@ func TestNextLinkHeader(t *testing.T) {
 		}
 	}
 }
+
+// each_page steps run once per page across continue-as-new, and the items
+// are not collected.
+func TestPaginateEachPageContinuesAsNew(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	partner := func(ctx context.Context, req *RestRequest) (*StepResult, error) {
+		n := 0
+		for _, kv := range req.Query {
+			if kv.Name == "page" {
+				n, _ = strconv.Atoi(kv.Value)
+			}
+		}
+		mu.Lock()
+		calls[req.Path+"#"+strconv.Itoa(n)]++
+		mu.Unlock()
+		items := []any{}
+		if req.Path == "/list" && n <= 4 {
+			items = []any{float64(2*n - 1), float64(2 * n)}
+		}
+		return &StepResult{Attempt: 1, Response: &ResponseSummary{StatusCode: 200, JSON: map[string]any{"results": items}}}, nil
+	}
+	p := testPlan(Step{ID: "list", Rest: &RestStep{Connection: "p", Method: "GET", Path: "/list",
+		Paginate: &Paginate{Items: "results", Page: &PageNumber{Param: "page", Start: 1}, EachPage: []Step{
+			restStep("touch", "/touch/${{ page.number }}/${{ page.items[1] }}/${{ steps.list.count }}"),
+		}}}})
+	p.Outputs = []Binding{{Name: "count", Value: "${{ steps.list.count }}"}, {Name: "items", Value: "${{ len(steps.list.items) }}"}}
+	p.Settings.HistoryLimit = 14
+	var s testsuite.WorkflowTestSuite
+	in := RunInput{Plan: p, Inputs: map[string]any{"id": "1"}}
+	for runs := 1; runs < 20; runs++ {
+		env := s.NewTestWorkflowEnvironment()
+		env.RegisterWorkflowWithOptions(FlowWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+		env.RegisterActivityWithOptions(partner, activity.RegisterOptions{Name: RestActivity})
+		env.ExecuteWorkflow(WorkflowName, in)
+		err := env.GetWorkflowError()
+		var can *workflow.ContinueAsNewError
+		if errors.As(err, &can) {
+			in = RunInput{}
+			if derr := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); derr != nil {
+				t.Fatal(derr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec Record
+		if err := env.GetWorkflowResult(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if runs < 2 || rec.Outputs["count"] != 8.0 || rec.Outputs["items"] != 0.0 {
+			t.Fatalf("runs %d, outputs %v", runs, rec.Outputs)
+		}
+		for n := 1; n <= 4; n++ {
+			if calls["/list#"+strconv.Itoa(n)] != 1 || calls["/touch/"+strconv.Itoa(n)+"/"+strconv.Itoa(2*n)+"/"+strconv.Itoa(2*n)+"#0"] != 1 {
+				t.Fatalf("page %d: calls %v", n, calls)
+			}
+			if st := rec.Step("list[" + strconv.Itoa(n) + "]/touch"); st == nil || st.Status != StatusSucceeded {
+				t.Fatalf("list[%d]/touch: %+v", n, st)
+			}
+		}
+		if calls["/list#5"] != 1 || len(calls) != 9 {
+			t.Fatalf("calls %v: the empty page 5 ends the list and runs no step", calls)
+		}
+		return
+	}
+	t.Fatal("flow never finished")
+}

@@ -174,6 +174,10 @@ type Paginate struct {
 	// item cap.
 	MaxPages int `json:"max_pages,omitempty"`
 	MaxItems int `json:"max_items,omitempty"`
+	// EachPage, when set, runs after each page that has items, with `page` bound, and the
+	// items are not collected: lists of any length, one page in memory.
+	// The steps of page n have paths "<step>[n]/<id>".
+	EachPage []Step `json:"each_page,omitempty"`
 }
 
 // PageCursor is cursor pagination: From is the path of the next cursor in

@@ -241,6 +241,9 @@ func (c *compiler) finish(p *Project, doc *document, plan *engine.Plan) {
 			switch {
 			case st.Rest != nil:
 				conns[st.Rest.Connection] = true
+				if pg := st.Rest.Paginate; pg != nil {
+					reach(pg.EachPage)
+				}
 			case st.Soap != nil:
 				conns[st.Soap.Connection] = true
 			case st.Action != nil:
@@ -332,6 +335,9 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 			Expect:     append([]int(nil), r.Expect...),
 		}
 		es.Rest.Paginate = compilePaginate(r.Paginate)
+		if pg := r.Paginate; pg != nil && len(pg.EachPage) > 0 {
+			es.Rest.Paginate.EachPage = c.steps(doc, sp+".rest.paginate.each_page", pg.EachPage)
+		}
 	case st.Soap != nil:
 		s := st.Soap
 		es.Soap = &engine.SoapStep{

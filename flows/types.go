@@ -257,6 +257,11 @@ type Paginate struct {
 	// Collect at most this many items; the step stops at the page that reaches it. Default: no limit
 	// (but the items collected may take at most 1 MiB as JSON).
 	MaxItems int `yaml:"max_items,omitempty" jsonschema:"minimum=1"`
+	// Steps to run for each page that has items, as soon as it is read, with `page` bound (`page.items`,
+	// `page.number`, ...). The items are then not collected, so a list of any length can be
+	// processed, one page at a time. In the execution record, the steps of page 3 are
+	// `ID[3]/STEP`.
+	EachPage []Step `yaml:"each_page,omitempty"`
 }
 
 // PageCursor is cursor pagination: a value of each page's body is sent as a query parameter

@@ -36,6 +36,8 @@ type checker struct {
 	idx *index
 	// calls records which actions each action calls, to find cycles.
 	calls map[string][]actionCall
+	// eachPage counts the each_page steps being checked: `page` is bound inside.
+	eachPage int
 }
 
 type actionCall struct {
@@ -391,6 +393,7 @@ type scope struct {
 	parent    *scope
 	foreach   string // path of the foreach step that opens it; "" for the top
 	foreachID string
+	pages     bool // the foreach is a paginated step's each_page
 	ids       map[string]string // id → step path
 }
 
@@ -546,6 +549,12 @@ func (c *checker) declare(b *body, sc *scope, p string, steps []Step, branch str
 			b.scopes[sp] = inner
 			c.declare(b, inner, sp+".steps", st.Steps, "")
 		}
+		if st.Rest != nil && st.Rest.Paginate != nil && len(st.Rest.Paginate.EachPage) > 0 {
+			ep := sp + ".rest.paginate.each_page"
+			inner := &scope{parent: sc, foreach: sp, foreachID: st.ID, pages: true, ids: map[string]string{}}
+			b.scopes[ep] = inner
+			c.declare(b, inner, ep, st.Rest.Paginate.EachPage, "")
+		}
 		for j := range st.Parallel {
 			bp := indexPath(sp+".parallel", j)
 			c.declare(b, sc, bp+".steps", st.Parallel[j].Steps, bp)
@@ -560,7 +569,11 @@ func (c *checker) checkShadowing(b *body) {
 		for _, d := range b.decls[id] {
 			for s := d.scope.parent; s != nil; s = s.parent {
 				if other, ok := s.ids[id]; ok {
-					c.errorf(b.doc, b.doc.valPos(d.path+".id"), d.path+".id", "step id %q is used by %s (line %d) around this foreach already; choose another id so that steps.%s means one step", id, other, b.doc.valPos(other).Line, id)
+					around := "this foreach"
+					if d.scope.pages {
+						around = "these each_page steps"
+					}
+					c.errorf(b.doc, b.doc.valPos(d.path+".id"), d.path+".id", "step id %q is used by %s (line %d) around %s already; choose another id so that steps.%s means one step", id, other, b.doc.valPos(other).Line, around, id)
 					break
 				}
 			}
@@ -605,7 +618,7 @@ func branchIDs(steps []Step, p string) map[string]string {
 
 func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map[string]string, inForeach bool) {
 	doc := b.doc
-	env := &exprEnv{b: b, stepPath: sp, visible: visible, inForeach: inForeach}
+	env := &exprEnv{b: b, stepPath: sp, visible: visible, inForeach: inForeach, inPaginate: c.eachPage > 0}
 	var kinds []string
 	if st.Rest != nil {
 		kinds = append(kinds, "rest")
@@ -703,6 +716,17 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 				self[st.ID] = sp
 			}
 			c.checkPaginate(b, sp+".rest.paginate", st.Rest.Paginate, &exprEnv{b: b, stepPath: sp + ".rest.paginate", visible: self, inForeach: inForeach, inPaginate: true})
+			if each := st.Rest.Paginate.EachPage; len(each) > 0 {
+				ep := sp + ".rest.paginate.each_page"
+				inner := b.scopes[ep]
+				if inner == nil {
+					inner = &scope{parent: sc, foreach: sp, pages: true, ids: map[string]string{}}
+				}
+				// The steps of a page see `page`, and the steps before this one.
+				c.eachPage++
+				c.checkSteps(b, inner, ep, each, self, inForeach)
+				c.eachPage--
+			}
 		}
 	}
 	if st.Soap != nil {
@@ -1176,7 +1200,7 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 		}
 	case "page":
 		if !env.inPaginate {
-			return "page is defined only in paginate.stop_when; after the step, read steps.ID.items and steps.ID.pages", false
+			return "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages", false
 		}
 	}
 	return "", false
@@ -1203,6 +1227,8 @@ func (c *checker) explainStep(env *exprEnv, id string) string {
 		return fmt.Sprintf("step %q refers to itself; its results exist only after it ends", id)
 	case env.stepPath != "" && strings.HasPrefix(env.stepPath, d.path+"."):
 		return fmt.Sprintf("step %q is the step this expression is part of; its results exist only after it ends", id)
+	case d.scope.pages && !strings.HasPrefix(env.stepPath, d.scope.foreach+"."):
+		return fmt.Sprintf("step %q runs once per page of the paginated step %s (line %d); its results are in the execution record, not in steps", id, d.scope.foreach, b.doc.valPos(d.scope.foreach).Line)
 	case d.scope.foreach != "" && !strings.HasPrefix(env.stepPath, d.scope.foreach+"."):
 		return fmt.Sprintf("step %q runs inside the foreach %s (line %d), once per item; read its results as steps.%s.results[INDEX].%s", id, d.scope.foreach, b.doc.valPos(d.scope.foreach).Line, d.scope.foreachID, id)
 	case d.branch != "" && !strings.HasPrefix(env.stepPath, d.branch+".") && strings.HasPrefix(env.stepPath, parentPath(parentPath(d.branch))+"."):

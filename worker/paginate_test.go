@@ -336,7 +336,7 @@ func TestPaginateItemsBudget(t *testing.T) {
 		t.Fatal("collected more items than a flow can carry")
 	}
 	st := rec.Step("list")
-	if st.Error.Type != engine.ErrPagination || !strings.Contains(st.Error.Message, "over the 1.0 MiB a flow can carry") || !strings.Contains(st.Error.Message, "max_items") {
+	if st.Error.Type != engine.ErrPagination || !strings.Contains(st.Error.Message, "over the 1.0 MiB a flow can carry") || !strings.Contains(st.Error.Message, "max_items") || !strings.Contains(st.Error.Message, "each_page") {
 		t.Fatalf("error: %+v", st.Error)
 	}
 	if n := len(st.Pages); n < 5 || n > 12 || w.pages.Requests("offset", n+1) != 0 {
@@ -352,5 +352,71 @@ func TestPaginateItemsNotFound(t *testing.T) {
 	}
 	if msg := rec.Step("list").Error.Message; msg != `page 1: no items at "$.data" in the page (its top-level fields: orders, total)` {
 		t.Fatalf("error: %s", msg)
+	}
+}
+
+// each_page processes every page as soon as it is read, without collecting
+// the items: here each page's ids are posted back to the partner.
+func TestPaginateEachPage(t *testing.T) {
+	w := newPagesWorld(t, 45)
+	post := engine.Step{ID: "seen", Rest: &engine.RestStep{Connection: "partner", Method: "POST", Path: "/pages/seen",
+		Body: map[string]any{"ids": "${{ map(page.items, .id) }}", "page": "${{ page.number }}", "so_far": "${{ steps.list.count }}"}}}
+	rec, data, err := w.run(t, "/pages/number", nil, &engine.Paginate{Items: "results",
+		Page: &engine.PageNumber{Param: "page", Start: 1, SizeParam: "per_page", Size: 10}, EachPage: []engine.Step{post}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := w.pages.Seen()
+	if len(seen) != 45 || seen[0] != 1 || seen[44] != 45 {
+		t.Fatalf("partner saw %v", seen)
+	}
+	if data["count"] != 45.0 || len(data["items"].([]any)) != 0 {
+		t.Fatalf("count %v, items collected %d", data["count"], len(data["items"].([]any)))
+	}
+	for n := 1; n <= 5; n++ {
+		st := rec.Step(fmt.Sprintf("list[%d]/seen", n))
+		if st == nil || st.Status != engine.StatusSucceeded || !strings.Contains(st.Request.Body, fmt.Sprintf(`"page":%d`, n)) {
+			t.Fatalf("list[%d]/seen: %+v", n, st)
+		}
+	}
+	if body := rec.Step("list[3]/seen").Request.Body; !strings.Contains(body, `"so_far":30`) {
+		t.Errorf("steps.list.count inside page 3 = %s, want the 30 items read so far", body)
+	}
+}
+
+// A list far over what a flow can collect goes through each_page.
+func TestPaginateEachPageHasNoItemsBudget(t *testing.T) {
+	w := newPagesWorld(t, 150000)
+	post := engine.Step{ID: "seen", Rest: &engine.RestStep{Connection: "partner", Method: "POST", Path: "/pages/seen",
+		Body: map[string]any{"ids": "${{ [page.items[0].id, page.items[len(page.items)-1].id] }}"}}}
+	_, data, err := w.run(t, "/pages/offset", nil, &engine.Paginate{Items: "orders",
+		Offset: &engine.PageOffset{Param: "offset", LimitParam: "limit", Limit: 10000}, EachPage: []engine.Step{post}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 15 full pages, and an empty 16th that ends the list.
+	if data["count"] != 150000.0 || len(data["pages"].([]any)) != 16 {
+		t.Fatalf("count %v, %d pages", data["count"], len(data["pages"].([]any)))
+	}
+	if seen := w.pages.Seen(); len(seen) != 30 || seen[0] != 1 || seen[29] != 150000 {
+		t.Fatalf("partner saw %v", seen)
+	}
+}
+
+// A failing step of a page fails the paginated step; later pages are not read.
+func TestPaginateEachPageFailure(t *testing.T) {
+	w := newPagesWorld(t, 45)
+	post := engine.Step{ID: "seen", Rest: &engine.RestStep{Connection: "partner", Method: "POST", Path: "/pages/seen",
+		Body: "${{ page.number == 2 ? 'not json' : tojson({ids: []}) }}"}}
+	rec, _, err := w.run(t, "/pages/number", nil, &engine.Paginate{Items: "results",
+		Page: &engine.PageNumber{Param: "page", Start: 1, SizeParam: "per_page", Size: 10}, EachPage: []engine.Step{post}})
+	if err == nil {
+		t.Fatal("flow succeeded although a page's step failed")
+	}
+	if st := rec.Step("list"); st.Status != engine.StatusFailed || !strings.Contains(st.Error.Message, "400 Bad Request") || len(st.Pages) != 2 {
+		t.Fatalf("list: %+v", st)
+	}
+	if w.pages.Requests("number", 3) != 0 {
+		t.Error("page 3 was read after page 2's step failed")
 	}
 }

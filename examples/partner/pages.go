@@ -1,6 +1,7 @@
 package partner
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 //	GET /v2/pages/offset?offset=O&limit=L     {"orders": [...], "total": T}
 //	GET /v2/pages/elsewhere                   a Link header to another host
 //	GET /v2/pages/loop                        a next link to the same page, forever
+//	POST /v2/pages/seen                       {"ids": [...]}: records the ids (see Seen)
 //
 // Every list holds orders {"id": 1} to {"id": Total}. A query parameter
 // fail=N makes page N answer 422 with a message; hold=N makes page N wait
@@ -27,6 +29,7 @@ type Pages struct {
 	Total int
 
 	mu       sync.Mutex
+	seen     []int
 	requests map[string]int
 	held     map[string]int
 	release  chan struct{}
@@ -44,6 +47,13 @@ func (p *Pages) Held(style string, n int) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.held[style+"/"+strconv.Itoa(n)]
+}
+
+// Seen returns the ids posted to /v2/pages/seen, in the order they came.
+func (p *Pages) Seen() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int(nil), p.seen...)
 }
 
 // Release lets held pages, and pages requested later, answer.
@@ -199,6 +209,19 @@ func (p *Pages) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"data": p.orders(0, 2), "next": "/v2/pages/loop"})
+	})
+	mux.HandleFunc("POST /v2/pages/seen", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			IDs []int `json:"ids"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"message": "body must be {\"ids\": [numbers]}: " + err.Error()})
+			return
+		}
+		p.mu.Lock()
+		p.seen = append(p.seen, body.IDs...)
+		p.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"seen": len(body.IDs)})
 	})
 	return mux
 }
