@@ -142,7 +142,7 @@ func (r *runner) runPaginated(ctx workflow.Context, st *Step, sc *scope, path st
 		kept := got.items
 		if pg.MaxItems > 0 && state.Count+len(kept) >= pg.MaxItems {
 			if state.Count+len(kept) > pg.MaxItems {
-				kept = kept[:pg.MaxItems-state.Count]
+				kept = kept[:max(pg.MaxItems-state.Count, 0)]
 				more = true
 			}
 			if more {

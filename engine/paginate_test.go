@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -211,4 +212,31 @@ func TestPaginateEachPageContinuesAsNew(t *testing.T) {
 		return
 	}
 	t.Fatal("flow never finished")
+}
+
+// A local paginated step calls a local activity per page, and the record's
+// text shows every page.
+func TestPaginateLocalStepAndRecordText(t *testing.T) {
+	partner := &fakePartner{}
+	st := Step{ID: "list", Local: true, Rest: &RestStep{Connection: "p", Method: "GET", Path: "/list",
+		Paginate: &Paginate{Items: "$.items", Offset: &PageOffset{Param: "offset", LimitParam: "limit", Limit: 3}, MaxItems: 7}}}
+	p := testPlan(st)
+	p.Outputs = []Binding{{Name: "items", Value: "${{ steps.list.items }}"}, {Name: "more", Value: "${{ steps.list.more }}"}}
+	rec, err := runPlan(t, p, map[string]any{"id": "1"}, partner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(partner.calls) != 3 {
+		t.Fatalf("calls %v", partner.calls)
+	}
+	if items, _ := rec.Outputs["items"].([]any); len(items) != 7 || rec.Outputs["more"] != true {
+		t.Fatalf("outputs %v", rec.Outputs)
+	}
+	var b strings.Builder
+	rec.WriteText(&b, true)
+	for _, want := range []string{"page 1    https://partner/list  200, 3 items", "page 3    https://partner/list  200, 3 items"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("record text lacks %q:\n%s", want, b.String())
+		}
+	}
 }
