@@ -393,7 +393,7 @@ type scope struct {
 	parent    *scope
 	foreach   string // path of the foreach step that opens it; "" for the top
 	foreachID string
-	pages     bool // the foreach is a paginated step's each_page
+	pages     bool              // the foreach is a paginated step's each_page
 	ids       map[string]string // id → step path
 }
 
