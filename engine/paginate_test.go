@@ -240,3 +240,39 @@ func TestPaginateLocalStepAndRecordText(t *testing.T) {
 		}
 	}
 }
+
+func TestReadPage(t *testing.T) {
+	page := func(json any) *StepResult {
+		return &StepResult{Response: &ResponseSummary{StatusCode: 200, JSON: json, Headers: map[string]string{"content-type": "application/json"}}}
+	}
+	offset := &Paginate{Items: "$", Offset: &PageOffset{Param: "offset"}}
+	got, err := readPage(offset, page([]any{1.0, 2.0}), 1)
+	if err != nil || len(got.items) != 2 || !got.hasNext {
+		t.Fatalf("a body that is the list: %+v, %v", got, err)
+	}
+	if got, err := readPage(&Paginate{Items: "data", Offset: &PageOffset{}}, page(map[string]any{"data": nil}), 2); err != nil || len(got.items) != 0 || got.hasNext {
+		t.Fatalf("null items: %+v, %v", got, err)
+	}
+	cursor := &Paginate{Items: "$.data", Cursor: &PageCursor{From: "$.meta.next", Param: "c"}}
+	if got, _ := readPage(cursor, page(map[string]any{"data": []any{}, "meta": map[string]any{"next": 42.0}}), 1); got.next != "42" || !got.hasNext {
+		t.Fatalf("a numeric cursor: %+v", got)
+	}
+	errs := []struct {
+		pg   *Paginate
+		res  *StepResult
+		want string
+	}{
+		{cursor, page(map[string]any{"data": map[string]any{"a": 1.0}}), `items at "$.data" are an object, not a list`},
+		{cursor, page([]any{1.0}), `no items at "$.data" in the page (the body is a list: use items: "$")`},
+		{cursor, &StepResult{Response: &ResponseSummary{StatusCode: 200, Body: `{"data": [`, BodySize: 600 << 10, BodyTruncated: true}},
+			"the page is 600.0 KiB, over the body limit, so its items cannot be read; raise body_limit in outflow.yaml or ask for smaller pages"},
+		{cursor, &StepResult{Response: &ResponseSummary{StatusCode: 200, Body: "<orders/>", Headers: map[string]string{"content-type": "text/xml"}}},
+			`the page is not JSON (content-type "text/xml"), so paginate cannot find its items`},
+	}
+	for _, tt := range errs {
+		_, err := readPage(tt.pg, tt.res, 1)
+		if err == nil || errorInfo(err).Message != tt.want || errorInfo(err).Type != ErrPagination {
+			t.Errorf("readPage error %v, want %s", err, tt.want)
+		}
+	}
+}
