@@ -155,3 +155,108 @@ func TestPaginationResumesAfterWorkerKill(t *testing.T) {
 		t.Error("the partner password is in the workflow history")
 	}
 }
+
+// walkSettings makes flows continue as new after 300 history events.
+const walkSettings = `kind: Project
+name: walk
+history_limit: 300
+`
+
+const walkProject = `kind: ProtocolProfile
+name: partner-mtls
+keystore: {path: client-bundle.pem}
+truststore: {paths: [ca.pem]}
+---
+kind: Connection
+name: partner
+url: https://127.0.0.1:%d/v2
+mutual_auth: true
+protocol_profile: partner-mtls
+---
+kind: Flow
+name: walk
+steps:
+  - id: orders
+    local: %v
+    rest:
+      connection: partner
+      path: /pages/number
+      paginate: {items: $.results, page: {size_param: per_page, size: 100}}
+outputs:
+  count: "${{ steps.orders.count }}"
+  last: "${{ steps.orders.items[19999].id }}"
+`
+
+// TestPaginationContinuesAsNewOnEmbeddedServer walks 200 pages of 100
+// items on a real Temporal server with a history limit of 300 events: the
+// flow continues as new between pages, carrying 20,000 items, and each page
+// is requested once. The time per page is logged (go test -v), not checked.
+func TestPaginationContinuesAsNewOnEmbeddedServer(t *testing.T) {
+	ca, err := devpki.NewCA("Partner CA", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCert, err := ca.IssueServer("partner", []string{"127.0.0.1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ca.IssueClient("outflow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := openStack(ctx, &globalFlags{namespace: "default"}, stackOptions{embedWorker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, local := range []bool{false, true} {
+		pages := &partner.Pages{Total: 20000}
+		srv := httptest.NewUnstartedServer(pages.Handler())
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{srvCert.TLSCertificate()}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
+		srv.StartTLS()
+		defer srv.Close()
+		dir := t.TempDir()
+		writeTestFile(t, filepath.Join(dir, "ca.pem"), ca.CertPEM())
+		if _, err := client.WriteFiles(dir, "client"); err != nil {
+			t.Fatal(err)
+		}
+		writeTestFile(t, filepath.Join(dir, "outflow.yaml"), []byte(walkSettings))
+		writeTestFile(t, filepath.Join(dir, "flow.yaml"), []byte(fmt.Sprintf(walkProject, srv.Listener.Addr().(*net.TCPAddr).Port, local)))
+		proj, err := flows.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := proj.Plan("walk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		run, err := st.client.Start(ctx, plan, nil, engine.RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := st.client.Wait(ctx, run, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		if rec.Outputs["count"] != 20000.0 || rec.Outputs["last"] != 20000.0 {
+			t.Fatalf("local=%v: outputs %v", local, rec.Outputs)
+		}
+		// 200 full pages, and an empty 201st that ends the list.
+		step := rec.Step("orders")
+		if len(step.Pages) != 201 || len(rec.Steps) != 1 {
+			t.Fatalf("local=%v: %d pages, %d steps in the record", local, len(step.Pages), len(rec.Steps))
+		}
+		for i, p := range step.Pages {
+			if p.Number != i+1 || pages.Requests("number", i+1) != 1 {
+				t.Fatalf("local=%v: page %d recorded as %d, requested %d times", local, i+1, p.Number, pages.Requests("number", i+1))
+			}
+		}
+		if !local && rec.Runs < 2 {
+			t.Errorf("200 activities in one run with history_limit 300: the walk did not continue as new (runs %d)", rec.Runs)
+		}
+		t.Logf("local=%v: 201 pages of 100 items in %s (%.1f ms/page), continued as new %d times", local, took.Round(time.Millisecond), float64(took.Microseconds())/1000/201, rec.Runs)
+	}
+}
