@@ -56,6 +56,12 @@ type RestRequest struct {
 	// IdempotencyKey stays the same across retries of the step; it is sent as
 	// the Idempotency-Key header on non-idempotent methods.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Link, when set, is the URL to request instead of Path and Query: the
+	// next link a partner gave for a paginated step, absolute or relative to
+	// LinkBase (the URL of the page that gave it). The activity refuses a
+	// link that leaves the connection's scheme, host, port or base path.
+	Link     string `json:"link,omitempty"`
+	LinkBase string `json:"link_base,omitempty"`
 }
 
 // StepResult is what a REST or SOAP activity returns, and the details of its

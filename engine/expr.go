@@ -16,7 +16,7 @@ import (
 
 // Names visible to expressions. Anything else is a compile error, so typos are
 // reported by `outflow validate` rather than at run time.
-var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution"}
+var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution", "page"}
 
 const (
 	exprOpen  = "${{"
@@ -31,6 +31,8 @@ type exprEnv struct {
 	Index     any `expr:"index"`
 	Branch    any `expr:"branch"`
 	Execution any `expr:"execution"`
+	// Page is the page just read, in a paginated step's stop_when.
+	Page any `expr:"page"`
 }
 
 // Template is a string that may contain ${{ ... }} expressions. A template that
@@ -135,7 +137,7 @@ func (t *Template) Eval(env map[string]any) (any, error) {
 func runExpr(p templatePart, env map[string]any) (any, error) {
 	e := exprEnv{
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
-		Index: env["index"], Branch: env["branch"], Execution: env["execution"],
+		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
 	}
 	v, err := expr.Run(p.program, e)
 	if err != nil {

@@ -146,7 +146,75 @@ type RestStep struct {
 	BodyType string `json:"body_type,omitempty"` // json | text | form
 	// Expect lists accepted status codes; empty means any 2xx.
 	Expect []int `json:"expect,omitempty"`
+	// Paginate, when set, calls the endpoint page after page, each page its
+	// own activity, and collects the items of all pages.
+	Paginate *Paginate `json:"paginate,omitempty"`
 }
+
+// Paginate says how a REST step walks the pages of a list. Exactly one of
+// NextLink, Cursor, Page and Offset is set. Paths are gjson paths into the
+// page's JSON body ("data", "meta.next_cursor").
+type Paginate struct {
+	// Items is the path of the page's list of items.
+	Items string `json:"items"`
+	// NextLink is "header" (the Link header's rel="next") or the path of the
+	// next page's URL in the body. An empty or missing link ends the list.
+	NextLink string `json:"next_link,omitempty"`
+	// Cursor copies a value of each page's body into a query parameter of
+	// the next request.
+	Cursor *PageCursor `json:"cursor,omitempty"`
+	// Page numbers the pages in a query parameter.
+	Page *PageNumber `json:"page,omitempty"`
+	// Offset counts the items already read in a query parameter.
+	Offset *PageOffset `json:"offset,omitempty"`
+	// StopWhen is a template evaluated after each page with `page` bound;
+	// when true, no further page is requested.
+	StopWhen string `json:"stop_when,omitempty"`
+	// MaxPages and MaxItems cap the walk; 0 means DefaultMaxPages and no
+	// item cap.
+	MaxPages int `json:"max_pages,omitempty"`
+	MaxItems int `json:"max_items,omitempty"`
+	// EachPage, when set, runs after each page that has items, with `page` bound, and the
+	// items are not collected: lists of any length, one page in memory.
+	// The steps of page n have paths "<step>[n]/<id>".
+	EachPage []Step `json:"each_page,omitempty"`
+}
+
+// PageCursor is cursor pagination: From is the path of the next cursor in
+// a page's body, Param the query parameter that sends it.
+type PageCursor struct {
+	From  string `json:"from"`
+	Param string `json:"param"`
+}
+
+// PageNumber is page-number pagination: Param carries 1, 2, 3... (from
+// Start), and SizeParam, when set, carries Size on every request.
+type PageNumber struct {
+	Param     string `json:"param"`
+	Start     int    `json:"start"`
+	SizeParam string `json:"size_param,omitempty"`
+	Size      int    `json:"size,omitempty"`
+}
+
+// PageOffset is offset pagination: Param carries the number of items read
+// so far (from Start), and LimitParam, when set, carries Limit.
+type PageOffset struct {
+	Param      string `json:"param"`
+	Start      int    `json:"start,omitempty"`
+	LimitParam string `json:"limit_param,omitempty"`
+	Limit      int    `json:"limit,omitempty"`
+}
+
+// DefaultMaxPages caps a paginated step that sets no max_pages, so that a
+// partner that always answers with a next page cannot loop a flow forever.
+const DefaultMaxPages = 1000
+
+// PageItemsBudget is how many bytes (as JSON) of items a paginated step may
+// collect: the items live in the flow's state, which Temporal carries in
+// payloads of at most 2 MB (across continue-as-new, with the plan and the
+// record). Larger lists need max_items, or a flow that reads fewer pages
+// per run.
+const PageItemsBudget = 1 << 20
 
 // SoapStep calls a SOAP operation through a connection alias.
 type SoapStep struct {

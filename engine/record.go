@@ -62,6 +62,23 @@ type StepRecord struct {
 	Timings  *Timings         `json:"timings,omitempty"`
 	Outputs  map[string]any   `json:"outputs,omitempty"`
 	Error    *ErrorInfo       `json:"error,omitempty"`
+	// Pages lists the pages of a paginated step, in order; Request and
+	// Response above are the last page's.
+	Pages []PageRecord `json:"pages,omitempty"`
+}
+
+// PageRecord is one page of a paginated step.
+type PageRecord struct {
+	Number     int       `json:"number"`
+	URL        string    `json:"url"`
+	StatusCode int       `json:"status_code,omitempty"`
+	Items      int       `json:"items"`
+	Attempts   int       `json:"attempts,omitempty"`
+	Start      time.Time `json:"start"`
+	Duration   Duration  `json:"duration"`
+	// TotalMillis is the HTTP exchange's time on the worker.
+	TotalMillis float64    `json:"total_ms,omitempty"`
+	Error       *ErrorInfo `json:"error,omitempty"`
 }
 
 // ErrorInfo is a failure in words: a stable type and the message.

@@ -54,6 +54,20 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 			if s.Request != nil {
 				fmt.Fprintf(w, "  request:  %s %s\n", s.Request.Method, s.Request.URL)
 			}
+			for _, p := range s.Pages {
+				code := "-"
+				if p.StatusCode != 0 {
+					code = fmt.Sprint(p.StatusCode)
+				}
+				fmt.Fprintf(w, "  page %-3d  %s  %s, %d items, %s", p.Number, dash(p.URL), code, p.Items, time.Duration(p.Duration).Round(100*time.Microsecond))
+				if p.Attempts > 1 {
+					fmt.Fprintf(w, ", %d attempts", p.Attempts)
+				}
+				if p.Error != nil {
+					fmt.Fprintf(w, "  %s", p.Error.Message)
+				}
+				fmt.Fprintln(w)
+			}
 			if s.Response != nil {
 				fmt.Fprintf(w, "  response: %d, %d bytes", s.Response.StatusCode, s.Response.BodySize)
 				if s.Response.BodyTruncated {

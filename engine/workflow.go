@@ -55,6 +55,8 @@ type Resume struct {
 	Steps    map[string]any `json:"steps,omitempty"`
 	Record   *Record        `json:"record"`
 	Poll     *PollState     `json:"poll,omitempty"`
+	// Page is a paginated step in progress.
+	Page *PageState `json:"page,omitempty"`
 }
 
 // PollState is a poll in progress at a continue-as-new.
@@ -102,6 +104,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 		r.rec.RunID = info.WorkflowExecution.RunID
 		r.rec.Runs++
 		r.resumePoll = rs.Poll
+		r.resumePage = rs.Page
 		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps)}
 		first = rs.NextStep
 	} else {
@@ -189,6 +192,7 @@ type runner struct {
 	top        *scope
 	current    int
 	resumePoll *PollState
+	resumePage *PageState
 	// events estimates this run's history length.
 	events int
 }
@@ -285,7 +289,7 @@ func (r *runner) runStep(ctx workflow.Context, st *Step, sc *scope, prefix strin
 }
 
 func (r *runner) newStepRecord(ctx workflow.Context, st *Step, path string) *StepRecord {
-	if r.resumePoll != nil && r.resumePoll.Step == path {
+	if (r.resumePoll != nil && r.resumePoll.Step == path) || (r.resumePage != nil && r.resumePage.Step == path) {
 		if existing := r.rec.Step(path); existing != nil {
 			return existing
 		}
@@ -319,34 +323,42 @@ func (r *runner) failStep(ctx workflow.Context, st *Step, sc *scope, path string
 
 func (r *runner) runRest(ctx workflow.Context, st *Step, sc *scope, path string) error {
 	rs := st.Rest
+	if rs.Paginate != nil {
+		return r.runPaginated(ctx, st, sc, path)
+	}
 	return r.runCall(ctx, st, sc, path, rs.Connection, RestActivity, func(conn *Connection, env map[string]any) (any, error) {
-		req := &RestRequest{
-			WorkflowID:     r.rec.WorkflowID,
-			StepPath:       path,
-			Connection:     conn,
-			Profile:        r.plan.Profiles[conn.ProtocolProfile],
-			ProjectRoot:    r.plan.ProjectRoot,
-			Method:         rs.Method,
-			BodyType:       rs.BodyType,
-			Expect:         rs.Expect,
-			BodyLimit:      r.bodyLimit(),
-			IdempotencyKey: r.rec.WorkflowID + "/" + path,
-		}
-		var err error
-		if req.Path, err = evalString(rs.Path, env); err != nil {
-			return nil, exprError(path+".path", err)
-		}
-		if req.Query, err = evalKVs(rs.Query, env); err != nil {
-			return nil, exprError(path+".query", err)
-		}
-		if req.Headers, err = evalKVs(rs.Headers, env); err != nil {
-			return nil, exprError(path+".headers", err)
-		}
-		if req.Body, err = EvalValue(rs.Body, env); err != nil {
-			return nil, exprError(path+".body", err)
-		}
-		return req, nil
+		return r.restRequest(rs, conn, path, env)
 	})
+}
+
+// restRequest renders a REST step's request.
+func (r *runner) restRequest(rs *RestStep, conn *Connection, path string, env map[string]any) (*RestRequest, error) {
+	req := &RestRequest{
+		WorkflowID:     r.rec.WorkflowID,
+		StepPath:       path,
+		Connection:     conn,
+		Profile:        r.plan.Profiles[conn.ProtocolProfile],
+		ProjectRoot:    r.plan.ProjectRoot,
+		Method:         rs.Method,
+		BodyType:       rs.BodyType,
+		Expect:         rs.Expect,
+		BodyLimit:      r.bodyLimit(),
+		IdempotencyKey: r.rec.WorkflowID + "/" + path,
+	}
+	var err error
+	if req.Path, err = evalString(rs.Path, env); err != nil {
+		return nil, exprError(path+".path", err)
+	}
+	if req.Query, err = evalKVs(rs.Query, env); err != nil {
+		return nil, exprError(path+".query", err)
+	}
+	if req.Headers, err = evalKVs(rs.Headers, env); err != nil {
+		return nil, exprError(path+".headers", err)
+	}
+	if req.Body, err = EvalValue(rs.Body, env); err != nil {
+		return nil, exprError(path+".body", err)
+	}
+	return req, nil
 }
 
 func (r *runner) runSoap(ctx workflow.Context, st *Step, sc *scope, path string) error {

@@ -240,6 +240,9 @@ func (c *compiler) finish(p *Project, doc *document, plan *engine.Plan) {
 			switch {
 			case st.Rest != nil:
 				conns[st.Rest.Connection] = true
+				if pg := st.Rest.Paginate; pg != nil {
+					reach(pg.EachPage)
+				}
 			case st.Soap != nil:
 				conns[st.Soap.Connection] = true
 			case st.Action != nil:
@@ -329,6 +332,10 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 			Body:       deepCopy(r.Body),
 			BodyType:   r.BodyType,
 			Expect:     append([]int(nil), r.Expect...),
+		}
+		es.Rest.Paginate = compilePaginate(r.Paginate)
+		if pg := r.Paginate; pg != nil && len(pg.EachPage) > 0 {
+			es.Rest.Paginate.EachPage = c.steps(doc, sp+".rest.paginate.each_page", pg.EachPage)
 		}
 	case st.Soap != nil:
 		s := st.Soap
@@ -579,4 +586,34 @@ func deepCopy(v any) any {
 		return out
 	}
 	return v
+}
+
+// compilePaginate fills in the defaults of a paginate.
+func compilePaginate(pg *Paginate) *engine.Paginate {
+	if pg == nil {
+		return nil
+	}
+	out := &engine.Paginate{
+		Items: pg.Items, NextLink: pg.NextLink, StopWhen: string(pg.StopWhen),
+		MaxPages: pg.MaxPages, MaxItems: pg.MaxItems,
+	}
+	if cu := pg.Cursor; cu != nil {
+		out.Cursor = &engine.PageCursor{From: cu.From, Param: cu.Param}
+	}
+	if pn := pg.Page; pn != nil {
+		out.Page = &engine.PageNumber{Param: pn.Param, Start: 1, SizeParam: pn.SizeParam, Size: pn.Size}
+		if out.Page.Param == "" {
+			out.Page.Param = "page"
+		}
+		if pn.Start != nil {
+			out.Page.Start = *pn.Start
+		}
+	}
+	if po := pg.Offset; po != nil {
+		out.Offset = &engine.PageOffset{Param: po.Param, Start: po.Start, LimitParam: po.LimitParam, Limit: po.Limit}
+		if out.Offset.Param == "" {
+			out.Offset.Param = "offset"
+		}
+	}
+	return out
 }

@@ -635,6 +635,10 @@ func (d *decoder) checkTags(f field, v reflect.Value, path string) {
 	if l, ok := fieldLabels[f.name]; ok {
 		label = l
 	}
+	// An optional number (*int) is checked like a number when given.
+	if v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() != reflect.Struct {
+		v = v.Elem()
+	}
 	switch v.Kind() {
 	case reflect.String:
 		s := v.String()

@@ -95,7 +95,7 @@ func (v *refVisitor) Visit(node *exprast.Node) {
 			v.refs = append(v.refs, exprRef{root: id.Value, name: prop.Value, at: n.Property.Location().From})
 		}
 	case *exprast.IdentifierNode:
-		if (n.Value == "item" || n.Value == "index") && !v.declared[n.Value] {
+		if (n.Value == "item" || n.Value == "index" || n.Value == "page") && !v.declared[n.Value] {
 			v.refs = append(v.refs, exprRef{root: n.Value, at: n.Location().From})
 		}
 	}

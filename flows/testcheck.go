@@ -66,6 +66,10 @@ func (c *checker) stepRefs(steps []Step, prefix string, calling map[string]bool,
 			delete(calling, st.Action)
 		case "foreach":
 			c.stepRefs(st.Steps, p+"[*]/", calling, out)
+		case "rest":
+			if pg := st.Rest.Paginate; pg != nil {
+				c.stepRefs(pg.EachPage, p+"[*]/", calling, out)
+			}
 		case "parallel":
 			for _, br := range st.Parallel {
 				c.stepRefs(br.Steps, p+"/"+br.ID+"/", calling, out)

@@ -222,6 +222,79 @@ type RestStep struct {
 	BodyType string `yaml:"body_type,omitempty" jsonschema:"enum=json,enum=text,enum=form"`
 	// The status codes that count as success. Default: any 2xx.
 	Expect []int `yaml:"expect,omitempty"`
+	// Read a list that the partner returns in pages: request page after page (each page
+	// its own durable call) and collect the items of all pages in `steps.ID.items`.
+	Paginate *Paginate `yaml:"paginate,omitempty"`
+}
+
+// Paginate walks the pages of a list. Give `items` and exactly one way to reach the next
+// page: `next_link`, `cursor`, `page` or `offset`. Each page is its own call with its own
+// retries, recorded in `steps.ID.pages`; a flow whose worker stops in the middle resumes at
+// the next page.
+type Paginate struct {
+	// Where a page's items are: a JSON path into the body such as `$.data` or `data.orders`
+	// (gjson syntax; a leading `$.` is optional); `$` when the body itself is the list.
+	Items string `yaml:"items" jsonschema:"required"`
+	// Follow next links: `header` for the `Link` header's `rel="next"` link, or the JSON path
+	// of the next page's URL in the body, such as `$.links.next`. Links may be relative;
+	// a link to another host, port or scheme than the connection's is refused. The walk
+	// ends at a page without a next link.
+	NextLink string `yaml:"next_link,omitempty"`
+	// Send a cursor from each page with the next request. The walk ends at a page without a cursor.
+	Cursor *PageCursor `yaml:"cursor,omitempty"`
+	// Number the pages in a query parameter. The walk ends at a page with no items, or with
+	// fewer items than `size`.
+	Page *PageNumber `yaml:"page,omitempty"`
+	// Count the items read so far in a query parameter. The walk ends at a page with no items,
+	// or with fewer items than `limit`.
+	Offset *PageOffset `yaml:"offset,omitempty"`
+	// Stop after the page for which this expression is true. It can read `page.number`,
+	// `page.items`, `page.count`, `page.status_code`, `page.headers` and `page.json` (the page
+	// just read), and `steps.ID` (the items so far), such as `${{ page.json.has_more == false }}`.
+	StopWhen Condition `yaml:"stop_when,omitempty"`
+	// Read at most this many pages. Default: 1000.
+	MaxPages int `yaml:"max_pages,omitempty" jsonschema:"minimum=1"`
+	// Collect at most this many items; the step stops at the page that reaches it. Default: no limit
+	// (but the items collected may take at most 1 MiB as JSON).
+	MaxItems int `yaml:"max_items,omitempty" jsonschema:"minimum=1"`
+	// Steps to run for each page that has items, as soon as it is read, with `page` bound (`page.items`,
+	// `page.number`, ...). The items are then not collected, so a list of any length can be
+	// processed, one page at a time. In the execution record, the steps of page 3 are
+	// `ID[3]/STEP`.
+	EachPage []Step `yaml:"each_page,omitempty"`
+}
+
+// PageCursor is cursor pagination: a value of each page's body is sent as a query parameter
+// of the request for the next page.
+type PageCursor struct {
+	// The JSON path of the next cursor in the body, such as `$.meta.next_cursor`.
+	From string `yaml:"from" jsonschema:"required"`
+	// The query parameter that sends it, such as `cursor`.
+	Param string `yaml:"param" jsonschema:"required"`
+}
+
+// PageNumber is page-number pagination: `?page=1`, `?page=2`, ...
+type PageNumber struct {
+	// The query parameter of the page number. Default: `page`.
+	Param string `yaml:"param,omitempty"`
+	// The number of the first page. Default: 1.
+	Start *int `yaml:"start,omitempty" jsonschema:"minimum=0"`
+	// The query parameter of the page size, such as `per_page`; sent with `size`.
+	SizeParam string `yaml:"size_param,omitempty"`
+	// The number of items to ask for per page. A page with fewer items is the last.
+	Size int `yaml:"size,omitempty" jsonschema:"minimum=1"`
+}
+
+// PageOffset is offset pagination: `?offset=0`, `?offset=100`, ... counting the items read.
+type PageOffset struct {
+	// The query parameter of the offset. Default: `offset`.
+	Param string `yaml:"param,omitempty"`
+	// The offset of the first page. Default: 0.
+	Start int `yaml:"start,omitempty" jsonschema:"minimum=0"`
+	// The query parameter of the page size, such as `limit`; sent with `limit`.
+	LimitParam string `yaml:"limit_param,omitempty"`
+	// The number of items to ask for per page. A page with fewer items is the last.
+	Limit int `yaml:"limit,omitempty" jsonschema:"minimum=1"`
 }
 
 // SoapStep calls an operation of a SOAP service through a connection.

@@ -36,6 +36,8 @@ type checker struct {
 	idx *index
 	// calls records which actions each action calls, to find cycles.
 	calls map[string][]actionCall
+	// eachPage counts the each_page steps being checked: `page` is bound inside.
+	eachPage int
 }
 
 type actionCall struct {
@@ -494,6 +496,7 @@ type scope struct {
 	parent    *scope
 	foreach   string // path of the foreach step that opens it; "" for the top
 	foreachID string
+	pages     bool              // the foreach is a paginated step's each_page
 	ids       map[string]string // id → step path
 }
 
@@ -649,6 +652,12 @@ func (c *checker) declare(b *body, sc *scope, p string, steps []Step, branch str
 			b.scopes[sp] = inner
 			c.declare(b, inner, sp+".steps", st.Steps, "")
 		}
+		if st.Rest != nil && st.Rest.Paginate != nil && len(st.Rest.Paginate.EachPage) > 0 {
+			ep := sp + ".rest.paginate.each_page"
+			inner := &scope{parent: sc, foreach: sp, foreachID: st.ID, pages: true, ids: map[string]string{}}
+			b.scopes[ep] = inner
+			c.declare(b, inner, ep, st.Rest.Paginate.EachPage, "")
+		}
 		for j := range st.Parallel {
 			bp := indexPath(sp+".parallel", j)
 			c.declare(b, sc, bp+".steps", st.Parallel[j].Steps, bp)
@@ -663,7 +672,11 @@ func (c *checker) checkShadowing(b *body) {
 		for _, d := range b.decls[id] {
 			for s := d.scope.parent; s != nil; s = s.parent {
 				if other, ok := s.ids[id]; ok {
-					c.errorf(b.doc, b.doc.valPos(d.path+".id"), d.path+".id", "step id %q is used by %s (line %d) around this foreach already; choose another id so that steps.%s means one step", id, other, b.doc.valPos(other).Line, id)
+					around := "this foreach"
+					if d.scope.pages {
+						around = "these each_page steps"
+					}
+					c.errorf(b.doc, b.doc.valPos(d.path+".id"), d.path+".id", "step id %q is used by %s (line %d) around %s already; choose another id so that steps.%s means one step", id, other, b.doc.valPos(other).Line, around, id)
 					break
 				}
 			}
@@ -708,7 +721,7 @@ func branchIDs(steps []Step, p string) map[string]string {
 
 func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map[string]string, inForeach bool) {
 	doc := b.doc
-	env := &exprEnv{b: b, stepPath: sp, visible: visible, inForeach: inForeach}
+	env := &exprEnv{b: b, stepPath: sp, visible: visible, inForeach: inForeach, inPaginate: c.eachPage > 0}
 	var kinds []string
 	if st.Rest != nil {
 		kinds = append(kinds, "rest")
@@ -797,6 +810,27 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 	}
 	if st.Rest != nil {
 		c.checkRest(b, sp+".rest", st.Rest, env)
+		if st.Rest.Paginate != nil {
+			if st.Poll != nil {
+				c.errorf(doc, doc.keyPos(sp+".poll"), sp+".poll", "poll and rest.paginate do not go together: a step either repeats one call or walks pages; split it into two steps")
+			}
+			self := copyMap(visible)
+			if st.ID != "" {
+				self[st.ID] = sp
+			}
+			c.checkPaginate(b, sp+".rest.paginate", st.Rest.Paginate, &exprEnv{b: b, stepPath: sp + ".rest.paginate", visible: self, inForeach: inForeach, inPaginate: true})
+			if each := st.Rest.Paginate.EachPage; len(each) > 0 {
+				ep := sp + ".rest.paginate.each_page"
+				inner := b.scopes[ep]
+				if inner == nil {
+					inner = &scope{parent: sc, foreach: sp, pages: true, ids: map[string]string{}}
+				}
+				// The steps of a page see `page`, and the steps before this one.
+				c.eachPage++
+				c.checkSteps(b, inner, ep, each, self, inForeach)
+				c.eachPage--
+			}
+		}
 	}
 	if st.Soap != nil {
 		c.checkSoap(b, sp+".soap", st.Soap, env)
@@ -893,6 +927,64 @@ func (c *checker) checkRest(b *body, p string, r *RestStep, env *exprEnv) {
 			c.errorf(doc, doc.valPos(ep), ep, "%d is not an HTTP status code; use 100 to 599", code)
 		}
 	}
+}
+
+// checkPaginate checks a rest step's paginate: one way to the next page,
+// JSON paths where paths belong, and pairs given together.
+func (c *checker) checkPaginate(b *body, p string, pg *Paginate, env *exprEnv) {
+	doc := b.doc
+	var styles []string
+	for _, k := range []string{"next_link", "cursor", "page", "offset"} {
+		if _, set := doc.keys[p+"."+k]; set {
+			styles = append(styles, k)
+		}
+	}
+	switch {
+	case len(styles) == 0 && !doc.troubled[p]:
+		c.errorf(doc, doc.keyPos(p), p, "paginate needs one way to reach the next page: next_link (header or a JSON path), cursor, page or offset")
+	case len(styles) > 1:
+		c.errorf(doc, doc.keyPos(p+"."+styles[1]), p+"."+styles[1], "paginate has both %s and %s; give one way to reach the next page", styles[0], styles[1])
+	}
+	c.checkJSONPath(doc, p+".items", pg.Items)
+	switch nl := pg.NextLink; {
+	case nl == "header" || nl == "":
+	case strings.Contains(nl, "://") || strings.HasPrefix(nl, "/"):
+		c.errorf(doc, doc.valPos(p+".next_link"), p+".next_link", "next_link says where the partner gives the next link: header (the Link header) or a JSON path such as $.links.next, not a URL")
+	case strings.EqualFold(nl, "link") || strings.EqualFold(nl, "headers"):
+		c.errorf(doc, doc.valPos(p+".next_link"), p+".next_link", "next_link %q: write header for the Link header, or a JSON path such as $.links.next", nl)
+	default:
+		c.checkJSONPath(doc, p+".next_link", nl)
+	}
+	if cu := pg.Cursor; cu != nil {
+		c.checkJSONPath(doc, p+".cursor.from", cu.From)
+	}
+	if pn := pg.Page; pn != nil && pn.SizeParam != "" && pn.Size == 0 {
+		c.errorf(doc, doc.keyPos(p+".page.size_param"), p+".page.size_param", "size_param %q is sent with size; add size: (items per page)", pn.SizeParam)
+	}
+	if po := pg.Offset; po != nil && po.LimitParam != "" && po.Limit == 0 {
+		c.errorf(doc, doc.keyPos(p+".offset.limit_param"), p+".offset.limit_param", "limit_param %q is sent with limit; add limit: (items per page)", po.LimitParam)
+	}
+	if pg.StopWhen != "" {
+		c.checkString(doc, p+".stop_when", string(pg.StopWhen), env)
+	}
+}
+
+// checkJSONPath checks a path into a JSON body: a path, not an expression.
+func (c *checker) checkJSONPath(doc *document, p, v string) {
+	switch {
+	case v == "":
+	case engine.IsTemplate(v):
+		c.errorf(doc, doc.valPos(p), p, "%s is a JSON path into the page such as $.data, not an expression", lastKey(p))
+	case strings.ContainsAny(v, " \t\n"):
+		c.errorf(doc, doc.valPos(p), p, "%s %q is not a JSON path; write one such as $.data or $.meta.next_cursor", lastKey(p), v)
+	}
+}
+
+func lastKey(p string) string {
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
 }
 
 func (c *checker) checkSoap(b *body, p string, s *SoapStep, env *exprEnv) {
@@ -1160,8 +1252,10 @@ type exprEnv struct {
 	stepPath  string            // the step the expression belongs to, if any
 	visible   map[string]string // steps that have ended when it is evaluated
 	inForeach bool
-	noSteps   string          // why no step is available here, if none is
-	varsUpTo  map[string]bool // in vars: the vars above; nil elsewhere
+	// inPaginate says `page` is bound: in a paginated step's stop_when.
+	inPaginate bool
+	noSteps    string          // why no step is available here, if none is
+	varsUpTo   map[string]bool // in vars: the vars above; nil elsewhere
 }
 
 // checkValue checks every expression in a YAML-shaped value.
@@ -1232,6 +1326,10 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 		if !env.inForeach {
 			return fmt.Sprintf("%s is defined only inside the steps of a foreach", r.root), false
 		}
+	case "page":
+		if !env.inPaginate {
+			return "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages", false
+		}
 	}
 	return "", false
 }
@@ -1257,6 +1355,8 @@ func (c *checker) explainStep(env *exprEnv, id string) string {
 		return fmt.Sprintf("step %q refers to itself; its results exist only after it ends", id)
 	case env.stepPath != "" && strings.HasPrefix(env.stepPath, d.path+"."):
 		return fmt.Sprintf("step %q is the step this expression is part of; its results exist only after it ends", id)
+	case d.scope.pages && !strings.HasPrefix(env.stepPath, d.scope.foreach+"."):
+		return fmt.Sprintf("step %q runs once per page of the paginated step %s (line %d); its results are in the execution record, not in steps", id, d.scope.foreach, b.doc.valPos(d.scope.foreach).Line)
 	case d.scope.foreach != "" && !strings.HasPrefix(env.stepPath, d.scope.foreach+"."):
 		return fmt.Sprintf("step %q runs inside the foreach %s (line %d), once per item; read its results as steps.%s.results[INDEX].%s", id, d.scope.foreach, b.doc.valPos(d.scope.foreach).Line, d.scope.foreachID, id)
 	case d.branch != "" && !strings.HasPrefix(env.stepPath, d.branch+".") && strings.HasPrefix(env.stepPath, parentPath(parentPath(d.branch))+"."):

@@ -394,6 +394,9 @@ func stepPrinter(w io.Writer) func(*engine.Record) {
 				line += fmt.Sprintf(" %d", s.Response.StatusCode)
 			}
 			line += fmt.Sprintf(" %s", time.Duration(s.Duration).Round(100*time.Microsecond))
+			if n := len(s.Pages); n > 0 {
+				line += fmt.Sprintf(" (%d pages)", n)
+			}
 			if s.Error != nil {
 				line += "  " + s.Error.Message
 			}

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,7 +84,19 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	if req.Connection == nil {
 		return fail(engine.ErrConfig, false, errors.New("no connection given"))
 	}
-	target, err := BuildURL(req.Connection, req.Profile, req.Path, req.Query)
+	var target *url.URL
+	var err error
+	if req.Link != "" {
+		target, err = FollowLink(req.Connection, req.Profile, req.LinkBase, req.Link)
+		if err == nil {
+			// A partner that echoes an api_key query parameter into its next
+			// links must not get it into the record: the credential is added
+			// to the request below, as for any other request.
+			dropQueryCredential(target, req.Connection.Credential)
+		}
+	} else {
+		target, err = BuildURL(req.Connection, req.Profile, req.Path, req.Query)
+	}
 	if err != nil {
 		return fail(engine.ErrConfig, false, err)
 	}
@@ -146,6 +159,7 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 	}
 	resp, data, size, truncated := ex.Response, ex.Data, ex.Size, ex.Truncated
 	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: ResponseHeaders(resp.Header), BodySize: size, BodyTruncated: truncated}
+	redactLinkCredential(rs.Headers, req.Connection.Credential)
 	if !truncated && isJSON(resp.Header.Get("Content-Type"), data) {
 		var v any
 		if json.Unmarshal(data, &v) == nil {
@@ -238,6 +252,89 @@ func BuildURL(conn *engine.Connection, profile *engine.ProtocolProfile, p string
 	}
 	u.RawQuery = q.Encode()
 	return u, nil
+}
+
+// FollowLink resolves a link a partner gave (the next page of a list),
+// absolute or relative to base, the URL of the response that held it. Like
+// BuildURL it never leaves the connection: a link to another scheme, host,
+// port or outside the base path is refused.
+func FollowLink(conn *engine.Connection, profile *engine.ProtocolProfile, base, link string) (*url.URL, error) {
+	root, err := BuildURL(conn, profile, "/", nil)
+	if err != nil {
+		return nil, err
+	}
+	from := root
+	if base != "" {
+		if from, err = url.Parse(base); err != nil {
+			return nil, fmt.Errorf("link base %q: %w", base, err)
+		}
+	}
+	ref, err := url.Parse(strings.TrimSpace(link))
+	if err != nil {
+		return nil, fmt.Errorf("next link %q is not a valid URL: %w", link, err)
+	}
+	u := from.ResolveReference(ref)
+	u.Fragment, u.RawFragment = "", ""
+	if u.User != nil || !strings.EqualFold(u.Scheme, root.Scheme) || !sameHostPort(u, root) {
+		return nil, fmt.Errorf("next link %q leaves connection %q (%s://%s); a step only follows links to its connection's host, so the link was not requested", link, conn.Name, root.Scheme, root.Host)
+	}
+	u.Scheme, u.Host = root.Scheme, root.Host
+	clean := path.Clean("/" + u.Path)
+	if strings.HasSuffix(u.Path, "/") && !strings.HasSuffix(clean, "/") {
+		clean += "/"
+	}
+	basePath := "/" + strings.Trim(conn.BasePath, "/")
+	if basePath != "/" && clean != basePath && !strings.HasPrefix(clean, basePath+"/") {
+		return nil, fmt.Errorf("next link %q leaves the base path %q of connection %q, so the link was not requested", link, conn.BasePath, conn.Name)
+	}
+	u.Path, u.RawPath = clean, ""
+	return u, nil
+}
+
+// queryCredential names the query parameter a connection's credential is
+// sent in, or "" when it is sent otherwise.
+func queryCredential(c *engine.Credential) string {
+	if c == nil || c.Type != "api_key" || c.In != "query" {
+		return ""
+	}
+	if c.Key == "" {
+		return "X-API-Key"
+	}
+	return c.Key
+}
+
+func dropQueryCredential(u *url.URL, c *engine.Credential) {
+	if key := queryCredential(c); key != "" && u.Query().Has(key) {
+		q := u.Query()
+		q.Del(key)
+		u.RawQuery = q.Encode()
+	}
+}
+
+// redactLinkCredential redacts an api_key query parameter that a partner
+// echoed into the links of its Link header.
+func redactLinkCredential(h map[string]string, c *engine.Credential) {
+	key := queryCredential(c)
+	if key == "" || h["link"] == "" {
+		return
+	}
+	re := regexp.MustCompile(`([?&;]` + regexp.QuoteMeta(url.QueryEscape(key)) + `=)[^&>;,\s]*`)
+	h["link"] = re.ReplaceAllString(h["link"], "${1}"+url.QueryEscape(Redacted))
+}
+
+// sameHostPort compares the hosts and ports of two URLs, a missing port
+// standing for the scheme's default.
+func sameHostPort(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "http") {
+			return "80"
+		}
+		return "443"
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 func encodeBody(v any, bodyType string) ([]byte, string, error) {

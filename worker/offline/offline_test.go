@@ -232,3 +232,13 @@ func TestOAuthProjectTests(t *testing.T) {
 		t.Fatalf("passed %d, failed %d:\n%s", passed, failed, b.String())
 	}
 }
+
+func TestPaginatedStepMockedPageByPage(t *testing.T) {
+	noDial(t)
+	r := runTest(t, "pages-pass")
+	if !r.Passed || r.Error != "" || r.Calls["orders"] != 2 {
+		var b bytes.Buffer
+		WriteText(&b, []*Result{r})
+		t.Fatalf("pages-pass (calls %v):\n%s", r.Calls, b.String())
+	}
+}

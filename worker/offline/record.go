@@ -154,6 +154,9 @@ func fixture(s *engine.StepRecord, cred *engine.Credential) (yaml.MapSlice, stri
 	if s.Polls > 1 {
 		note = fmt.Sprintf("step %s polled %d times; the record keeps its last answer only, which its mock gives every call", s.ID, s.Polls)
 	}
+	if len(s.Pages) > 1 {
+		note = fmt.Sprintf("step %s read %d pages; the record keeps its last page only, so its mock answers with that page; write one reply per page into its mock to test the walk", s.ID, len(s.Pages))
+	}
 	if len(m) == 0 {
 		m = yaml.MapSlice{{Key: "status", Value: r.StatusCode}}
 	}
