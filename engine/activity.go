@@ -49,6 +49,8 @@ type RestRequest struct {
 	// IdempotencyKey stays the same across retries of the step; it is sent as
 	// the Idempotency-Key header on non-idempotent methods.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Flow names the flow (or action) run, for the worker's metrics.
+	Flow string `json:"flow,omitempty"`
 }
 
 // StepResult is what a REST or SOAP activity returns, and the details of its
@@ -91,6 +93,8 @@ type SoapRequest struct {
 	// BodyLimit caps the response read, in bytes. A SOAP response over it
 	// fails the step: an envelope cannot be read in part.
 	BodyLimit int64 `json:"body_limit,omitempty"`
+	// Flow names the flow (or action) run, for the worker's metrics.
+	Flow string `json:"flow,omitempty"`
 }
 
 // SoapSecurity asks for a WS-Security UsernameToken in the request.

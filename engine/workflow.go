@@ -321,6 +321,7 @@ func (r *runner) runRest(ctx workflow.Context, st *Step, sc *scope, path string)
 	rs := st.Rest
 	return r.runCall(ctx, st, sc, path, rs.Connection, RestActivity, func(conn *Connection, env map[string]any) (any, error) {
 		req := &RestRequest{
+			Flow:           r.plan.Name,
 			WorkflowID:     r.rec.WorkflowID,
 			StepPath:       path,
 			Connection:     conn,
@@ -353,6 +354,7 @@ func (r *runner) runSoap(ctx workflow.Context, st *Step, sc *scope, path string)
 	ss := st.Soap
 	return r.runCall(ctx, st, sc, path, ss.Connection, SoapActivity, func(conn *Connection, env map[string]any) (any, error) {
 		req := &SoapRequest{
+			Flow:        r.plan.Name,
 			WorkflowID:  r.rec.WorkflowID,
 			StepPath:    path,
 			Connection:  conn,

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/telemetry"
 	"github.com/outflow-dev/outflow/steps/tlsclient"
 )
 
@@ -21,7 +24,9 @@ type Transports struct {
 	Secrets *secrets.Resolver
 	// Agent is set on agent workers: who they are (applies_to) and the key
 	// material their own config holds (store: agent). Nil on default workers.
-	Agent  *Agent
+	Agent *Agent
+	// Tracer, when set, puts a client span around every partner request.
+	Tracer trace.Tracer
 	plain  *http.Transport
 	stored storedKeystores
 }
@@ -50,7 +55,7 @@ func NewTransports(res *secrets.Resolver) *Transports {
 // RoundTripper returns the transport for a connection.
 func (t *Transports) RoundTripper(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, baseDir string) (http.RoundTripper, error) {
 	if profile == nil {
-		return t.plain, nil
+		return telemetry.TraceRoundTripper(t.plain, t.Tracer, conn.Name, ""), nil
 	}
 	// Where the key material lives (store:) and who may use it
 	// (applies_to) is decided here, on the worker that runs the step.
@@ -65,7 +70,11 @@ func (t *Transports) RoundTripper(ctx context.Context, conn *engine.Connection, 
 		cp.Keystore = nil
 		p = &cp
 	}
-	return t.Cache.Transport(ctx, p, baseDir, t.Secrets.Resolve)
+	rt, err := t.Cache.Transport(ctx, p, baseDir, t.Secrets.Resolve)
+	if err != nil {
+		return nil, err
+	}
+	return telemetry.TraceRoundTripper(rt, t.Tracer, conn.Name, profile.Name), nil
 }
 
 // Observe prepares a request context that records what happens on its TLS
