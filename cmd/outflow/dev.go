@@ -21,6 +21,7 @@ func devCmd(g *globalFlags) *cobra.Command {
 		uiPort int
 		agents []string
 		tlsOpt devTLS
+		obs    observeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -40,6 +41,15 @@ func devCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			dc, err := dataConverter(ctx, g)
+			if err != nil {
+				return err
+			}
+			o, err := obs.setup(ctx, cmd.ErrOrStderr(), "outflow-dev")
+			if err != nil {
+				return err
+			}
+			defer o.Close()
 			srv, err := devserver.Start(ctx, devserver.Options{
 				DBPath: db, Port: port, UIPort: uiPort, Namespace: g.namespace, SearchAttributes: engine.SearchAttributes,
 				TLS: serverTLS,
@@ -48,12 +58,13 @@ func devCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer srv.Stop()
-			c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: g.namespace, Logger: quietLogger(), TLS: workerTLS, Plaintext: serverTLS == nil})
+			c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: g.namespace, Logger: o.logger, TLS: workerTLS, Plaintext: serverTLS == nil,
+				DataConverter: dc, Observe: o.observe})
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			w, err := worker.Start(worker.Options{Client: c, Flows: true, Agents: agents, Logger: quietLogger()})
+			w, err := worker.Start(worker.Options{Client: c, Flows: true, Agents: agents, Logger: o.logger, Observe: o.observe})
 			if err != nil {
 				return err
 			}
@@ -74,7 +85,11 @@ func devCmd(g *globalFlags) *cobra.Command {
 			for _, a := range agents {
 				fmt.Fprintf(out, ", agent group %s", a)
 			}
-			fmt.Fprintf(out, "\n\nrun flows with:  outflow run FLOW --address %s\n", srv.FrontendAddress())
+			fmt.Fprintln(out)
+			if o.metrics != nil {
+				fmt.Fprintf(out, "metrics          http://%s/metrics\n", o.metrics.Addr)
+			}
+			fmt.Fprintf(out, "\nrun flows with:  outflow run FLOW --address %s\n", srv.FrontendAddress())
 			if serverTLS != nil {
 				fmt.Fprintf(out, "                 with %s=%s and %s=<client bundle> in the environment\n", worker.EnvTLSCA, tlsOpt.cert, worker.EnvTLSCert)
 			}
@@ -91,5 +106,6 @@ func devCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0: no UI)")
 	cmd.Flags().StringSliceVar(&agents, "agent", nil, "also serve the steps of these agent groups")
 	tlsOpt.register(cmd)
+	obs.register(cmd)
 	return cmd
 }

@@ -51,6 +51,10 @@ func quietLogger() *slog.Logger {
 
 func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, error) {
 	s := &stack{}
+	dc, err := dataConverter(ctx, g)
+	if err != nil {
+		return nil, err
+	}
 	addr := g.address
 	if addr == "" {
 		// The server's start-up chatter ("frontend is not healthy yet") is noise here: Start reports real failures.
@@ -61,7 +65,7 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 		s.server = srv
 		addr = srv.FrontendAddress()
 	}
-	c, err := worker.Dial(ctx, worker.DialOptions{Address: addr, Namespace: g.namespace, Logger: quietLogger(), Plaintext: s.server != nil})
+	c, err := worker.Dial(ctx, worker.DialOptions{Address: addr, Namespace: g.namespace, Logger: quietLogger(), Plaintext: s.server != nil, DataConverter: dc})
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -1,0 +1,433 @@
+package main
+
+// The worker's observability and payload encryption, end to end: the
+// quickstart flow on the embedded Temporal server against the example mTLS
+// partner, with metrics scraped over HTTP, spans recorded in memory, logs
+// captured, and the history read raw.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/worker"
+	"github.com/outflow-dev/outflow/worker/codec"
+	"github.com/outflow-dev/outflow/worker/devserver"
+)
+
+func randomKeyText(t *testing.T) string {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	return base64.StdEncoding.EncodeToString(raw)
+}
+
+func scrapeMetrics(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+func sampleWith(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
+	f := fams[name]
+	if f == nil {
+		return nil
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, lp := range m.Label {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		return m
+	}
+	return nil
+}
+
+func TestObservedEncryptedFlowRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := copyQuickstart(t)
+	qs, err := prepareQuickstart(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.partner.Close()
+
+	srv, err := devserver.Start(ctx, devserver.Options{SearchAttributes: engine.SearchAttributes, LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+
+	// The worker process as `outflow worker --payload-key env:… --metrics-addr … --log-format json` sets it up.
+	t.Setenv("TEST_PAYLOAD_KEY", randomKeyText(t))
+	g := &globalFlags{namespace: "default", payloadKeys: []string{"env:TEST_PAYLOAD_KEY"}}
+	dc, err := dataConverter(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := &secrets.Seen{}
+	logs := &lockedBuffer{}
+	logger, err := worker.NewLogger(logs, worker.LogOptions{Format: "json", Level: "debug", Seen: seen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, m, sdkMetrics, err := worker.NewMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := worker.ServeMetrics("127.0.0.1:0", reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	obs := &worker.Observability{Metrics: m, SDKMetrics: sdkMetrics, TracerProvider: tp, Seen: seen}
+
+	c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: "default", Logger: logger, Plaintext: true, DataConverter: dc, Observe: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w, err := worker.Start(worker.Options{Client: c, Flows: true, Agents: planAgents(qs.plan), Logger: logger, Observe: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	ec := &engine.Client{Temporal: c, Namespace: "default"}
+	run, err := ec.Start(ctx, qs.plan, nil, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := ec.Wait(ctx, run, nil)
+	if err != nil || rec.Status != engine.StatusSucceeded {
+		t.Fatalf("run: %v %+v", err, rec)
+	}
+	if rec.Outputs["customer"] != "Customer 42" {
+		t.Fatalf("outputs through the codec: %v", rec.Outputs)
+	}
+
+	t.Run("metrics", func(t *testing.T) {
+		fams := scrapeMetrics(t, "http://"+ms.Addr+"/metrics")
+		for _, want := range []struct {
+			labels map[string]string
+			count  uint64
+		}{
+			{map[string]string{"flow": "order-sync", "kind": "rest", "connection": "partner-api", "status_code": "200", "outcome": "ok"}, 2},
+			{map[string]string{"flow": "order-sync", "kind": "rest", "connection": "partner-api", "status_code": "201", "outcome": "ok"}, 3},
+			{map[string]string{"flow": "order-sync", "kind": "soap", "connection": "partner-soap", "status_code": "200", "outcome": "ok"}, 1},
+		} {
+			s := sampleWith(fams, "outflow_step_duration_seconds", want.labels)
+			if s == nil || s.Histogram.GetSampleCount() != want.count {
+				t.Errorf("%v: %v, want count %d", want.labels, s, want.count)
+			}
+		}
+		full := sampleWith(fams, "outflow_tls_handshakes_total", map[string]string{"profile": "partner-mtls", "kind": "full"})
+		if full == nil || full.Counter.GetValue() < 1 {
+			t.Errorf("full handshakes: %v", full)
+		}
+		days := sampleWith(fams, "outflow_certificate_days_left", map[string]string{"profile": "partner-mtls", "role": "client"})
+		if days == nil || days.Gauge.GetValue() <= 0 {
+			t.Errorf("client certificate days left: %v", days)
+		}
+		var sdk []string
+		for name := range fams {
+			if strings.HasPrefix(name, "temporal_") {
+				sdk = append(sdk, name)
+			}
+		}
+		t.Logf("Temporal SDK metrics: %v", sdk)
+		if fams["temporal_activity_execution_latency_seconds"] == nil && fams["temporal_activity_execution_latency"] == nil {
+			t.Errorf("no Temporal SDK activity latency; SDK metrics: %v", sdk)
+		}
+	})
+
+	t.Run("traces", func(t *testing.T) {
+		if err := tp.ForceFlush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ended := spans.Ended()
+		byID := map[string]sdktrace.ReadOnlySpan{}
+		for _, s := range ended {
+			byID[s.SpanContext().SpanID().String()] = s
+		}
+		var httpSpan sdktrace.ReadOnlySpan
+		for _, s := range ended {
+			for _, kv := range s.Attributes() {
+				if kv.Key == "outflow.step" && kv.Value.AsString() == "customer/get" {
+					httpSpan = s
+				}
+			}
+		}
+		if httpSpan == nil {
+			t.Fatalf("no span for the partner call of customer/get among %d spans", len(ended))
+		}
+		var chain []string
+		for s := httpSpan; s != nil; s = byID[s.Parent().SpanID().String()] {
+			chain = append(chain, s.Name())
+			if s.SpanContext().TraceID() != httpSpan.SpanContext().TraceID() {
+				t.Fatalf("span %s in another trace", s.Name())
+			}
+			if !s.Parent().IsValid() {
+				break
+			}
+		}
+		got := strings.Join(chain, " < ")
+		t.Logf("span chain: %s", got)
+		for _, want := range []string{"GET < RunActivity:rest < StartActivity:rest < RunWorkflow:outflow.flow"} {
+			if !strings.HasPrefix(got, want) {
+				t.Fatalf("span chain %q, want it to start with %q", got, want)
+			}
+		}
+		for _, s := range ended {
+			for _, kv := range s.Attributes() {
+				if v := kv.Value.Emit(); strings.Contains(v, qs.apiPassword) || strings.Contains(v, qs.keystorePassword) {
+					t.Fatalf("span %s attribute %s carries a secret", s.Name(), kv.Key)
+				}
+			}
+		}
+	})
+
+	t.Run("logs", func(t *testing.T) {
+		// The worker resolved both secrets during the run; a line that
+		// carries one (a careless log call, an echoing partner) is redacted.
+		logger.Info("diagnostic "+qs.apiPassword, "detail", fmt.Errorf("partner said %s", qs.keystorePassword), "password", "anything")
+		out := logs.String()
+		for name, v := range map[string]string{"api password": qs.apiPassword, "keystore password": qs.keystorePassword} {
+			if strings.Contains(out, v) {
+				t.Errorf("the %s is in the logs", name)
+			}
+		}
+		var finished, redacted int
+		for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+			var e map[string]any
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("not a JSON log line: %q", line)
+			}
+			if e["msg"] == "step finished" && e["flow"] == "order-sync" && e["connection"] != "" {
+				finished++
+			}
+			if e["msg"] == "diagnostic "+secrets.Redacted && e["detail"] == "partner said "+secrets.Redacted && e["password"] == secrets.Redacted {
+				redacted++
+			}
+		}
+		if finished != 6 || redacted != 1 {
+			t.Fatalf("%d step lines (want 6), %d redacted lines (want 1):\n%s", finished, redacted, out)
+		}
+	})
+
+	t.Run("history is encrypted", func(t *testing.T) {
+		raw, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: "default", Logger: quietSDKLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		var encrypted int
+		var sample *commonpb.Payload
+		it := raw.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		var all historypb.History
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			all.Events = append(all.Events, ev)
+			var ps []*commonpb.Payload
+			switch ev.EventType {
+			case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+				ps = ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()
+			case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+				ps = ev.GetActivityTaskScheduledEventAttributes().GetInput().GetPayloads()
+			case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+				ps = ev.GetActivityTaskCompletedEventAttributes().GetResult().GetPayloads()
+				if sample == nil {
+					sample = ps[0]
+				}
+			case enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+				ps = ev.GetWorkflowExecutionCompletedEventAttributes().GetResult().GetPayloads()
+			}
+			for _, p := range ps {
+				if enc := string(p.Metadata[converter.MetadataEncoding]); enc != codec.Encoding {
+					t.Fatalf("%s payload with encoding %q", ev.EventType, enc)
+				}
+				encrypted++
+			}
+		}
+		if encrypted < 10 || sample == nil {
+			t.Fatalf("%d encrypted payloads", encrypted)
+		}
+		b, _ := proto.Marshal(&all)
+		for _, plain := range []string{"Customer 42", "GetOrderStatusResponse", "svc-outflow"} {
+			if bytes.Contains(b, []byte(plain)) {
+				t.Errorf("%q readable in the raw history", plain)
+			}
+		}
+
+		// Without the key, the record cannot be read, and the error says why.
+		if _, err := (&engine.Client{Temporal: raw, Namespace: "default"}).Show(ctx, run.GetID()); err == nil {
+			t.Error("the record was readable without the key")
+		}
+		t.Setenv("OTHER_KEY", randomKeyText(t))
+		otherDC, _ := dataConverter(ctx, &globalFlags{payloadKeys: []string{"env:OTHER_KEY"}})
+		wrong, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: "default", Logger: quietSDKLogger(), DataConverter: otherDC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wrong.Close()
+		if _, err := (&engine.Client{Temporal: wrong, Namespace: "default"}).Show(ctx, run.GetID()); err == nil || !strings.Contains(err.Error(), "not among this process's payload keys") {
+			t.Errorf("wrong key: err = %v", err)
+		}
+		// With the key, the record decodes.
+		shown, err := ec.Show(ctx, run.GetID())
+		if err != nil || shown.Outputs["customer"] != "Customer 42" {
+			t.Fatalf("show with the key: %v %v", err, shown)
+		}
+
+		// The codec endpoint decodes a payload of this history for a caller
+		// with the token, and refuses one without.
+		cdc, _ := payloadCodec(ctx, g)
+		hs := httptest.NewServer(codec.Handler(cdc, codec.ServerOptions{Token: "ui-token"}))
+		defer hs.Close()
+		body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{sample}})
+		for token, wantStatus := range map[string]int{"": 401, "ui-token": 200} {
+			req, _ := http.NewRequest(http.MethodPost, hs.URL+"/decode", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != wantStatus {
+				t.Fatalf("token %q: status %d: %s", token, resp.StatusCode, text)
+			}
+			var out commonpb.Payloads
+			if wantStatus == 200 {
+				if err := protojson.Unmarshal(text, &out); err != nil {
+					t.Fatal(err)
+				}
+				if enc := string(out.Payloads[0].Metadata[converter.MetadataEncoding]); enc != converter.MetadataEncodingJSON {
+					t.Fatalf("decoded encoding %q", enc)
+				}
+			} else if bytes.Contains(text, []byte("outflow")) {
+				t.Fatalf("refused call got data: %s", text)
+			}
+		}
+	})
+}
+
+func quietSDKLogger() sdklog.Logger { return sdklog.NewStructuredLogger(quietLogger()) }
+
+func TestCodecServerCommand(t *testing.T) {
+	t.Setenv("CODEC_TEST_KEY", randomKeyText(t))
+	t.Setenv("CODEC_TEST_TOKEN", "tok-123")
+	port := freePort(t)
+	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+
+	// Refuses to serve without credentials unless told to.
+	if _, stderr, code := cli(t, "codec-server", "--addr", addr, "--payload-key", "env:CODEC_TEST_KEY"); code != 1 || !strings.Contains(stderr, "--auth-token") {
+		t.Fatalf("no auth: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := cli(t, "codec-server", "--addr", addr); code != 1 || !strings.Contains(stderr, "needs the payload keys") {
+		t.Fatalf("no key: exit %d: %s", code, stderr)
+	}
+	t.Setenv("CODEC_BAD_KEY", "short")
+	if _, stderr, code := cli(t, "codec-server", "--addr", addr, "--payload-key", "env:CODEC_BAD_KEY", "--allow-anonymous"); code != 1 || !strings.Contains(stderr, "reading payload key env:CODEC_BAD_KEY") {
+		t.Fatalf("bad key: exit %d: %s", code, stderr)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() {
+		done <- execute(ctx, []string{"codec-server", "--addr", addr, "--payload-key", "env:CODEC_TEST_KEY", "--auth-token", "env:CODEC_TEST_TOKEN", "--cors-origin", "http://localhost:8233"}, &out, &errb)
+	}()
+	var resp *http.Response
+	var err error
+	for i := 0; i < 200; i++ {
+		req, _ := http.NewRequest(http.MethodOptions, "http://"+addr+"/decode", nil)
+		req.Header.Set("Origin", "http://localhost:8233")
+		if resp, err = http.DefaultClient.Do(req); err == nil {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("codec-server exited %d: %s", code, errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "http://localhost:8233" {
+		t.Fatalf("preflight: %v", resp.Header)
+	}
+	c, _ := payloadCodec(context.Background(), &globalFlags{payloadKeys: []string{"env:CODEC_TEST_KEY"}})
+	p, _ := converter.GetDefaultDataConverter().ToPayload("Customer 42")
+	enc, _ := c.Encode([]*commonpb.Payload{p})
+	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: enc})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/decode", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer tok-123")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(text), base64.StdEncoding.EncodeToString([]byte(`"Customer 42"`))) {
+		t.Fatalf("decode: %d %s", resp.StatusCode, text)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "codec endpoint http://"+addr) {
+		t.Fatalf("output: %s", out.String())
+	}
+}
