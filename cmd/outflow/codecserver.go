@@ -96,3 +96,20 @@ bearer token) and/or --basic-auth REF (a secret whose value is user:password).
 	cmd.Flags().BoolVar(&allowOpen, "allow-anonymous", false, "serve without credentials")
 	return cmd
 }
+
+// serveDevCodec serves the codec endpoint for outflow dev's Web UI on a free
+// loopback port until ctx ends, and returns its URL.
+func serveDevCodec(ctx context.Context, c *codec.AESGCM, uiPort int) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("serving the payload codec: %w", err)
+	}
+	origins := []string{fmt.Sprintf("http://127.0.0.1:%d", uiPort), fmt.Sprintf("http://localhost:%d", uiPort)}
+	srv := &http.Server{Handler: codec.Handler(c, codec.ServerOptions{CORSOrigins: origins}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	return "http://" + ln.Addr().String(), nil
+}

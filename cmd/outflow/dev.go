@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/worker"
@@ -41,9 +42,21 @@ func devCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dc, err := dataConverter(ctx, g)
+			pc, err := payloadCodec(ctx, g)
 			if err != nil {
 				return err
+			}
+			var dc converter.DataConverter
+			codecURL := ""
+			if pc != nil {
+				dc = pc.DataConverter()
+				if uiPort > 0 {
+					// The embedded UI decodes through a codec endpoint on
+					// loopback, as open as the dev UI itself.
+					if codecURL, err = serveDevCodec(ctx, pc, uiPort); err != nil {
+						return err
+					}
+				}
 			}
 			o, err := obs.setup(ctx, cmd.ErrOrStderr(), "outflow-dev")
 			if err != nil {
@@ -52,7 +65,7 @@ func devCmd(g *globalFlags) *cobra.Command {
 			defer o.Close()
 			srv, err := devserver.Start(ctx, devserver.Options{
 				DBPath: db, Port: port, UIPort: uiPort, Namespace: g.namespace, SearchAttributes: engine.SearchAttributes,
-				TLS: serverTLS,
+				TLS: serverTLS, UICodecEndpoint: codecURL,
 			})
 			if err != nil {
 				return err
@@ -80,6 +93,9 @@ func devCmd(g *globalFlags) *cobra.Command {
 			fmt.Fprintf(out, "Temporal server  %s (namespace %s, %s, state in %s)\n", srv.FrontendAddress(), g.namespace, security, db)
 			if ui := srv.UIAddress(); ui != "" {
 				fmt.Fprintf(out, "Temporal Web UI  %s\n", ui)
+			}
+			if codecURL != "" {
+				fmt.Fprintf(out, "payload codec    %s (payloads encrypted; the Web UI decodes through it)\n", codecURL)
 			}
 			fmt.Fprintf(out, "worker           task queue %s", engine.DefaultTaskQueue)
 			for _, a := range agents {

@@ -16,6 +16,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +38,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/examples/partner"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/worker"
 	"github.com/outflow-dev/outflow/worker/codec"
@@ -429,5 +433,79 @@ func TestCodecServerCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "codec endpoint http://"+addr) {
 		t.Fatalf("output: %s", out.String())
+	}
+}
+
+const quickProject = `kind: Connection
+name: partner
+url: http://%s/v2
+---
+kind: Flow
+name: quick
+steps:
+  - id: only
+    rest: {connection: partner, method: GET, path: "/slow/only", query: {ms: "1"}}
+`
+
+// TestDevProcessMetricsLogsAndEncryption runs `outflow dev` as a process with
+// a payload key, metrics and JSON logs, runs a flow through it with the key,
+// and checks the metrics endpoint, the log lines, and that the record
+// cannot be read without the key.
+func TestDevProcessMetricsLogsAndEncryption(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the outflow binary")
+	}
+	p, err := partner.Serve("127.0.0.1:0", nil, partner.New("", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	proj := t.TempDir()
+	if err := os.WriteFile(filepath.Join(proj, "flow.yaml"), []byte(fmt.Sprintf(quickProject, p.Addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envPayloadKey, randomKeyText(t))
+	port, metricsPort := freePort(t), freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dev := startProc(t, "run flows with", "dev", "--db", filepath.Join(t.TempDir(), "dev.sqlite"), "--port", fmt.Sprint(port), "--ui-port", "0",
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", metricsPort), "--log-format", "json")
+
+	out, err := exec.Command(outflowBinary(t), "run", "quick", "--project", proj, "--address", addr, "--id", "quick-1", "--json").Output()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	var rec engine.Record
+	if err := json.Unmarshal(out, &rec); err != nil || rec.Status != engine.StatusSucceeded {
+		t.Fatalf("run: %v %s", err, out)
+	}
+
+	fams := scrapeMetrics(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	s := sampleWith(fams, "outflow_step_duration_seconds", map[string]string{"flow": "quick", "kind": "rest", "connection": "partner", "status_code": "200", "outcome": "ok"})
+	if s == nil || s.Histogram.GetSampleCount() != 1 {
+		t.Fatalf("step metric: %v", s)
+	}
+	waitFor(t, "the step's log line", time.Minute, func() bool {
+		for {
+			select {
+			case l := <-dev.lines:
+				var e map[string]any
+				if json.Unmarshal([]byte(l), &e) == nil && e["msg"] == "step finished" && e["step"] == "only" {
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	})
+
+	// The CLI without the key cannot read the record; with it, it can.
+	show := exec.Command(outflowBinary(t), "executions", "show", "quick-1", "--json", "--address", addr)
+	show.Env = append(os.Environ(), envPayloadKey+"=")
+	if b, err := show.CombinedOutput(); err == nil {
+		t.Fatalf("record readable without the key:\n%s", b)
+	}
+	b, err := exec.Command(outflowBinary(t), "executions", "show", "quick-1", "--json", "--address", addr).Output()
+	if err != nil || !strings.Contains(string(b), `"SUCCEEDED"`) && !strings.Contains(string(b), `"succeeded"`) {
+		t.Fatalf("show with the key: %v\n%s", err, b)
 	}
 }
