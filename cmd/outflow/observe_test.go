@@ -509,3 +509,21 @@ func TestDevProcessMetricsLogsAndEncryption(t *testing.T) {
 		t.Fatalf("show with the key: %v\n%s", err, b)
 	}
 }
+
+func TestObservabilityFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"worker", "--address", "127.0.0.1:1", "--log-level", "loud"}, `log level "loud"`},
+		{[]string{"worker", "--address", "127.0.0.1:1", "--log-format", "xml"}, `log format "xml"`},
+		{[]string{"worker", "--address", "127.0.0.1:1", "--payload-key", "env:OUTFLOW_TEST_NO_SUCH_KEY"}, "reading payload key env:OUTFLOW_TEST_NO_SUCH_KEY"},
+		{[]string{"run", "x", "--payload-key", "nonsense"}, "reading payload key nonsense"},
+		{[]string{"executions", "list", "--address", "127.0.0.1:1", "--payload-key", "env:OUTFLOW_TEST_NO_SUCH_KEY"}, "reading payload key"},
+	} {
+		_, stderr, code := cli(t, tc.args...)
+		if code != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
