@@ -518,7 +518,7 @@ func TestObservabilityFlagErrors(t *testing.T) {
 		{[]string{"worker", "--address", "127.0.0.1:1", "--log-level", "loud"}, `log level "loud"`},
 		{[]string{"worker", "--address", "127.0.0.1:1", "--log-format", "xml"}, `log format "xml"`},
 		{[]string{"worker", "--address", "127.0.0.1:1", "--payload-key", "env:OUTFLOW_TEST_NO_SUCH_KEY"}, "reading payload key env:OUTFLOW_TEST_NO_SUCH_KEY"},
-		{[]string{"run", "x", "--payload-key", "nonsense"}, "reading payload key nonsense"},
+		{[]string{"run", "order-sync", "--project", filepath.Join("..", "..", "examples", "quickstart"), "--payload-key", "nonsense"}, "reading payload key nonsense"},
 		{[]string{"executions", "list", "--address", "127.0.0.1:1", "--payload-key", "env:OUTFLOW_TEST_NO_SUCH_KEY"}, "reading payload key"},
 	} {
 		_, stderr, code := cli(t, tc.args...)
