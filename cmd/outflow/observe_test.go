@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,12 +29,15 @@ import (
 	"github.com/prometheus/common/model"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -524,6 +528,76 @@ func TestObservabilityFlagErrors(t *testing.T) {
 		_, stderr, code := cli(t, tc.args...)
 		if code != 1 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// otlpReceiver is an OTLP/gRPC trace receiver on loopback that keeps the
+// spans it is sent: the protocol a collector speaks, without the collector.
+type otlpReceiver struct {
+	coltracepb.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans []*tracepb.Span
+}
+
+func (r *otlpReceiver) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			r.spans = append(r.spans, ss.Spans...)
+		}
+	}
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// TestRunExportsTracesOverOTLP runs the quickstart with `outflow run` and
+// OTEL_EXPORTER_OTLP_ENDPOINT set: the CLI and its embedded worker export
+// one trace from StartWorkflow down to the partner calls.
+func TestRunExportsTracesOverOTLP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := &otlpReceiver{}
+	gs := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(gs, recv)
+	go func() { _ = gs.Serve(ln) }()
+	defer gs.Stop()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
+	t.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+
+	dir := copyQuickstart(t)
+	qs, err := prepareQuickstart(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.partner.Close()
+	stdout, stderr, code := cli(t, "run", "order-sync", "--project", dir, "--json")
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	byName := map[string]*tracepb.Span{}
+	traces := map[string]bool{}
+	for _, s := range recv.spans {
+		byName[s.Name] = s
+		traces[string(s.TraceId)] = true
+	}
+	for _, name := range []string{"StartWorkflow:outflow.flow", "RunWorkflow:outflow.flow", "RunActivity:rest", "RunActivity:soap", "GET", "POST"} {
+		if byName[name] == nil {
+			t.Errorf("no %s span among %d", name, len(recv.spans))
+		}
+	}
+	if len(traces) != 1 {
+		t.Errorf("spans in %d traces, want the run's one", len(traces))
+	}
+	for _, s := range recv.spans {
+		for _, kv := range s.Attributes {
+			if v := kv.GetValue().GetStringValue(); v != "" && (strings.Contains(v, qs.apiPassword) || strings.Contains(v, "?")) {
+				t.Errorf("span %s attribute %s = %q", s.Name, kv.Key, v)
+			}
 		}
 	}
 }
