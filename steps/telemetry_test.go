@@ -16,9 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -30,48 +27,8 @@ import (
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/telemetry"
+	"github.com/outflow-dev/outflow/steps/telemetry/promtest"
 )
-
-// scrape fetches /metrics over HTTP, as Prometheus does, and parses it.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("scrape: %s", resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fams
-}
-
-// series finds the sample of a family whose labels include want.
-func series(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
-	f := fams[name]
-	if f == nil {
-		return nil
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, lp := range m.Label {
-			have[lp.GetName()] = lp.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		return m
-	}
-	return nil
-}
 
 func TestStepMetricsAndSpansOverMutualTLS(t *testing.T) {
 	ca, _ := devpki.NewCA("Partner CA", nil)
@@ -141,12 +98,12 @@ func TestStepMetricsAndSpansOverMutualTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fams := scrape(t, metricsSrv.URL)
-	ok := series(fams, "outflow_step_duration_seconds", map[string]string{"flow": "order-sync", "kind": "rest", "connection": "partner", "status_code": "200", "outcome": "ok", "error_type": ""})
+	fams := promtest.Scrape(t, metricsSrv.URL)
+	ok := promtest.Sample(fams, "outflow_step_duration_seconds", map[string]string{"flow": "order-sync", "kind": "rest", "connection": "partner", "status_code": "200", "outcome": "ok", "error_type": ""})
 	if ok == nil || ok.Histogram.GetSampleCount() != 3 || ok.Histogram.GetSampleSum() <= 0 {
 		t.Fatalf("ok steps: %v", ok)
 	}
-	failed := series(fams, "outflow_step_duration_seconds", map[string]string{"status_code": "404", "outcome": "error", "error_type": engine.ErrHTTPClient})
+	failed := promtest.Sample(fams, "outflow_step_duration_seconds", map[string]string{"status_code": "404", "outcome": "error", "error_type": engine.ErrHTTPClient})
 	if failed == nil || failed.Histogram.GetSampleCount() != 1 {
 		t.Fatalf("failed steps: %v\n%v", failed, fams["outflow_step_duration_seconds"])
 	}
@@ -157,13 +114,13 @@ func TestStepMetricsAndSpansOverMutualTLS(t *testing.T) {
 			}
 		}
 	}
-	if full := series(fams, "outflow_tls_handshakes_total", map[string]string{"profile": "mtls", "kind": "full"}); full == nil || full.Counter.GetValue() != 1 {
+	if full := promtest.Sample(fams, "outflow_tls_handshakes_total", map[string]string{"profile": "mtls", "kind": "full"}); full == nil || full.Counter.GetValue() != 1 {
 		t.Fatalf("full handshakes: %v", full)
 	}
-	if res := series(fams, "outflow_tls_handshakes_total", map[string]string{"profile": "mtls", "kind": "resumed"}); res == nil || res.Counter.GetValue() != 1 {
+	if res := promtest.Sample(fams, "outflow_tls_handshakes_total", map[string]string{"profile": "mtls", "kind": "resumed"}); res == nil || res.Counter.GetValue() != 1 {
 		t.Fatalf("resumed handshakes: %v", res)
 	}
-	days := series(fams, "outflow_certificate_days_left", map[string]string{"profile": "mtls", "role": "client", "subject": leaf.Cert.Subject.String()})
+	days := promtest.Sample(fams, "outflow_certificate_days_left", map[string]string{"profile": "mtls", "role": "client", "subject": leaf.Cert.Subject.String()})
 	if days == nil || days.Gauge.GetValue() > 45 || days.Gauge.GetValue() < 44 {
 		t.Fatalf("days left: %v", days)
 	}

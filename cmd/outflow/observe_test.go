@@ -24,9 +24,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -44,6 +41,7 @@ import (
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/examples/partner"
 	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/telemetry/promtest"
 	"github.com/outflow-dev/outflow/worker"
 	"github.com/outflow-dev/outflow/worker/codec"
 	"github.com/outflow-dev/outflow/worker/devserver"
@@ -53,42 +51,6 @@ func randomKeyText(t *testing.T) string {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	return base64.StdEncoding.EncodeToString(raw)
-}
-
-func scrapeMetrics(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fams
-}
-
-func sampleWith(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
-	f := fams[name]
-	if f == nil {
-		return nil
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, lp := range m.Label {
-			have[lp.GetName()] = lp.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		return m
-	}
-	return nil
 }
 
 func TestObservedEncryptedFlowRun(t *testing.T) {
@@ -158,7 +120,7 @@ func TestObservedEncryptedFlowRun(t *testing.T) {
 	}
 
 	t.Run("metrics", func(t *testing.T) {
-		fams := scrapeMetrics(t, "http://"+ms.Addr+"/metrics")
+		fams := promtest.Scrape(t, "http://"+ms.Addr+"/metrics")
 		for _, want := range []struct {
 			labels map[string]string
 			count  uint64
@@ -167,16 +129,16 @@ func TestObservedEncryptedFlowRun(t *testing.T) {
 			{map[string]string{"flow": "order-sync", "kind": "rest", "connection": "partner-api", "status_code": "201", "outcome": "ok"}, 3},
 			{map[string]string{"flow": "order-sync", "kind": "soap", "connection": "partner-soap", "status_code": "200", "outcome": "ok"}, 1},
 		} {
-			s := sampleWith(fams, "outflow_step_duration_seconds", want.labels)
+			s := promtest.Sample(fams, "outflow_step_duration_seconds", want.labels)
 			if s == nil || s.Histogram.GetSampleCount() != want.count {
 				t.Errorf("%v: %v, want count %d", want.labels, s, want.count)
 			}
 		}
-		full := sampleWith(fams, "outflow_tls_handshakes_total", map[string]string{"profile": "partner-mtls", "kind": "full"})
+		full := promtest.Sample(fams, "outflow_tls_handshakes_total", map[string]string{"profile": "partner-mtls", "kind": "full"})
 		if full == nil || full.Counter.GetValue() < 1 {
 			t.Errorf("full handshakes: %v", full)
 		}
-		days := sampleWith(fams, "outflow_certificate_days_left", map[string]string{"profile": "partner-mtls", "role": "client"})
+		days := promtest.Sample(fams, "outflow_certificate_days_left", map[string]string{"profile": "partner-mtls", "role": "client"})
 		if days == nil || days.Gauge.GetValue() <= 0 {
 			t.Errorf("client certificate days left: %v", days)
 		}
@@ -483,8 +445,8 @@ func TestDevProcessMetricsLogsAndEncryption(t *testing.T) {
 		t.Fatalf("run: %v %s", err, out)
 	}
 
-	fams := scrapeMetrics(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
-	s := sampleWith(fams, "outflow_step_duration_seconds", map[string]string{"flow": "quick", "kind": "rest", "connection": "partner", "status_code": "200", "outcome": "ok"})
+	fams := promtest.Scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	s := promtest.Sample(fams, "outflow_step_duration_seconds", map[string]string{"flow": "quick", "kind": "rest", "connection": "partner", "status_code": "200", "outcome": "ok"})
 	if s == nil || s.Histogram.GetSampleCount() != 1 {
 		t.Fatalf("step metric: %v", s)
 	}
