@@ -62,6 +62,8 @@ type RestRequest struct {
 	// link that leaves the connection's scheme, host, port or base path.
 	Link     string `json:"link,omitempty"`
 	LinkBase string `json:"link_base,omitempty"`
+	// Flow names the flow (or action) run, for the worker's metrics.
+	Flow string `json:"flow,omitempty"`
 }
 
 // StepResult is what a REST or SOAP activity returns, and the details of its
@@ -110,6 +112,8 @@ type SoapRequest struct {
 	// BodyLimit caps the response read, in bytes. A SOAP response over it
 	// fails the step: an envelope cannot be read in part.
 	BodyLimit int64 `json:"body_limit,omitempty"`
+	// Flow names the flow (or action) run, for the worker's metrics.
+	Flow string `json:"flow,omitempty"`
 }
 
 // SoapSecurity asks for a WS-Security UsernameToken in the request.

@@ -334,6 +334,7 @@ func (r *runner) runRest(ctx workflow.Context, st *Step, sc *scope, path string)
 // restRequest renders a REST step's request.
 func (r *runner) restRequest(rs *RestStep, conn *Connection, path string, env map[string]any) (*RestRequest, error) {
 	req := &RestRequest{
+		Flow:           r.plan.Name,
 		WorkflowID:     r.rec.WorkflowID,
 		StepPath:       path,
 		Connection:     conn,
@@ -365,6 +366,7 @@ func (r *runner) runSoap(ctx workflow.Context, st *Step, sc *scope, path string)
 	ss := st.Soap
 	return r.runCall(ctx, st, sc, path, ss.Connection, SoapActivity, func(conn *Connection, env map[string]any) (any, error) {
 		req := &SoapRequest{
+			Flow:        r.plan.Name,
 			WorkflowID:  r.rec.WorkflowID,
 			StepPath:    path,
 			Connection:  conn,

@@ -10,6 +10,7 @@ import (
 	"github.com/outflow-dev/outflow/steps/keystore"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/telemetry"
 	"github.com/outflow-dev/outflow/steps/tlsclient"
 )
 
@@ -33,6 +34,8 @@ type CertCheck struct {
 	Identity string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Metrics, when set, learns the certificates checked (days left).
+	Metrics *telemetry.Metrics
 }
 
 // Execute checks the profiles of one request. It fails only when its
@@ -93,6 +96,7 @@ func (a *CertCheck) Execute(ctx context.Context, req *engine.CertCheckRequest) (
 			res.Notes = append(res.Notes, fmt.Sprintf("%s: %s", who, pc.NotChecked))
 		}
 		for _, c := range pc.Certs {
+			a.Metrics.ObserveCertificate(it.Profile.Name, roleMetric(c.Role), c.Subject, c.NotAfter)
 			switch {
 			case failed[c.Subject]:
 			case !c.NotAfter.After(now):
@@ -122,6 +126,15 @@ func (a *CertCheck) where() string {
 		return "this worker"
 	}
 	return "worker " + a.Identity
+}
+
+// roleMetric is the role label of the days-left gauge.
+func roleMetric(role string) string {
+	switch role {
+	case "trust", "chain":
+		return role
+	}
+	return "client"
 }
 
 func roleName(role string) string {

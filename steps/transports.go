@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/steps/oauth2"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/telemetry"
 	"github.com/outflow-dev/outflow/steps/tlsclient"
 )
 
@@ -26,6 +29,8 @@ type Transports struct {
 	// Tokens keeps the OAuth 2.0 access tokens of this worker's
 	// connections.
 	Tokens *oauth2.Cache
+	// Tracer, when set, puts a client span around every partner request.
+	Tracer trace.Tracer
 	plain  *http.Transport
 	stored storedKeystores
 }
@@ -55,7 +60,7 @@ func NewTransports(res *secrets.Resolver) *Transports {
 // RoundTripper returns the transport for a connection.
 func (t *Transports) RoundTripper(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, baseDir string) (http.RoundTripper, error) {
 	if profile == nil {
-		return t.plain, nil
+		return telemetry.TraceRoundTripper(t.plain, t.Tracer, conn.Name, ""), nil
 	}
 	// Where the key material lives (store:) and who may use it
 	// (applies_to) is decided here, on the worker that runs the step.
@@ -70,7 +75,11 @@ func (t *Transports) RoundTripper(ctx context.Context, conn *engine.Connection, 
 		cp.Keystore = nil
 		p = &cp
 	}
-	return t.Cache.Transport(ctx, p, baseDir, t.Secrets.Resolve)
+	rt, err := t.Cache.Transport(ctx, p, baseDir, t.Secrets.Resolve)
+	if err != nil {
+		return nil, err
+	}
+	return telemetry.TraceRoundTripper(rt, t.Tracer, conn.Name, profile.Name), nil
 }
 
 // TokenCache returns the worker's OAuth 2.0 token cache.

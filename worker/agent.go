@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/steps/keystore"
@@ -26,6 +27,9 @@ type AgentOptions struct {
 	// NAME/PID@HOST.
 	Identity string
 	Logger   *slog.Logger
+	// Observe and DataConverter are passed to Dial and Start.
+	Observe       *Observability
+	DataConverter converter.DataConverter
 }
 
 // Agent is a running agent: a Temporal client and the workers of its groups.
@@ -75,6 +79,10 @@ func StartAgent(ctx context.Context, cfg *Config, o AgentOptions) (*Agent, error
 	boot := secrets.New(cfg.dir())
 	projectDir := cfg.abs(cfg.ProjectDir)
 	res := secrets.New(projectDir)
+	if seen := o.Observe.seen(); seen != nil {
+		boot.Watch(seen)
+		res.Watch(seen)
+	}
 	if err := cfg.registerProviders(ctx, res, boot, logger); err != nil {
 		return nil, fmt.Errorf("starting agent %q: %w", cfg.Name, err)
 	}
@@ -92,7 +100,8 @@ func StartAgent(ctx context.Context, cfg *Config, o AgentOptions) (*Agent, error
 		}
 		logProblems(logger, "Temporal client certificate", problems)
 	}
-	c, err := Dial(ctx, DialOptions{Address: a.Address, Namespace: a.Namespace, Logger: logger, TLS: tlsConf, Identity: a.Identity})
+	c, err := Dial(ctx, DialOptions{Address: a.Address, Namespace: a.Namespace, Logger: logger, TLS: tlsConf, Identity: a.Identity,
+		DataConverter: o.DataConverter, Observe: o.Observe})
 	if err != nil {
 		return nil, fmt.Errorf("starting agent %q: %w", cfg.Name, err)
 	}
@@ -108,6 +117,7 @@ func StartAgent(ctx context.Context, cfg *Config, o AgentOptions) (*Agent, error
 		Agent:                   cfg.Agent(),
 		Logger:                  logger,
 		MaxConcurrentActivities: cfg.MaxConcurrentSteps,
+		Observe:                 o.Observe,
 	})
 	if err != nil {
 		c.Close()

@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -21,6 +22,7 @@ import (
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap"
+	"github.com/outflow-dev/outflow/steps/telemetry"
 )
 
 // Options configure a worker process.
@@ -49,6 +51,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxConcurrentActivities per task queue; 0 means the SDK default.
 	MaxConcurrentActivities int
+	// Observe says what the worker reports (metrics, traces, redaction);
+	// nil reports nothing beyond Logger.
+	Observe *Observability
 }
 
 // Worker is a running set of Temporal workers.
@@ -65,6 +70,9 @@ func Start(opts Options) (*Worker, error) {
 	if opts.Secrets == nil {
 		opts.Secrets = secrets.New(opts.BaseDir)
 	}
+	if seen := opts.Observe.seen(); seen != nil {
+		opts.Secrets.Watch(seen)
+	}
 	if opts.Identity == "" {
 		host, _ := os.Hostname()
 		opts.Identity = fmt.Sprintf("%d@%s", os.Getpid(), host)
@@ -79,6 +87,8 @@ func Start(opts Options) (*Worker, error) {
 			// stands in for those groups' agents, applies_to included.
 			tr.Agent = &steps.Agent{Name: opts.Identity, Groups: opts.Agents, Dir: opts.BaseDir}
 		}
+		tr.Tracer = opts.Observe.tracer()
+		opts.Observe.metrics().WatchCache(tr.Cache)
 		opts.Transports = tr
 		// Keystores fetched from secret stores live as long as the worker.
 		w.closers = append(w.closers, tr.Close)
@@ -89,7 +99,8 @@ func Start(opts Options) (*Worker, error) {
 	}
 	restAct := &rest.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
 	soapAct := &soap.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
-	certAct := &steps.CertCheck{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
+	certAct := &steps.CertCheck{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity, Metrics: opts.Observe.metrics()}
+	observer := &telemetry.StepObserver{Metrics: opts.Observe.metrics(), Logger: opts.Logger}
 	wo := sdkworker.Options{
 		Identity:                           opts.Identity,
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
@@ -100,8 +111,8 @@ func Start(opts Options) (*Worker, error) {
 			sw.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
 		}
 		if steps {
-			sw.RegisterActivityWithOptions(restAct.Execute, activity.RegisterOptions{Name: engine.RestActivity})
-			sw.RegisterActivityWithOptions(soapAct.Execute, activity.RegisterOptions{Name: engine.SoapActivity})
+			sw.RegisterActivityWithOptions(observer.Rest(restAct.Execute), activity.RegisterOptions{Name: engine.RestActivity})
+			sw.RegisterActivityWithOptions(observer.Soap(soapAct.Execute), activity.RegisterOptions{Name: engine.SoapActivity})
 			sw.RegisterActivityWithOptions(certAct.Execute, activity.RegisterOptions{Name: engine.CertCheckActivity})
 		}
 		w.workers = append(w.workers, sw)
@@ -150,6 +161,11 @@ type DialOptions struct {
 	Plaintext bool
 	// Identity names this client to the server; default pid@host.
 	Identity string
+	// DataConverter encodes payloads (the payload codec); nil means
+	// Temporal's default.
+	DataConverter converter.DataConverter
+	// Observe adds the SDK metrics handler and the tracing interceptor.
+	Observe *Observability
 }
 
 // Dial connects a Temporal client. With TLS, a client certificate is read
@@ -166,13 +182,18 @@ func Dial(ctx context.Context, o DialOptions) (client.Client, error) {
 			return nil, fmt.Errorf("connecting to Temporal at %s: %w", o.Address, err)
 		}
 	}
-	c, err := client.DialContext(ctx, client.Options{
+	co := client.Options{
 		HostPort:          o.Address,
 		Namespace:         o.Namespace,
 		Identity:          o.Identity,
 		Logger:            sdklog.NewStructuredLogger(logger),
 		ConnectionOptions: client.ConnectionOptions{TLS: tlsConf},
-	})
+		DataConverter:     o.DataConverter,
+	}
+	if err := o.Observe.clientOptions(&co); err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, co)
 	if err != nil {
 		if hint := explainDial(err, tlsConf != nil, tlsConf != nil && tlsConf.GetClientCertificate != nil); hint != "" {
 			return nil, fmt.Errorf("connecting to Temporal at %s: %s: %w", o.Address, hint, err)

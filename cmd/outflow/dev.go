@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/worker"
@@ -21,6 +22,7 @@ func devCmd(g *globalFlags) *cobra.Command {
 		uiPort int
 		agents []string
 		tlsOpt devTLS
+		obs    observeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -40,20 +42,42 @@ func devCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			pc, err := payloadCodec(ctx, g)
+			if err != nil {
+				return err
+			}
+			var dc converter.DataConverter
+			codecURL := ""
+			if pc != nil {
+				dc = pc.DataConverter()
+				if uiPort > 0 {
+					// The embedded UI decodes through a codec endpoint on
+					// loopback, as open as the dev UI itself.
+					if codecURL, err = serveDevCodec(ctx, pc, uiPort); err != nil {
+						return err
+					}
+				}
+			}
+			o, err := obs.setup(ctx, cmd.ErrOrStderr(), "outflow-dev")
+			if err != nil {
+				return err
+			}
+			defer o.Close()
 			srv, err := devserver.Start(ctx, devserver.Options{
 				DBPath: db, Port: port, UIPort: uiPort, Namespace: g.namespace, SearchAttributes: engine.SearchAttributes,
-				TLS: serverTLS,
+				TLS: serverTLS, UICodecEndpoint: codecURL,
 			})
 			if err != nil {
 				return err
 			}
 			defer srv.Stop()
-			c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: g.namespace, Logger: quietLogger(), TLS: workerTLS, Plaintext: serverTLS == nil})
+			c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: g.namespace, Logger: o.logger, TLS: workerTLS, Plaintext: serverTLS == nil,
+				DataConverter: dc, Observe: o.observe})
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			w, err := worker.Start(worker.Options{Client: c, Flows: true, Agents: agents, Logger: quietLogger()})
+			w, err := worker.Start(worker.Options{Client: c, Flows: true, Agents: agents, Logger: o.logger, Observe: o.observe})
 			if err != nil {
 				return err
 			}
@@ -70,11 +94,18 @@ func devCmd(g *globalFlags) *cobra.Command {
 			if ui := srv.UIAddress(); ui != "" {
 				fmt.Fprintf(out, "Temporal Web UI  %s\n", ui)
 			}
+			if codecURL != "" {
+				fmt.Fprintf(out, "payload codec    %s (payloads encrypted; the Web UI decodes through it)\n", codecURL)
+			}
 			fmt.Fprintf(out, "worker           task queue %s", engine.DefaultTaskQueue)
 			for _, a := range agents {
 				fmt.Fprintf(out, ", agent group %s", a)
 			}
-			fmt.Fprintf(out, "\n\nrun flows with:  outflow run FLOW --address %s\n", srv.FrontendAddress())
+			fmt.Fprintln(out)
+			if o.metrics != nil {
+				fmt.Fprintf(out, "metrics          http://%s/metrics\n", o.metrics.Addr)
+			}
+			fmt.Fprintf(out, "\nrun flows with:  outflow run FLOW --address %s\n", srv.FrontendAddress())
 			if serverTLS != nil {
 				fmt.Fprintf(out, "                 with %s=%s and %s=<client bundle> in the environment\n", worker.EnvTLSCA, tlsOpt.cert, worker.EnvTLSCert)
 			}
@@ -91,5 +122,6 @@ func devCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0: no UI)")
 	cmd.Flags().StringSliceVar(&agents, "agent", nil, "also serve the steps of these agent groups")
 	tlsOpt.register(cmd)
+	obs.register(cmd)
 	return cmd
 }

@@ -20,6 +20,8 @@ type globalFlags struct {
 	project   string
 	address   string
 	namespace string
+	// payloadKeys are secret references of payload encryption keys.
+	payloadKeys []string
 }
 
 func main() {
@@ -58,6 +60,8 @@ func newRoot() *cobra.Command {
 		validateCmd(g), runCmd(g), testCmd(g), devCmd(g), workerCmd(g), executionsCmd(g), certsCmd(g), quickstartCmd(g), soapCmd(g),
 	)
 	root.AddCommand(deployCmd(g), schedulesCmd(g))
+	registerPayloadKeyFlag(root, g)
+	root.AddCommand(codecServerCmd(g))
 	return root
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -21,6 +22,8 @@ type stack struct {
 	temporal client.Client
 	server   *devserver.Server
 	worker   *worker.Worker
+	// flushTraces sends the spans still buffered (OTLP tracing on).
+	flushTraces func(context.Context) error
 }
 
 func (s *stack) Close() {
@@ -32,6 +35,11 @@ func (s *stack) Close() {
 	}
 	if s.server != nil {
 		_ = s.server.Stop()
+	}
+	if s.flushTraces != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.flushTraces(ctx)
 	}
 }
 
@@ -51,6 +59,20 @@ func quietLogger() *slog.Logger {
 
 func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, error) {
 	s := &stack{}
+	dc, err := dataConverter(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	// With OTEL_EXPORTER_OTLP_ENDPOINT set, the CLI's StartWorkflow span
+	// heads the run's trace (and traces the embedded worker).
+	var obs *worker.Observability
+	tp, flush, err := worker.TracerProviderFromEnv(ctx, "outflow-cli")
+	if err != nil {
+		return nil, err
+	}
+	if tp != nil {
+		obs, s.flushTraces = &worker.Observability{TracerProvider: tp}, flush
+	}
 	addr := g.address
 	if addr == "" {
 		// The server's start-up chatter ("frontend is not healthy yet") is noise here: Start reports real failures.
@@ -61,7 +83,7 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 		s.server = srv
 		addr = srv.FrontendAddress()
 	}
-	c, err := worker.Dial(ctx, worker.DialOptions{Address: addr, Namespace: g.namespace, Logger: quietLogger(), Plaintext: s.server != nil})
+	c, err := worker.Dial(ctx, worker.DialOptions{Address: addr, Namespace: g.namespace, Logger: quietLogger(), Plaintext: s.server != nil, DataConverter: dc, Observe: obs})
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -71,7 +93,7 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 	if s.server != nil && o.embedWorker {
 		w, err := worker.Start(worker.Options{
 			Client: c, Flows: true, Agents: o.agents, BaseDir: o.baseDir,
-			Logger: quietLogger(),
+			Logger: quietLogger(), Observe: obs,
 		})
 		if err != nil {
 			s.Close()

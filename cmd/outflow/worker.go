@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,6 +23,7 @@ func workerCmd(g *globalFlags) *cobra.Command {
 		identity  string
 		config    string
 		check     bool
+		obs       observeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -42,8 +42,20 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			out := cmd.OutOrStdout()
+			dc, err := dataConverter(ctx, g)
+			if err != nil {
+				return err
+			}
+			o, err := obs.setup(ctx, cmd.ErrOrStderr(), "outflow-worker")
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			logger := o.logger
+			if o.metrics != nil {
+				fmt.Fprintf(out, "metrics at http://%s/metrics\n", o.metrics.Addr)
+			}
 			if config != "" {
 				cfg, err := worker.LoadConfig(config)
 				if err != nil {
@@ -63,14 +75,14 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 					fmt.Fprintf(out, "%s: agent %q, groups %s: ok\n", config, cfg.Name, strings.Join(cfg.Groups, ", "))
 					return nil
 				}
-				o := worker.AgentOptions{Identity: identity, Logger: logger}
+				ao := worker.AgentOptions{Identity: identity, Logger: logger, Observe: o.observe, DataConverter: dc}
 				if cmd.Flags().Changed("address") || cfg.Temporal.Address == "" {
-					o.Address = g.address
+					ao.Address = g.address
 				}
 				if cmd.Flags().Changed("namespace") || cfg.Temporal.Namespace == "" {
-					o.Namespace = g.namespace
+					ao.Namespace = g.namespace
 				}
-				a, err := worker.StartAgent(ctx, cfg, o)
+				a, err := worker.StartAgent(ctx, cfg, ao)
 				if err != nil {
 					return err
 				}
@@ -86,7 +98,8 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 			if g.address == "" {
 				return fmt.Errorf("worker needs --address or TEMPORAL_ADDRESS (start a server with `outflow dev`), or --config agent.yaml")
 			}
-			c, err := worker.Dial(ctx, worker.DialOptions{Address: g.address, Namespace: g.namespace, Logger: logger})
+			c, err := worker.Dial(ctx, worker.DialOptions{Address: g.address, Namespace: g.namespace, Logger: logger,
+				DataConverter: dc, Observe: o.observe})
 			if err != nil {
 				return err
 			}
@@ -97,7 +110,7 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 			}
 			w, err := worker.Start(worker.Options{
 				Client: c, Flows: !onlyAgent, NoDefaultSteps: onlyAgent, Agents: agents, Identity: identity,
-				BaseDir: baseDir,
+				BaseDir: baseDir, Logger: logger, Observe: o.observe,
 			})
 			if err != nil {
 				return err
@@ -113,6 +126,7 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 	cmd.Flags().StringSliceVar(&agents, "agent", nil, "serve the steps of these agent groups (without --config)")
 	cmd.Flags().BoolVar(&onlyAgent, "agent-only", false, "serve only the agent groups, not flows or default steps (without --config)")
 	cmd.Flags().StringVar(&identity, "identity", "", "worker identity shown in step records")
+	obs.register(cmd)
 	return cmd
 }
 

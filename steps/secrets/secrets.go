@@ -31,6 +31,7 @@ func (f ProviderFunc) Resolve(ctx context.Context, name string) (string, error) 
 type Resolver struct {
 	mu        sync.RWMutex
 	providers map[string]Provider
+	seen      *Seen // see Watch
 }
 
 // Error is a failure to resolve a reference. It names the reference, never a value.
@@ -85,7 +86,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or cyberark:SAFE/OBJECT")}
 	}
 	r.mu.RLock()
-	p := r.providers[scheme]
+	p, seen := r.providers[scheme], r.seen
 	r.mu.RUnlock()
 	if p == nil {
 		hint := ""
@@ -98,6 +99,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", &Error{Ref: ref, Err: err}
 	}
+	seen.Add(v)
 	return v, nil
 }
 

@@ -62,7 +62,10 @@ type Cache struct {
 	salt    []byte // keys the hash of secrets in cache keys
 
 	full, resumed atomic.Int64
+	byProfile     sync.Map // profile name → *profileHandshakes
 }
+
+type profileHandshakes struct{ full, resumed atomic.Int64 }
 
 // NewCache returns a cache that logs to logger (slog.Default() when nil).
 // It is the same as &Cache{Logger: logger}.
@@ -80,6 +83,47 @@ type HandshakeStats struct {
 // checked (or, with insecure_skip_verify, received).
 func (c *Cache) Handshakes() HandshakeStats {
 	return HandshakeStats{Full: c.full.Load(), Resumed: c.resumed.Load()}
+}
+
+// HandshakesByProfile returns Handshakes per protocol profile name ("" for
+// connections without a profile).
+func (c *Cache) HandshakesByProfile() map[string]HandshakeStats {
+	out := map[string]HandshakeStats{}
+	c.byProfile.Range(func(k, v any) bool {
+		ph := v.(*profileHandshakes)
+		out[k.(string)] = HandshakeStats{Full: ph.full.Load(), Resumed: ph.resumed.Load()}
+		return true
+	})
+	return out
+}
+
+// ClientCertificate is the certificate a profile's transport presents.
+type ClientCertificate struct {
+	Profile  string
+	Subject  string
+	NotAfter time.Time
+}
+
+// ClientCertificates lists the client certificates the cache's transports
+// currently present, one per profile that has a keystore, as last loaded
+// (a replaced keystore file shows once a handshake has read it).
+func (c *Cache) ClientCertificates() []ClientCertificate {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []ClientCertificate
+	for _, e := range c.entries {
+		if e.material == nil {
+			continue
+		}
+		e.material.mu.Lock()
+		l := e.material.loaded
+		e.material.mu.Unlock()
+		if l == nil || l.cert == nil || l.cert.Leaf == nil {
+			continue
+		}
+		out = append(out, ClientCertificate{Profile: e.profile, Subject: l.cert.Leaf.Subject.String(), NotAfter: l.cert.Leaf.NotAfter})
+	}
+	return out
 }
 
 // CloseIdleConnections closes the idle connections of every transport.
@@ -296,10 +340,14 @@ func (c *Cache) build(cfg *profileConfig) (*entry, error) {
 		revocation = newRevocationChecker(r.Mode, client, log)
 	}
 	tlsCfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		v, _ := c.byProfile.LoadOrStore(p.Name, &profileHandshakes{})
+		ph := v.(*profileHandshakes)
 		if cs.DidResume {
 			c.resumed.Add(1)
+			ph.resumed.Add(1)
 		} else {
 			c.full.Add(1)
+			ph.full.Add(1)
 		}
 		if revocation != nil {
 			return revocation.check(cs)
@@ -424,6 +472,13 @@ var errNoTrustedCerts = errors.New("the file holds no certificate")
 // to know which certificate a token request and an API call authenticate
 // with, before either is sent.
 func PresentedCertificate(rt http.RoundTripper) *tls.Certificate {
+	for {
+		w, ok := rt.(interface{ Unwrap() http.RoundTripper })
+		if !ok {
+			break
+		}
+		rt = w.Unwrap()
+	}
 	t, ok := rt.(*http.Transport)
 	if !ok || t.TLSClientConfig == nil {
 		return nil

@@ -54,6 +54,9 @@ type Options struct {
 	Logger *slog.Logger
 	// TLS, when set, serves the frontend gRPC port over TLS.
 	TLS *TLSOptions
+	// UICodecEndpoint, when set, is the payload codec endpoint the Web UI
+	// calls to show encrypted payloads (outflow dev --payload-key).
+	UICodecEndpoint string
 	// DynamicConfig overrides or adds server dynamic config values, keyed
 	// like "history.cacheMaxSize". Integers must be of type int.
 	DynamicConfig map[string]any

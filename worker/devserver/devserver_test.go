@@ -345,7 +345,7 @@ func TestTLS(t *testing.T) {
 
 func TestUI(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{UIPort: -1, Namespace: "outflow"})
+	s := startServer(t, Options{UIPort: -1, Namespace: "outflow", UICodecEndpoint: "http://127.0.0.1:8081"})
 	if !strings.HasPrefix(s.UIAddress(), "http://127.0.0.1:") {
 		t.Fatalf("UIAddress = %q", s.UIAddress())
 	}
@@ -357,6 +357,10 @@ func TestUI(t *testing.T) {
 		status, body, err := httpGet(s.UIAddress() + "/api/v1/namespaces/outflow")
 		return status == http.StatusOK, fmt.Errorf("%d %.200s %v", status, body, err)
 	})
+	// The UI learns where to decode encrypted payloads from its settings.
+	if status, body, err := httpGet(s.UIAddress() + "/api/v1/settings"); err != nil || status != http.StatusOK || !strings.Contains(body, `"Endpoint":"http://127.0.0.1:8081"`) {
+		t.Fatalf("settings: %d %v %.300s", status, err, body)
+	}
 	addr := strings.TrimPrefix(s.UIAddress(), "http://")
 	stopServer(t, s)
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {

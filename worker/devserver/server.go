@@ -346,7 +346,8 @@ func (s *Server) startUI(ctx context.Context) error {
 		DisableNewsFetch:    true,
 		// The UI is served over plain HTTP, where a Secure cookie would
 		// never come back and every write action would fail the CSRF check.
-		CORS: uiconfig.CORS{CookieInsecure: true},
+		CORS:  uiconfig.CORS{CookieInsecure: true},
+		Codec: uiconfig.Codec{Endpoint: s.opts.UICodecEndpoint},
 	}
 	var ui *uiserver.Server
 	if err := recoverAny(func() { ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(conf)) }); err != nil {
