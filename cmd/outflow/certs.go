@@ -164,7 +164,7 @@ The server certificate names every --host and carries both the serverAuth and
 the clientAuth usage: a Temporal server presents it to clients, and also as
 the client certificate of its own services (internode TLS and its system
 worker's connection to the frontend). Client certificates carry clientAuth.`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return writeDevCA(args[0], cmd)
 		},

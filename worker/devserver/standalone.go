@@ -51,7 +51,6 @@ type EnvOptions struct {
 	ExitOnFatal bool
 }
 
-
 // EnvServer is a Temporal server configured the way Temporal's official
 // server image (temporalio/server) configures itself: from the environment
 // variables its built-in config template reads — DB, POSTGRES_SEEDS,
