@@ -275,6 +275,14 @@ func TestTopologyOnPostgres(t *testing.T) {
 			"MATCHING_GRPC_PORT": strconv.Itoa(ports[5]), "MATCHING_MEMBERSHIP_PORT": strconv.Itoa(ports[6]),
 			"WORKER_GRPC_PORT": strconv.Itoa(ports[7]), "WORKER_MEMBERSHIP_PORT": strconv.Itoa(ports[8]),
 		})
+	// A wrong password is refused with PostgreSQL's reason, before
+	// anything starts.
+	bad := exec.Command(outflowBinary(t), "server")
+	bad.Env = append(append([]string{}, serverEnv...), "POSTGRES_PWD=not-the-password")
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "password authentication failed") || strings.Contains(string(out), "not-the-password") {
+		t.Errorf("outflow server with a wrong PostgreSQL password: %v\n%s", err, out)
+	}
+
 	serverStart := time.Now()
 	server := startProcEnv(t, serverEnv, "Temporal server ready", "server")
 	t.Logf("outflow server (schema set up, mTLS frontend) ready in %v", time.Since(serverStart).Round(time.Millisecond))

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"go.temporal.io/server/common/config"
-	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/metrics"
 	"go.temporal.io/server/common/persistence"
 	"go.temporal.io/server/common/persistence/sql"
@@ -72,6 +73,9 @@ type schemaStep struct {
 		MinCompatibleVersion string
 		Description          string
 		SchemaUpdateCqlFiles []string
+		// AllowNoCqlFiles marks a version that only changes what the
+		// server does with the schema.
+		AllowNoCqlFiles bool
 	}
 	statements []string
 }
@@ -132,26 +136,36 @@ func SetupSQLSchema(conf *config.SQL, defaultDB, schemaDir string) (applied []st
 	if err != nil {
 		return nil, err
 	}
+	// The plugin logs why a connection failed and returns only "no usable
+	// database connection found"; the log gives the user the reason.
+	var reasons bytes.Buffer
+	logger := &serverLogger{log: slog.New(slog.NewTextHandler(&reasons, &slog.HandlerOptions{Level: slog.LevelError})), level: new(slog.LevelVar)}
+	explain := func(err error) error {
+		if msg := lastLogError(reasons.String()); msg != "" && !strings.Contains(err.Error(), msg) {
+			return fmt.Errorf("%w (%s)", err, msg)
+		}
+		return err
+	}
 	if defaultDB != "" {
 		admin := *conf
 		admin.DatabaseName = defaultDB
-		db, err := sql.NewSQLAdminDB(sqlplugin.DbKindUnknown, &admin, resolver.NewNoopResolver(), log.NewNoopLogger(), metrics.NoopMetricsHandler)
+		db, err := sql.NewSQLAdminDB(sqlplugin.DbKindUnknown, &admin, resolver.NewNoopResolver(), logger, metrics.NoopMetricsHandler)
 		if err != nil {
-			return nil, fmt.Errorf("connecting to database %q at %s: %w", defaultDB, conf.ConnectAddr, err)
+			return nil, fmt.Errorf("connecting to database %q at %s: %w", defaultDB, conf.ConnectAddr, explain(err))
 		}
 		err = db.CreateDatabase(conf.DatabaseName)
 		db.Close()
 		if err != nil {
-			return nil, fmt.Errorf("creating database %q at %s: %w", conf.DatabaseName, conf.ConnectAddr, err)
+			return nil, fmt.Errorf("creating database %q at %s: %w", conf.DatabaseName, conf.ConnectAddr, explain(err))
 		}
 	}
-	db, err := sql.NewSQLAdminDB(sqlplugin.DbKindUnknown, conf, resolver.NewNoopResolver(), log.NewNoopLogger(), metrics.NoopMetricsHandler)
+	db, err := sql.NewSQLAdminDB(sqlplugin.DbKindUnknown, conf, resolver.NewNoopResolver(), logger, metrics.NoopMetricsHandler)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to database %q at %s: %w", conf.DatabaseName, conf.ConnectAddr, err)
+		return nil, fmt.Errorf("connecting to database %q at %s: %w", conf.DatabaseName, conf.ConnectAddr, explain(err))
 	}
 	defer db.Close()
 	if err := db.CreateSchemaVersionTables(); err != nil {
-		return nil, fmt.Errorf("creating the schema version tables in %q: %w", conf.DatabaseName, err)
+		return nil, fmt.Errorf("creating the schema version tables in %q at %s: %w", conf.DatabaseName, conf.ConnectAddr, explain(err))
 	}
 	current := schemaVersion{0, 0}
 	if s, err := db.ReadSchemaVersion(conf.DatabaseName); err == nil && s != "" {
@@ -191,3 +205,18 @@ func versionString(v schemaVersion) string {
 	}
 	return strings.Join(parts, ".")
 }
+
+// lastLogError is the error attribute of the last line of a text log.
+func lastLogError(log string) string {
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	m := logErrorAttr.FindStringSubmatch(lines[len(lines)-1])
+	if m == nil {
+		return ""
+	}
+	if unq, err := strconv.Unquote(m[1]); err == nil {
+		return unq
+	}
+	return m[1]
+}
+
+var logErrorAttr = regexp.MustCompile(`\berror=("(?:[^"\\]|\\.)*"|\S+)`)

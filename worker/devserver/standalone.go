@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"os"
@@ -91,7 +93,16 @@ func StartFromEnv(ctx context.Context, o EnvOptions) (*EnvServer, error) {
 	if o.Logger == nil {
 		o.Logger = defaultSlogger()
 	}
+	if os.Getenv("DB") == "" {
+		// Temporal's template would default to Cassandra.
+		return nil, errors.New("server: DB is not set: set DB=postgres12 (and POSTGRES_SEEDS, POSTGRES_USER, POSTGRES_PWD) as for Temporal's server image, or give --db postgres://USER@HOST:PORT/DATABASE")
+	}
+	// Loading announces itself on the standard logger; the command says
+	// what matters once the server is up.
+	stdlogOut := stdlog.Writer()
+	stdlog.SetOutput(io.Discard)
 	conf, err := config.Load(config.WithEmbedded())
+	stdlog.SetOutput(stdlogOut)
 	if err != nil {
 		return nil, fmt.Errorf("server: reading the configuration from the environment: %w", err)
 	}
