@@ -13,7 +13,7 @@ FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 COPY . .
-RUN --mount=type=cache,target=/root/go/pkg/mod \
+RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -tags noserver -ldflags="-s -w" -o /out/outflow ./cmd/outflow
 # Mount points owned by the image's user (uid 1000, as in Temporal's images,
