@@ -33,6 +33,8 @@ import (
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/examples/partner"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
+	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/worker"
 )
 
 // pgCluster is a throwaway PostgreSQL cluster listening on 127.0.0.1.
@@ -410,6 +412,25 @@ func TestTopologyOnPostgres(t *testing.T) {
 	rec, raw := runFlow()
 	check(rec, raw)
 	t.Logf("flow through both workers in %v", time.Since(flowStart).Round(time.Millisecond))
+
+	// Nor is the password in the workflow's history, read over mTLS with
+	// the cli certificate.
+	tlsConf, _, err := (&secrets.ClientTLS{Keystore: filepath.Join(pki, "cli-bundle.pem"), CA: []string{filepath.Join(pki, "ca.crt")}, ServerName: "temporal"}).Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := worker.Dial(context.Background(), worker.DialOptions{Address: addr, Namespace: workerSvc.Environment["TEMPORAL_NAMESPACE"], TLS: tlsConf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := historyText(t, fetchHistory(t, &stack{temporal: tc}, rec.WorkflowID, rec.RunID))
+	tc.Close()
+	if !strings.Contains(history, "partner-client-dmz") {
+		t.Error("the history lacks the dmz step's response: the search below proves nothing")
+	}
+	if strings.Contains(history, keystorePassword) {
+		t.Error("the workflow history holds the agent's keystore password")
+	}
 
 	// A restart on the same database: nothing to set up, the namespace and
 	// the first run are there, the workers reconnect by themselves.
