@@ -15,7 +15,8 @@ import (
 )
 
 // Environment variables that secure the connection to Temporal when no
-// configuration file says how; the names are those of Temporal's own CLI.
+// configuration file says how; the names are those the Temporal Web UI's
+// image reads (Temporal's CLI names its own TEMPORAL_TLS_CLIENT_CERT_PATH…).
 const (
 	EnvTLSCert       = "TEMPORAL_TLS_CERT"        // client certificate, or a PEM bundle with the key
 	EnvTLSKey        = "TEMPORAL_TLS_KEY"         // the key, when not in the certificate file

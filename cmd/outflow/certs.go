@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -153,13 +155,23 @@ func certsCmd(g *globalFlags) *cobra.Command {
 	devCA := &cobra.Command{
 		Use:   "dev-ca DIR",
 		Short: "Make a throwaway CA with a server certificate and client certificates (clientAuth EKU) for development",
-		Args:  cobra.ExactArgs(1),
+		Long: `Make a throwaway CA with a server certificate and client certificates for
+development and test deployments, as PEM files in DIR: ca.crt and ca.key,
+server.crt and server.key, and for each client NAME.crt, NAME.key and
+NAME-bundle.pem (chain and key in one file).
+
+The server certificate names every --host and carries both the serverAuth and
+the clientAuth usage: a Temporal server presents it to clients, and also as
+the client certificate of its own services (internode TLS and its system
+worker's connection to the frontend). Client certificates carry clientAuth.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return writeDevCA(args[0], cmd)
 		},
 	}
-	devCA.Flags().StringSlice("host", []string{"localhost", "127.0.0.1"}, "names and addresses of the server certificate")
+	devCA.Flags().StringSlice("host", []string{"localhost", "127.0.0.1", "temporal"}, "names and addresses of the server certificate")
 	devCA.Flags().StringSlice("client", []string{"worker", "agent"}, "common names of the client certificates to issue")
+	devCA.Flags().Bool("if-missing", false, "do nothing when DIR already holds a CA (ca.crt), so a container that runs at every start keeps the certificates it made")
 	cmd.AddCommand(inspect, check, devCA)
 	return cmd
 }
@@ -167,6 +179,12 @@ func certsCmd(g *globalFlags) *cobra.Command {
 func writeDevCA(dir string, cmd *cobra.Command) error {
 	hosts, _ := cmd.Flags().GetStringSlice("host")
 	clients, _ := cmd.Flags().GetStringSlice("client")
+	if ifMissing, _ := cmd.Flags().GetBool("if-missing"); ifMissing {
+		if _, err := os.Stat(filepath.Join(dir, "ca.crt")); err == nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s already holds a CA: kept\n", dir)
+			return nil
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -177,7 +195,12 @@ func writeDevCA(dir string, cmd *cobra.Command) error {
 	if _, _, err := ca.WriteFiles(dir, "ca"); err != nil {
 		return err
 	}
-	srv, err := ca.IssueServer(hosts[0], hosts, nil)
+	if len(hosts) == 0 {
+		return errors.New("--host: the server certificate needs at least one name or address")
+	}
+	srv, err := ca.IssueServer(hosts[0], hosts, &devpki.Options{
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	})
 	if err != nil {
 		return err
 	}

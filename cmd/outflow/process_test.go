@@ -56,7 +56,15 @@ type proc struct {
 // startProc starts the binary and waits until a line of its output contains ready.
 func startProc(t *testing.T, ready string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, ready, args...)
+}
+
+// startProcEnv is startProc with env as the whole environment (nil: this
+// process's).
+func startProcEnv(t *testing.T, env []string, ready string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(outflowBinary(t), args...)
+	cmd.Env = env
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/worker"
-	"github.com/outflow-dev/outflow/worker/devserver"
 )
 
 // stack is what a command talks to: a Temporal client, and when no address
@@ -20,10 +19,17 @@ import (
 type stack struct {
 	client   *engine.Client
 	temporal client.Client
-	server   *devserver.Server
+	server   embeddedServer
 	worker   *worker.Worker
 	// flushTraces sends the spans still buffered (OTLP tracing on).
 	flushTraces func(context.Context) error
+}
+
+// embeddedServer is a Temporal server running inside this process (see
+// embedded.go); binaries built with the noserver tag have none.
+type embeddedServer interface {
+	FrontendAddress() string
+	Stop() error
 }
 
 func (s *stack) Close() {
@@ -75,8 +81,7 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 	}
 	addr := g.address
 	if addr == "" {
-		// The server's start-up chatter ("frontend is not healthy yet") is noise here: Start reports real failures.
-		srv, err := devserver.Start(ctx, devserver.Options{Namespace: g.namespace, SearchAttributes: engine.SearchAttributes, LogLevel: "off"})
+		srv, err := startEmbeddedServer(ctx, g.namespace)
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded Temporal server: %w", err)
 		}

@@ -1,10 +1,13 @@
 // Package devserver runs a complete Temporal server (frontend, history,
-// matching and worker services) inside the current process, with its state in
-// SQLite and, optionally, the Temporal Web UI.
+// matching and worker services) inside the current process: with its state
+// in SQLite and, optionally, the Temporal Web UI (Start), or on PostgreSQL,
+// configured by the environment variables of Temporal's server image
+// (StartFromEnv).
 //
-// It is what `outflow run`, `outflow test` and `outflow dev` use when no
-// Temporal address is given, and what integration tests start. It links the
-// whole server, so only commands and integration tests should import it.
+// Start is what `outflow run`, `outflow test` and `outflow dev` use when no
+// Temporal address is given, and what integration tests start;
+// StartFromEnv is `outflow server`. It links the whole server, so only
+// commands and integration tests should import it.
 package devserver
 
 import (

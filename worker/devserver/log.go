@@ -43,6 +43,10 @@ type serverLogger struct {
 	log   *slog.Logger
 	level *slog.LevelVar
 	tags  []tag.Tag
+	// exit, when set, ends the process on Fatal instead of panicking: a
+	// server that is the whole process (outflow server) fails like
+	// Temporal's own, with the message and no goroutine dump.
+	exit func(code int)
 }
 
 var (
@@ -67,12 +71,17 @@ func (l *serverLogger) Panic(msg string, tags ...tag.Tag) { l.fatal(msg, tags) }
 func (l *serverLogger) Fatal(msg string, tags ...tag.Tag) { l.fatal(msg, tags) }
 
 func (l *serverLogger) With(tags ...tag.Tag) log.Logger {
-	return &serverLogger{log: l.log, level: l.level, tags: append(l.tags[:len(l.tags):len(l.tags)], tags...)}
+	return &serverLogger{log: l.log, level: l.level, tags: append(l.tags[:len(l.tags):len(l.tags)], tags...), exit: l.exit}
 }
 
 func (l *serverLogger) fatal(msg string, tags []tag.Tag) {
 	l.emit(slog.LevelError, msg, tags)
-	panic(&fatalError{msg: msg, attrs: l.attrs(tags)})
+	fe := &fatalError{msg: msg, attrs: l.attrs(tags)}
+	if l.exit != nil {
+		fmt.Fprintf(os.Stderr, "temporal server: %v\n", fe)
+		l.exit(1)
+	}
+	panic(fe)
 }
 
 func (l *serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
