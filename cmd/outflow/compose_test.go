@@ -147,8 +147,10 @@ func moduleVersion(t *testing.T, module string) string {
 	return strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
 }
 
-// outflowEnv are the variables the outflow command reads to reach Temporal.
-var outflowEnv = []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", worker.EnvTLSCert, worker.EnvTLSKey, worker.EnvTLSCA, worker.EnvTLSServerName, worker.EnvTLS}
+// outflowEnv are the variables the outflow command reads: to reach Temporal,
+// and for its metrics, logs, traces and payload key.
+var outflowEnv = []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", worker.EnvTLSCert, worker.EnvTLSKey, worker.EnvTLSCA, worker.EnvTLSServerName, worker.EnvTLS,
+	envMetricsAddr, envLogFormat, envLogLevel, envPayloadKey, "OTEL_EXPORTER_OTLP_ENDPOINT"}
 
 // TestComposeMatchesTopology checks docker-compose.yml against what its
 // images read: the server's variables against the config template built

@@ -34,6 +34,7 @@ import (
 	"github.com/outflow-dev/outflow/examples/partner"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/telemetry/promtest"
 	"github.com/outflow-dev/outflow/worker"
 )
 
@@ -349,16 +350,21 @@ func TestTopologyOnPostgres(t *testing.T) {
 `)...))
 
 	// The worker and agent services, as processes.
-	toFrontend := map[string]string{"TEMPORAL_ADDRESS": addr}
 	workerSvc, agentSvc := c.service(t, "worker"), c.service(t, "agent")
 	workerMounts := workerSvc.mounts(t, vols)
 	workerMounts["/project"] = project
 	agentMounts := agentSvc.mounts(t, vols)
 	agentMounts["/etc/outflow"] = agentDir
+	// Each process serves its metrics as its service does, on a port of
+	// its own here.
+	metricsPorts := lowFreePorts(t, 2)
+	withMetrics := func(port int) map[string]string {
+		return map[string]string{"TEMPORAL_ADDRESS": addr, envMetricsAddr: fmt.Sprintf("127.0.0.1:%d", port)}
+	}
 	workersStart := time.Now()
-	startProcEnv(t, serviceEnv(t, "worker", workerSvc, workerMounts, toFrontend, nil),
+	startProcEnv(t, serviceEnv(t, "worker", workerSvc, workerMounts, withMetrics(metricsPorts[0]), nil),
 		"worker connected", rewritePaths(workerSvc.Command, workerMounts)...)
-	startProcEnv(t, serviceEnv(t, "agent", agentSvc, agentMounts, toFrontend, map[string]string{"DMZ_KEYSTORE_PASSWORD": keystorePassword}),
+	startProcEnv(t, serviceEnv(t, "agent", agentSvc, agentMounts, withMetrics(metricsPorts[1]), map[string]string{"DMZ_KEYSTORE_PASSWORD": keystorePassword}),
 		"agent agent-1 connected", rewritePaths(agentSvc.Command, agentMounts)...)
 	t.Logf("worker and agent connected over mTLS in %v", time.Since(workersStart).Round(time.Millisecond))
 
@@ -412,6 +418,15 @@ func TestTopologyOnPostgres(t *testing.T) {
 	rec, raw := runFlow()
 	check(rec, raw)
 	t.Logf("flow through both workers in %v", time.Since(flowStart).Round(time.Millisecond))
+
+	// Each process's metrics count the step it ran, by flow and connection.
+	for i, conn := range []string{"direct", "via-dmz"} {
+		fams := promtest.Scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPorts[i]))
+		m := promtest.Sample(fams, "outflow_step_duration_seconds", map[string]string{"flow": "through-both", "kind": "rest", "connection": conn, "status_code": "200", "outcome": "ok"})
+		if m == nil || m.Histogram.GetSampleCount() != 1 {
+			t.Errorf("process %d (%s) does not count one ok step on %s: %v", i, []string{"worker", "agent"}[i], conn, m)
+		}
+	}
 
 	// Nor is the password in the workflow's history, read over mTLS with
 	// the cli certificate.
