@@ -1,0 +1,259 @@
+package main
+
+// Reliability tests with real processes and a real Temporal server: a worker
+// killed with SIGKILL in the middle of a POST, and the partner checking that
+// every non-idempotent request took effect once.
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/steps/keystore/devpki"
+	"github.com/outflow-dev/outflow/worker"
+	"github.com/outflow-dev/outflow/worker/devserver"
+)
+
+// ledger is a partner API that behaves like a real idempotent one: a POST
+// must carry an Idempotency-Key; the first request with a key applies its
+// effect, later ones with the same key get the stored answer. It keeps every
+// request it saw, in order.
+type ledger struct {
+	mu       sync.Mutex
+	applied  map[string]string // idempotency key -> item it applied to
+	effects  map[string]int    // item -> times its effect was applied
+	seen     []ledgerRequest
+	holdItem string        // the first request for this item applies, then hangs
+	held     chan struct{} // closed when the held request arrived
+	release  chan struct{} // closed by the test at the end, so no handler outlives it
+}
+
+type ledgerRequest struct {
+	Item, Key string
+	Replayed  bool
+}
+
+func newLedger(holdItem string) *ledger {
+	return &ledger{applied: map[string]string{}, effects: map[string]int{}, holdItem: holdItem,
+		held: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (l *ledger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	item := strings.TrimPrefix(r.URL.Path, "/v2/items/")
+	if r.Method != http.MethodPost || item == r.URL.Path {
+		http.Error(w, `{"message":"unknown path"}`, http.StatusNotFound)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"message":"an Idempotency-Key header is required"}`))
+		return
+	}
+	l.mu.Lock()
+	prev, replayed := l.applied[key]
+	if !replayed {
+		l.applied[key] = item
+		l.effects[item]++
+	}
+	l.seen = append(l.seen, ledgerRequest{Item: item, Key: key, Replayed: replayed})
+	hold := !replayed && item == l.holdItem
+	l.mu.Unlock()
+	if replayed && prev != item {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = fmt.Fprintf(w, `{"message":"idempotency key %s was used for item %s"}`, key, prev)
+		return
+	}
+	if hold {
+		// The effect is applied and the answer is lost: the worker dies
+		// before it arrives. Only a retry with the same key is safe now.
+		close(l.held)
+		select {
+		case <-r.Context().Done():
+		case <-l.release:
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"item":%q,"replayed":%t}`, item, replayed)
+}
+
+func (l *ledger) snapshot() ([]ledgerRequest, map[string]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	effects := make(map[string]int, len(l.effects))
+	for k, v := range l.effects {
+		effects[k] = v
+	}
+	return append([]ledgerRequest(nil), l.seen...), effects
+}
+
+// ledgerServer serves h on loopback over TLS that requires a client
+// certificate, and writes into dir the files a project needs to call it: a
+// client PEM bundle (client.pem) and the partner's CA (partner-ca.pem).
+func ledgerServer(t *testing.T, dir string, h http.Handler) string {
+	t.Helper()
+	ca, err := devpki.NewCA("Ledger CA", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ca.IssueServer("ledger", []string{"127.0.0.1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := ca.IssueClient("svc-outflow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := cl.BundlePEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(dir, "client.pem"), bundle)
+	writeTestFile(t, filepath.Join(dir, "partner-ca.pem"), ca.CertPEM())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h, TLSConfig: &tls.Config{
+		Certificates: []tls.Certificate{srv.TLSCertificate()}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool(),
+	}}
+	go func() { _ = hs.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { _ = hs.Close() })
+	return ln.Addr().String()
+}
+
+const mtlsConnection = `kind: ProtocolProfile
+name: ledger-mtls
+keystore: {path: client.pem}
+truststore: {paths: [partner-ca.pem]}
+---
+kind: Connection
+name: ledger
+url: https://%s/v2
+mutual_auth: true
+protocol_profile: ledger-mtls
+`
+
+// TestWorkerKilledMidPostAppliesEachPostOnce runs a flow of 20 POSTs on a
+// worker process, kills the worker with SIGKILL while the partner holds the
+// 8th POST (after applying it), starts another worker process, and checks
+// that the flow finishes and that the partner applied each POST once: every
+// step sends an Idempotency-Key that a retry repeats.
+func TestWorkerKilledMidPostAppliesEachPostOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the outflow binary")
+	}
+	const steps, holdAt = 20, 8
+	proj := t.TempDir()
+	led := newLedger(fmt.Sprint(holdAt))
+	defer close(led.release)
+	addr := ledgerServer(t, proj, led)
+
+	var flow strings.Builder
+	flow.WriteString("---\nkind: Flow\nname: twenty-posts\nsteps:\n")
+	for i := 1; i <= steps; i++ {
+		// The timeout bounds how long the step waits for a worker that
+		// died with it in flight.
+		fmt.Fprintf(&flow, "  - id: post%02d\n    rest: {connection: ledger, method: POST, path: /items/%d, body: {n: %d}, expect: [200, 201]}\n    timeout: 5s\n    retry: {initial_interval: 200ms}\n", i, i, i)
+	}
+	writeTestFile(t, filepath.Join(proj, "flow.yaml"), []byte(fmt.Sprintf(mtlsConnection, addr)+flow.String()))
+	p, err := flows.Load(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan("twenty-posts")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := context.Background()
+	srv, err := devserver.Start(ctx, devserver.Options{SearchAttributes: engine.SearchAttributes, LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: "default", Logger: quietLogger(), Plaintext: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	client := &engine.Client{Temporal: c, Namespace: "default"}
+
+	workerArgs := []string{"worker", "--address", srv.FrontendAddress(), "--project", proj}
+	first := startProc(t, "worker connected", append(workerArgs, "--identity", "first")...)
+	run, err := client.Start(ctx, plan, nil, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-led.held:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the partner never got POST 8")
+	}
+	first.kill9(t)
+	startProc(t, "worker connected", append(workerArgs, "--identity", "second")...)
+
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	rec, err := client.Wait(wctx, run, nil)
+	if err != nil {
+		b, _ := json.MarshalIndent(rec, "", "  ")
+		t.Fatalf("flow after the worker was killed: %v\n%s", err, b)
+	}
+	if rec.Status != engine.StatusSucceeded || len(rec.Steps) != steps {
+		t.Fatalf("flow ended %s with %d steps", rec.Status, len(rec.Steps))
+	}
+
+	seen, effects := led.snapshot()
+	firstKey := map[string]string{} // item -> key of its first request
+	keys := map[string]bool{}
+	retries := 0
+	for _, r := range seen {
+		keys[r.Key] = true
+		if k, ok := firstKey[r.Item]; ok {
+			retries++
+			if k != r.Key {
+				t.Errorf("item %s: a retry carried Idempotency-Key %q, the first attempt %q", r.Item, r.Key, k)
+			}
+			continue
+		}
+		firstKey[r.Item] = r.Key
+	}
+	if len(keys) != steps || len(firstKey) != steps {
+		t.Errorf("the partner saw %d distinct keys for %d items, want %d each", len(keys), len(firstKey), steps)
+	}
+	for i := 1; i <= steps; i++ {
+		if n := effects[fmt.Sprint(i)]; n != 1 {
+			t.Errorf("item %d: effect applied %d times, want once", i, n)
+		}
+	}
+	if retries < 1 {
+		t.Errorf("the partner saw no retry of POST %d, which was in flight when the worker died", holdAt)
+	}
+	held := rec.Step(fmt.Sprintf("post%02d", holdAt))
+	if held.Attempts < 2 || !strings.HasPrefix(held.Worker, "second") || held.Response == nil || held.Response.StatusCode != http.StatusOK {
+		t.Errorf("post%02d: attempts %d on %q, response %+v; want a retry on the second worker answered as a replay (200)", holdAt, held.Attempts, held.Worker, held.Response)
+	}
+	if last := rec.Step(fmt.Sprintf("post%02d", steps)); !strings.HasPrefix(last.Worker, "second") {
+		t.Errorf("the last step ran on %q, want the second worker", last.Worker)
+	}
+	t.Logf("%d requests for %d POSTs: %d retried with the same Idempotency-Key; post%02d took %d attempts", len(seen), steps, retries, holdAt, held.Attempts)
+}
