@@ -257,3 +257,139 @@ func TestWorkerKilledMidPostAppliesEachPostOnce(t *testing.T) {
 	}
 	t.Logf("%d requests for %d POSTs: %d retried with the same Idempotency-Key; post%02d took %d attempts", len(seen), steps, retries, holdAt, held.Attempts)
 }
+
+// callCounter is a partner that counts the POSTs it gets per order.
+type callCounter struct {
+	mu    sync.Mutex
+	calls map[string]int
+	keys  map[string]string // order -> Idempotency-Key of its first call
+}
+
+func (c *callCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	order := strings.TrimPrefix(r.URL.Path, "/v2/orders/")
+	c.mu.Lock()
+	c.calls[order]++
+	if _, ok := c.keys[order]; !ok {
+		c.keys[order] = r.Header.Get("Idempotency-Key")
+	}
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = fmt.Fprintf(w, `{"order":%q}`, order)
+}
+
+// TestFiveHundredConcurrentExecutions starts 500 executions at once on the
+// embedded server (SQLite) and a worker in this process, each posting its own
+// order to an mTLS partner, and checks that all 500 finish, that each order
+// reached the partner exactly once, and that the listing shows all 500.
+func TestFiveHundredConcurrentExecutions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 500 executions on the embedded server")
+	}
+	const n = 500
+	proj := t.TempDir()
+	counter := &callCounter{calls: map[string]int{}, keys: map[string]string{}}
+	addr := ledgerServer(t, proj, counter)
+	writeTestFile(t, filepath.Join(proj, "flow.yaml"), []byte(fmt.Sprintf(mtlsConnection, addr)+`---
+kind: Flow
+name: place-order
+inputs: {order: {type: string, required: true}}
+steps:
+  - id: place
+    rest: {connection: ledger, method: POST, path: "/orders/${{ inputs.order }}", body: {order: "${{ inputs.order }}"}, expect: [201]}
+outputs: {order: "${{ steps.place.json.order }}"}
+`))
+	p, err := flows.Load(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan("place-order")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	srv, err := devserver.Start(ctx, devserver.Options{SearchAttributes: engine.SearchAttributes, LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: "default", Logger: quietLogger(), Plaintext: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w, err := worker.Start(worker.Options{Client: c, Flows: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	client := &engine.Client{Temporal: c, Namespace: "default"}
+
+	began := time.Now()
+	type result struct {
+		order string
+		rec   *engine.Record
+		err   error
+	}
+	results := make(chan result, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(order string) {
+			defer wg.Done()
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer cancel()
+			run, err := client.Start(wctx, plan, map[string]any{"order": order}, engine.RunOptions{WorkflowID: "place-order-" + order})
+			if err != nil {
+				results <- result{order: order, err: err}
+				return
+			}
+			rec, err := client.Wait(wctx, run, nil)
+			results <- result{order: order, rec: rec, err: err}
+		}(fmt.Sprintf("o%03d", i))
+	}
+	wg.Wait()
+	close(results)
+	elapsed := time.Since(began)
+	done := 0
+	for r := range results {
+		switch {
+		case r.err != nil:
+			t.Errorf("order %s: %v", r.order, r.err)
+		case r.rec.Status != engine.StatusSucceeded || r.rec.Outputs["order"] != r.order:
+			t.Errorf("order %s: %s, outputs %v", r.order, r.rec.Status, r.rec.Outputs)
+		default:
+			done++
+		}
+	}
+	if done != n {
+		t.Fatalf("%d of %d executions succeeded", done, n)
+	}
+	counter.mu.Lock()
+	if len(counter.calls) != n {
+		t.Errorf("the partner saw %d orders, want %d", len(counter.calls), n)
+	}
+	for order, calls := range counter.calls {
+		if calls != 1 {
+			t.Errorf("order %s reached the partner %d times", order, calls)
+		}
+		if want := "place-order-" + order + "/place"; counter.keys[order] != want {
+			t.Errorf("order %s: Idempotency-Key %q, want %q", order, counter.keys[order], want)
+		}
+	}
+	counter.mu.Unlock()
+
+	var listed []engine.Execution
+	waitFor(t, "the listing to show 500 finished executions", time.Minute, func() bool {
+		listed, err = client.List(ctx, engine.ListOptions{Flow: "place-order", Status: engine.StatusSucceeded, Limit: 2 * n})
+		return err == nil && len(listed) == n
+	})
+	ids := map[string]bool{}
+	for _, e := range listed {
+		ids[e.WorkflowID] = true
+	}
+	if len(ids) != n {
+		t.Errorf("the listing shows %d distinct executions, want %d", len(ids), n)
+	}
+	t.Logf("%d executions started at once finished in %v (%.0f/s)", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+}
