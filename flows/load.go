@@ -249,6 +249,10 @@ func (l *loader) loadFile(name string, data []byte) {
 		l.fileProblem(name, pos{tk.Position.Line, tk.Position.Column}, "values nest deeper than %d levels; flatten the document", MaxDepth)
 		return
 	}
+	if tk, msg := tokenBudget(tokens); tk != nil {
+		l.fileProblem(name, pos{tk.Position.Line, tk.Position.Column}, "%s", msg)
+		return
+	}
 	file, err := parse(tokens)
 	if err != nil {
 		at, msg := syntaxProblem(err)
