@@ -145,7 +145,7 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 		return fail(xe.Type, xe.Retry, xe.Err)
 	}
 	resp, data, size, truncated := ex.Response, ex.Data, ex.Size, ex.Truncated
-	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: ResponseHeaders(resp.Header), BodySize: size, BodyTruncated: truncated}
+	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: RedactHeaders(resp.Header, req.Connection.Credential), BodySize: size, BodyTruncated: truncated}
 	if truncated {
 		rs.BodyLimit = ex.Limit
 	}
@@ -349,6 +349,9 @@ func IsSensitiveHeader(name string, cred *engine.Credential) bool {
 	return strings.Contains(n, "secret") || strings.Contains(n, "token") || strings.Contains(n, "password")
 }
 
+// RedactHeaders returns request or response headers as the record keeps
+// them: lower-case names, values joined, credentials (including the
+// connection's own API-key header, which a partner may echo) redacted.
 func RedactHeaders(h http.Header, cred *engine.Credential) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {

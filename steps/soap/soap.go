@@ -147,7 +147,7 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	if limit <= 0 {
 		limit = engine.DefaultBodyLimit
 	}
-	res.Response = &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: rest.ResponseHeaders(resp.Header), Body: string(data), BodySize: size, BodyTruncated: truncated}
+	res.Response = &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: rest.RedactHeaders(resp.Header, req.Connection.Credential), Body: string(data), BodySize: size, BodyTruncated: truncated}
 	if truncated {
 		res.Response.BodyLimit = ex.Limit
 	}
