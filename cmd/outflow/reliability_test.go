@@ -7,8 +7,10 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -17,7 +19,10 @@ import (
 	"testing"
 	"time"
 
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/examples/partner"
 	"github.com/outflow-dev/outflow/flows"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/worker"
@@ -392,4 +397,155 @@ outputs: {order: "${{ steps.place.json.order }}"}
 		t.Errorf("the listing shows %d distinct executions, want %d", len(ids), n)
 	}
 	t.Logf("%d executions started at once finished in %v (%.0f/s)", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+}
+
+// syncBuffer is a log destination shared by goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const secretsProject = `kind: ProtocolProfile
+name: partner-mtls
+keystore: {path: client.p12, password: {secret: env:OUTFLOW_LOGTEST_KEYSTORE_PW}}
+truststore: {paths: [partner-ca.pem]}
+---
+kind: Connection
+name: with-basic
+url: https://%[1]s/v2
+mutual_auth: true
+protocol_profile: partner-mtls
+credential: {type: basic, username: svc-outflow, password: {secret: env:OUTFLOW_LOGTEST_PASSWORD}}
+---
+kind: Connection
+name: with-key
+url: https://%[1]s/v2
+mutual_auth: true
+protocol_profile: partner-mtls
+credential: {type: api_key, key: X-Partner-Key, value: {secret: file:partner.key}}
+---
+kind: Flow
+name: secrets-in-logs
+steps:
+  - id: ok
+    rest: {connection: with-basic, method: GET, path: /customers/7}
+  - id: refused
+    # The partner wants basic auth: this step fails with 401, through the
+    # error paths that log.
+    rest: {connection: with-key, method: POST, path: /orders/7/ack}
+    retry: {max_attempts: 2, initial_interval: 100ms}
+    continue_on_error: true
+  - id: flaky
+    rest: {connection: with-basic, method: GET, path: /flaky/logs, query: {fail: "1"}}
+    retry: {max_attempts: 3, initial_interval: 100ms}
+`
+
+// TestSecretsNeverInLogs runs a flow whose credentials and keystore
+// password come from env: and file: secrets, with steps that succeed, fail
+// and retry, and captures everything the server, the worker and the client
+// log at debug level: no secret value appears in the logs, the workflow
+// history or the execution record.
+func TestSecretsNeverInLogs(t *testing.T) {
+	const (
+		password   = "pw-7c1e-basic-secret"
+		apiKey     = "key-93ab-file-secret"
+		keystorePw = "ks-51d0-keystore-secret"
+	)
+	proj := t.TempDir()
+	ca, err := devpki.NewCA("Partner CA", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCert, _ := ca.IssueServer("partner", []string{"127.0.0.1"}, nil)
+	leaf, _ := ca.IssueClient("svc-outflow", nil)
+	p12, err := pkcs12.Modern.Encode(leaf.Key, leaf.Cert, ca.Chain(), keystorePw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(proj, "client.p12"), p12)
+	writeTestFile(t, filepath.Join(proj, "partner-ca.pem"), ca.CertPEM())
+	writeTestFile(t, filepath.Join(proj, "partner.key"), []byte(apiKey+"\n"))
+	t.Setenv("OUTFLOW_LOGTEST_PASSWORD", password)
+	t.Setenv("OUTFLOW_LOGTEST_KEYSTORE_PW", keystorePw)
+	p, err := partner.Serve("127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{srvCert.TLSCertificate()}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool(),
+	}, partner.New("svc-outflow", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	writeTestFile(t, filepath.Join(proj, "flow.yaml"), []byte(fmt.Sprintf(secretsProject, p.Addr)))
+	proj2, err := flows.Load(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := proj2.Plan("secrets-in-logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	logs := &syncBuffer{}
+	debug := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	srv, err := devserver.Start(ctx, devserver.Options{SearchAttributes: engine.SearchAttributes, LogLevel: "info", Logger: debug})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: "default", Logger: debug, Plaintext: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w, err := worker.Start(worker.Options{Client: c, Flows: true, Logger: debug, BaseDir: proj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	client := &engine.Client{Temporal: c, Namespace: "default"}
+	run, err := client.Start(ctx, plan, nil, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := client.Wait(ctx, run, nil)
+	if err != nil {
+		t.Fatalf("flow: %v", err)
+	}
+	if s := rec.Step("refused"); s == nil || s.Status != engine.StatusFailed || !strings.Contains(s.Error.Message, "invalid username or password") {
+		t.Fatalf("step refused: %+v %+v", s, s.Error)
+	}
+	if s := rec.Step("flaky"); s == nil || s.Attempts != 2 {
+		t.Fatalf("step flaky: %+v", s)
+	}
+	w.Stop()
+
+	logText := logs.String()
+	// The capture works: the failed and retried attempts were logged.
+	if !strings.Contains(logText, "invalid username or password") || !strings.Contains(logText, "temporarily unavailable") {
+		t.Fatalf("the captured logs do not show the failed attempts; the search would prove nothing:\n%s", logText)
+	}
+	hist := historyText(t, fetchHistory(t, &stack{temporal: c}, run.GetID(), run.GetRunID()))
+	recJSON, _ := json.Marshal(rec)
+	basic := base64.StdEncoding.EncodeToString([]byte("svc-outflow:" + password))
+	for name, secret := range map[string]string{"basic password (env:)": password, "API key (file:)": apiKey,
+		"keystore password (env:)": keystorePw, "basic Authorization value": basic} {
+		for where, text := range map[string]string{"logs": logText, "workflow history": hist, "execution record": string(recJSON)} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s is in the %s", name, where)
+			}
+		}
+	}
+	t.Logf("searched %d KiB of logs, %d KiB of history and the record", len(logText)>>10, len(hist)>>10)
 }
