@@ -116,7 +116,7 @@ func (c *Client) Wait(ctx context.Context, run client.WorkflowRun, progress func
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-tick.C:
-				cur, qerr := c.Query(ctx, run.GetID(), run.GetRunID())
+				cur, qerr := c.Progress(ctx, run.GetID(), run.GetRunID())
 				if qerr == nil && cur != nil {
 					if sig := recordSignature(cur); sig != last {
 						last = sig
@@ -167,6 +167,25 @@ func (c *Client) result(ctx context.Context, id, runID string, run client.Workfl
 func (c *Client) Query(ctx context.Context, id, runID string) (*Record, error) {
 	v, err := c.Temporal.QueryWorkflow(ctx, id, runID, RecordQuery)
 	if err != nil {
+		return nil, err
+	}
+	var rec Record
+	if err := v.Get(&rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// Progress reads a small copy of the record of a running execution (each
+// step's status, code, duration and error: Record.Progress), which costs
+// the worker and the server far less than the whole record. A worker that
+// predates the progress query answers with the whole record instead.
+func (c *Client) Progress(ctx context.Context, id, runID string) (*Record, error) {
+	v, err := c.Temporal.QueryWorkflow(ctx, id, runID, ProgressQuery)
+	if err != nil {
+		if strings.Contains(err.Error(), "unknown queryType") {
+			return c.Query(ctx, id, runID)
+		}
 		return nil, err
 	}
 	var rec Record

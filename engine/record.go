@@ -28,6 +28,9 @@ type Record struct {
 	// Notes are what an operator should know about the run although it did
 	// not fail, such as a client certificate that expires soon.
 	Notes []string `json:"notes,omitempty"`
+	// StepsDropped counts the oldest step records removed whole to keep the
+	// record under its limit, after dropping their details was not enough.
+	StepsDropped int `json:"steps_dropped,omitempty"`
 }
 
 // Step statuses.
@@ -61,6 +64,10 @@ type StepRecord struct {
 	Timings  *Timings         `json:"timings,omitempty"`
 	Outputs  map[string]any   `json:"outputs,omitempty"`
 	Error    *ErrorInfo       `json:"error,omitempty"`
+	// Dropped says the step's request, response headers and body, TLS facts
+	// and outputs were dropped from the record, oldest steps first, to keep
+	// it under the record limit. Later steps' expressions still saw them.
+	Dropped bool `json:"dropped,omitempty"`
 }
 
 // ErrorInfo is a failure in words: a stable type and the message.
@@ -141,4 +148,39 @@ func MatchStepPath(pattern, path string) bool {
 		rest = rest[end+1:]
 	}
 	return false
+}
+
+// finished says a step record will not change any more.
+func (s *StepRecord) finished() bool {
+	return s.Status != StatusRunning && s.Status != StatusWaiting
+}
+
+// dropDetails keeps what a step did (status, code, sizes, timings, error)
+// and drops what it sent and got.
+func (s *StepRecord) dropDetails() {
+	s.Request = nil
+	if r := s.Response; r != nil {
+		s.Response = &ResponseSummary{StatusCode: r.StatusCode, BodySize: r.BodySize, BodyTruncated: r.BodyTruncated}
+	}
+	s.TLS = nil
+	s.Outputs = nil
+	s.Dropped = true
+}
+
+// Progress is a small copy of the record for following a run: each step's
+// path, kind, status, attempts, status code, duration, worker and error,
+// without requests, responses or TLS facts.
+func (r *Record) Progress() *Record {
+	p := *r
+	p.Inputs, p.Outputs = nil, nil
+	p.Steps = make([]*StepRecord, len(r.Steps))
+	for i, s := range r.Steps {
+		c := *s
+		c.Request, c.TLS, c.Outputs, c.Timings = nil, nil, nil, nil
+		if s.Response != nil {
+			c.Response = &ResponseSummary{StatusCode: s.Response.StatusCode}
+		}
+		p.Steps[i] = &c
+	}
+	return &p
 }

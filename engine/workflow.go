@@ -94,6 +94,9 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 	if err := workflow.SetQueryHandler(ctx, RecordQuery, func() (*Record, error) { return r.rec, nil }); err != nil {
 		return nil, err
 	}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Record, error) { return r.rec.Progress(), nil }); err != nil {
+		return nil, err
+	}
 
 	var sc *scope
 	first := 0
@@ -177,6 +180,7 @@ func (r *runner) continueAsNew(ctx workflow.Context, in RunInput, next int, poll
 	next2 := in
 	next2.Inputs = nil
 	next2.Resume = &Resume{NextStep: next, Inputs: r.top.inputs, Vars: r.top.vars, Steps: r.top.steps, Record: r.rec, Poll: poll}
+	r.boundResume(&next2, next)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next2)
 }
 
@@ -191,6 +195,7 @@ type runner struct {
 	resumePoll *PollState
 	// events estimates this run's history length.
 	events int
+	budget recordBudget
 }
 
 // scope is what expressions of one sequence of steps can see.
@@ -225,6 +230,7 @@ func (s *scope) child(extra map[string]any) *scope {
 }
 
 func (r *runner) finish(ctx workflow.Context, in RunInput, outputs map[string]any, err error) (*Record, error) {
+	r.trimRecord()
 	end := workflow.Now(ctx)
 	r.rec.End = &end
 	r.rec.Outputs = outputs
@@ -290,6 +296,7 @@ func (r *runner) newStepRecord(ctx workflow.Context, st *Step, path string) *Ste
 			return existing
 		}
 	}
+	r.trimRecord()
 	rec := &StepRecord{ID: path, Kind: st.Kind(), Status: StatusRunning, Start: workflow.Now(ctx)}
 	r.rec.Steps = append(r.rec.Steps, rec)
 	return rec

@@ -95,3 +95,36 @@ func TestYAMLBombsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordLimitSetting reads record_limit from outflow.yaml into the
+// plan's settings, and warns, at its position, about one Temporal would
+// refuse to carry.
+func TestRecordLimitSetting(t *testing.T) {
+	flow := "kind: Connection\nname: c\nhost: h.example\n---\nkind: Flow\nname: f\nsteps:\n  - {id: a, rest: {connection: c, path: /a}}\n"
+	for limit, want := range map[string]struct {
+		bytes   int64
+		warning string
+	}{
+		"512KiB": {512 << 10, ""},
+		"3MiB":   {3 << 20, "outflow.yaml:3:15: record_limit: a record limit above 1536KiB"},
+	} {
+		p, err := flows.LoadFS(fstest.MapFS{
+			"outflow.yaml": {Data: []byte("kind: Project\nname: p\nrecord_limit: " + limit + "\n")},
+			"flow.yaml":    {Data: []byte(flow)},
+		}, "/p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := p.Plan("f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Settings.RecordLimit != want.bytes {
+			t.Errorf("record_limit %s: plan has %d", limit, plan.Settings.RecordLimit)
+		}
+		w := p.Warnings()
+		if want.warning == "" && len(w) > 0 || want.warning != "" && (len(w) != 1 || !strings.Contains(w[0].String(), want.warning)) {
+			t.Errorf("record_limit %s: warnings %v", limit, w)
+		}
+	}
+}

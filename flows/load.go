@@ -191,6 +191,7 @@ func load(fsys fs.FS, root string, files []string) (*Project, error) {
 			p.settings.DefaultTaskQueue = s.TaskQueue
 		}
 		p.settings.HistoryLimit = s.HistoryLimit
+		p.settings.RecordLimit = int64(s.RecordLimit)
 	}
 	return p, nil
 }
