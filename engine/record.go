@@ -91,7 +91,7 @@ type ResponseSummary struct {
 	Headers    map[string]string `json:"headers,omitempty"`
 	// Body is the response text, capped at the plan's body limit; it is left
 	// out when JSON holds the parsed body.
-	Body          string `json:"body,omitempty"`
+	Body string `json:"body,omitempty"`
 	// BodySize is the body's size in bytes. When the body was truncated it
 	// is the size the partner announced (Content-Length), or else a lower
 	// bound: the rest of an over-limit body is not downloaded.
@@ -99,7 +99,7 @@ type ResponseSummary struct {
 	BodyTruncated bool  `json:"body_truncated,omitempty"`
 	// BodyLimit is the limit the body was cut at, set when it was truncated.
 	BodyLimit int64 `json:"body_limit,omitempty"`
-	JSON          any    `json:"json,omitempty"`
+	JSON      any   `json:"json,omitempty"`
 }
 
 // Timings of one HTTP exchange, in milliseconds.

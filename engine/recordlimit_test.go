@@ -139,6 +139,11 @@ func TestRecordStaysBoundedOverThousandsOfSteps(t *testing.T) {
 					}
 				}
 			}
+			var text strings.Builder
+			rec.WriteText(&text, false)
+			if !strings.Contains(text.String(), fmt.Sprintf("record limit reached: %d earlier steps removed, details of %d more dropped", rec.StepsDropped, dropped)) {
+				t.Errorf("the text report does not say the record was trimmed:\n%s", text.String()[:min(500, text.Len())])
+			}
 			pb, _ := json.Marshal(progress)
 			if len(progress.Steps) != len(rec.Steps) || progress.Steps[len(progress.Steps)-1].Response.JSON != nil || len(pb) >= len(b) {
 				t.Errorf("progress: %d steps, %d bytes (record %d bytes)", len(progress.Steps), len(pb), len(b))
