@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -151,5 +152,35 @@ func TestRecordStaysBoundedOverThousandsOfSteps(t *testing.T) {
 			t.Logf("%d steps in %d runs: record %d KiB (limit %d KiB), %d steps with details dropped, %d removed; largest continue-as-new input %d KiB; progress answer %d KiB",
 				n, runs, len(b)>>10, limit>>10, dropped, rec.StepsDropped, largestInput>>10, len(pb)>>10)
 		})
+	}
+}
+
+// TestPollCallsGetTheirOwnIdempotencyKey polls with POST: every call is a
+// new request with its own key (a retry of one call would repeat that
+// call's key), so a partner that honours Idempotency-Key does not answer
+// every poll with its first answer.
+func TestPollCallsGetTheirOwnIdempotencyKey(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	act := func(ctx context.Context, req *RestRequest) (*StepResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		keys = append(keys, req.IdempotencyKey)
+		state := "pending"
+		if len(keys) == 3 {
+			state = "done"
+		}
+		return &StepResult{Attempt: 1, Response: &ResponseSummary{StatusCode: 200, JSON: map[string]any{"state": state}}}, nil
+	}
+	p := testPlan(Step{ID: "check", Rest: &RestStep{Connection: "p", Method: "POST", Path: "/jobs/7/check"},
+		Poll: &Poll{Until: "${{ steps.check.json.state == 'done' }}", Interval: Duration(time.Minute), MaxAttempts: 5}})
+	p.Inputs = nil
+	rec, _, _, _ := runLongFlow(t, p, act)
+	if rec.Status != StatusSucceeded {
+		t.Fatalf("status %s", rec.Status)
+	}
+	want := "default-test-workflow-id/check,default-test-workflow-id/check#2,default-test-workflow-id/check#3"
+	if got := strings.Join(keys, ","); got != want {
+		t.Fatalf("keys %s, want %s", got, want)
 	}
 }

@@ -417,6 +417,11 @@ func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connNa
 		}
 	}
 	for {
+		if rr, ok := req.(*RestRequest); ok && poll != nil && poll.Attempts > 0 {
+			// Each call of a poll is a new request: a partner that honours
+			// Idempotency-Key would answer a repeated key with its first answer.
+			rr.IdempotencyKey = fmt.Sprintf("%s/%s#%d", r.rec.WorkflowID, path, poll.Attempts+1)
+		}
 		var res StepResult
 		if st.Local {
 			r.events += 2
