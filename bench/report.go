@@ -262,7 +262,7 @@ func (r *results) markdown() string {
 	if r.BenchEagerStart {
 		p("Bare scenarios start their workflows with eager workflow start.\n\n")
 	}
-	if r.GRPCCompression != "gzip" {
+	if r.GRPCCompression != "none" {
 		p("SDK client gRPC compression: %s.\n\n", r.GRPCCompression)
 	}
 	if r.Incomplete != "" {

@@ -25,6 +25,12 @@ type Client struct {
 	Namespace string
 	// TaskQueue is where flows' workflow tasks run; DefaultTaskQueue if empty.
 	TaskQueue string
+	// EagerStart asks the server to hand a started flow's first workflow
+	// task straight back to a worker of this same Temporal client, saving a
+	// round trip through the task queue. Set it only when this client also
+	// runs a worker that serves flows (the embedded stack of run and test);
+	// otherwise the server falls back to the task queue.
+	EagerStart bool
 
 	searchAttrs *bool
 }
@@ -80,8 +86,9 @@ func (c *Client) Start(ctx context.Context, plan *Plan, inputs map[string]any, o
 	}
 	sa := c.EnsureSearchAttributes(ctx)
 	so := client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: c.queue(),
+		ID:               id,
+		TaskQueue:        c.queue(),
+		EnableEagerStart: c.EagerStart,
 	}
 	if sa {
 		so.TypedSearchAttributes = temporal.NewSearchAttributes(
