@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
+	tclient "go.temporal.io/sdk/client"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/outflow-dev/outflow/engine"
@@ -338,13 +341,39 @@ outputs: {order: "${{ steps.place.json.order }}"}
 	}
 	results := make(chan result, n)
 	var wg sync.WaitGroup
+	// All 500 are started at once, at most 50 start calls in flight: on a
+	// loaded machine the SQLite-backed server answers 500 simultaneous
+	// calls slower than the SDK's per-call deadline. A start that timed out
+	// may have happened, so it is retried with the same workflow id, as a
+	// careful client does, and "already started" means it had.
+	starting := make(chan struct{}, 50)
+	start := func(ctx context.Context, order string) (tclient.WorkflowRun, error) {
+		starting <- struct{}{}
+		defer func() { <-starting }()
+		id := "place-order-" + order
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			var run tclient.WorkflowRun
+			run, err = client.Start(ctx, plan, map[string]any{"order": order}, engine.RunOptions{WorkflowID: id})
+			var already *serviceerror.WorkflowExecutionAlreadyStarted
+			switch {
+			case err == nil:
+				return run, nil
+			case errors.As(err, &already):
+				return c.GetWorkflow(ctx, id, ""), nil
+			case ctx.Err() != nil:
+				return nil, err
+			}
+		}
+		return nil, err
+	}
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(order string) {
 			defer wg.Done()
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
-			run, err := client.Start(wctx, plan, map[string]any{"order": order}, engine.RunOptions{WorkflowID: "place-order-" + order})
+			run, err := start(wctx, order)
 			if err != nil {
 				results <- result{order: order, err: err}
 				return
