@@ -56,7 +56,7 @@ func run() error {
 		repeat      = flag.Int("repeat", 3, "rounds; tables show the fastest round and the median CPU")
 		only        = flag.String("scenarios", "", "comma-separated scenarios to run (default all)")
 		budget      = flag.Duration("budget", 3*time.Minute+30*time.Second, "start no new measurement after this long; write what was measured")
-		compression = flag.String("grpc-compression", "gzip", "SDK client gRPC compression: gzip (the SDK default, what worker.Dial uses) or none")
+		compression = flag.String("grpc-compression", "none", "SDK client gRPC compression: none (what worker.Dial uses towards an in-process server) or gzip (the SDK default)")
 		wfPollers   = flag.Int("bench-wf-pollers", 0, "MaxConcurrentWorkflowTaskPollers of the bare scenarios' worker (0: SDK default)")
 		actPollers  = flag.Int("bench-act-pollers", 0, "MaxConcurrentActivityTaskPollers of the bare scenarios' worker (0: SDK default)")
 		eagerStart  = flag.Bool("bench-eager-start", false, "start the bare scenarios' workflows with eager workflow start (the first workflow task handed to this process's worker in the start response)")

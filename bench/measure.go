@@ -95,7 +95,7 @@ var scenarios = []scenario{
 	},
 	{
 		Name:    "outflow-progress",
-		What:    "as outflow, while the record is queried every 200 ms as `outflow run` does to show progress",
+		What:    "as outflow, while the progress query is read every 200 ms as `outflow run` does to show progress",
 		seqOnly: true,
 		run:     outflowRun(true, false),
 	},
@@ -172,10 +172,10 @@ func outflowRun(progress, local bool) runFunc {
 	}
 }
 
-// queryWhileRunning reads the record every 200 ms, as engine.Client.Wait
-// does when given a progress callback, timing each query; the returned
-// function stops it and tells how many queries ran, the slowest, and the
-// size of the last record read.
+// queryWhileRunning reads the progress query every 200 ms, as
+// engine.Client.Wait does when given a progress callback, timing each query;
+// the returned function stops it and tells how many queries ran, the
+// slowest, and the size of the last answer read.
 func queryWhileRunning(ctx context.Context, c *engine.Client, id, runID string) func() (int, time.Duration, int) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -194,7 +194,7 @@ func queryWhileRunning(ctx context.Context, c *engine.Client, id, runID string) 
 			case <-t.C:
 			}
 			began := time.Now()
-			rec, err := c.Query(ctx, id, runID)
+			rec, err := c.Progress(ctx, id, runID)
 			took := time.Since(began)
 			if err != nil {
 				continue

@@ -262,7 +262,7 @@ func (r *results) markdown() string {
 	if r.BenchEagerStart {
 		p("Bare scenarios start their workflows with eager workflow start.\n\n")
 	}
-	if r.GRPCCompression != "gzip" {
+	if r.GRPCCompression != "none" {
 		p("SDK client gRPC compression: %s.\n\n", r.GRPCCompression)
 	}
 	if r.Incomplete != "" {
@@ -415,7 +415,7 @@ func (r *results) history(b *strings.Builder) {
 	if len(rows) == 0 {
 		return
 	}
-	p("## Workflow history of one flow\n\n| scenario | steps | events | history bytes | bytes/step | largest event | result payload | record queries (slowest ms, last record bytes) |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+	p("## Workflow history of one flow\n\n| scenario | steps | events | history bytes | bytes/step | largest event | result payload | progress queries (slowest ms, last answer bytes) |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, row := range rows {
 		ns := make([]int, 0, len(row.History))
 		for n := range row.History {

@@ -50,8 +50,8 @@ type stack struct {
 type stackOptions struct {
 	dir           string
 	dynamicConfig map[string]any
-	// compression is "gzip" (the SDK default, what worker.Dial gives) or
-	// "none".
+	// compression is "none" (what worker.Dial gives towards an in-process
+	// server) or "gzip" (the SDK default).
 	compression string
 	// benchWorker tunes the bare scenarios' worker only; Outflow's worker
 	// keeps what worker.Start sets.
@@ -85,14 +85,14 @@ func startStack(ctx context.Context, o stackOptions) (*stack, error) {
 		return nil, fmt.Errorf("starting the embedded Temporal server: %w", err)
 	}
 	switch o.compression {
-	case "", "gzip":
+	case "", "none":
 		s.temporal, err = worker.Dial(ctx, worker.DialOptions{Address: s.server.FrontendAddress(), Namespace: s.server.Namespace(), Logger: quietLogger(), Plaintext: true})
-	case "none":
+	case "gzip":
 		s.temporal, err = client.DialContext(ctx, client.Options{
 			HostPort:          s.server.FrontendAddress(),
 			Namespace:         s.server.Namespace(),
 			Logger:            sdklog.NewStructuredLogger(quietLogger()),
-			ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
+			ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionGzip{}},
 		})
 	default:
 		err = fmt.Errorf("unknown compression %q (gzip or none)", o.compression)
@@ -101,7 +101,8 @@ func startStack(ctx context.Context, o stackOptions) (*stack, error) {
 		s.close()
 		return nil, err
 	}
-	s.engine = &engine.Client{Temporal: s.temporal, Namespace: s.server.Namespace()}
+	// As cmd/outflow's embedded stack: its worker runs flows on this client.
+	s.engine = &engine.Client{Temporal: s.temporal, Namespace: s.server.Namespace(), EagerStart: true}
 
 	res := secrets.New(o.dir)
 	s.outflowTransports = steps.NewTransports(res)

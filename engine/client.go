@@ -25,6 +25,12 @@ type Client struct {
 	Namespace string
 	// TaskQueue is where flows' workflow tasks run; DefaultTaskQueue if empty.
 	TaskQueue string
+	// EagerStart asks the server to hand a started flow's first workflow
+	// task straight back to a worker of this same Temporal client, saving a
+	// round trip through the task queue. Set it only when this client also
+	// runs a worker that serves flows (the embedded stack of run and test);
+	// otherwise the server falls back to the task queue.
+	EagerStart bool
 
 	searchAttrs *bool
 }
@@ -80,8 +86,9 @@ func (c *Client) Start(ctx context.Context, plan *Plan, inputs map[string]any, o
 	}
 	sa := c.EnsureSearchAttributes(ctx)
 	so := client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: c.queue(),
+		ID:               id,
+		TaskQueue:        c.queue(),
+		EnableEagerStart: c.EagerStart,
 	}
 	if sa {
 		so.TypedSearchAttributes = temporal.NewSearchAttributes(
@@ -116,7 +123,7 @@ func (c *Client) Wait(ctx context.Context, run client.WorkflowRun, progress func
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-tick.C:
-				cur, qerr := c.Query(ctx, run.GetID(), run.GetRunID())
+				cur, qerr := c.Progress(ctx, run.GetID(), run.GetRunID())
 				if qerr == nil && cur != nil {
 					if sig := recordSignature(cur); sig != last {
 						last = sig
@@ -167,6 +174,25 @@ func (c *Client) result(ctx context.Context, id, runID string, run client.Workfl
 func (c *Client) Query(ctx context.Context, id, runID string) (*Record, error) {
 	v, err := c.Temporal.QueryWorkflow(ctx, id, runID, RecordQuery)
 	if err != nil {
+		return nil, err
+	}
+	var rec Record
+	if err := v.Get(&rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// Progress reads a small copy of the record of a running execution (each
+// step's status, code, duration and error: Record.Progress), which costs
+// the worker and the server far less than the whole record. A worker that
+// predates the progress query answers with the whole record instead.
+func (c *Client) Progress(ctx context.Context, id, runID string) (*Record, error) {
+	v, err := c.Temporal.QueryWorkflow(ctx, id, runID, ProgressQuery)
+	if err != nil {
+		if strings.Contains(err.Error(), "unknown queryType") {
+			return c.Query(ctx, id, runID)
+		}
 		return nil, err
 	}
 	var rec Record

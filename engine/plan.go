@@ -52,7 +52,16 @@ type Settings struct {
 	// between polls), so that a flow looping for weeks keeps a bounded
 	// history. 0 means DefaultHistoryLimit.
 	HistoryLimit int `json:"history_limit,omitempty"`
+	// RecordLimit bounds the execution record, in bytes of JSON: past it the
+	// details of the oldest finished steps are dropped. 0 means
+	// DefaultRecordLimit.
+	RecordLimit int64 `json:"record_limit,omitempty"`
 }
+
+// DefaultRecordLimit is the execution record size kept when a project sets
+// none: 1 MiB, half of Temporal's default 2 MB payload limit, which the
+// record must pass as query answer, workflow result and continue-as-new input.
+const DefaultRecordLimit = 1 << 20
 
 // DefaultBodyLimit is the response body size kept in step output data when a
 // project sets none: 256 KiB.

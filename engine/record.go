@@ -28,6 +28,9 @@ type Record struct {
 	// Notes are what an operator should know about the run although it did
 	// not fail, such as a client certificate that expires soon.
 	Notes []string `json:"notes,omitempty"`
+	// StepsDropped counts the oldest step records removed whole to keep the
+	// record under its limit, after dropping their details was not enough.
+	StepsDropped int `json:"steps_dropped,omitempty"`
 }
 
 // Step statuses.
@@ -65,6 +68,10 @@ type StepRecord struct {
 	// Pages lists the pages of a paginated step, in order; Request and
 	// Response above are the last page's.
 	Pages []PageRecord `json:"pages,omitempty"`
+	// Dropped says the step's request, response headers and body, TLS facts
+	// and outputs were dropped from the record, oldest steps first, to keep
+	// it under the record limit. Later steps' expressions still saw them.
+	Dropped bool `json:"dropped,omitempty"`
 }
 
 // PageRecord is one page of a paginated step.
@@ -102,10 +109,15 @@ type ResponseSummary struct {
 	Headers    map[string]string `json:"headers,omitempty"`
 	// Body is the response text, capped at the plan's body limit; it is left
 	// out when JSON holds the parsed body.
-	Body          string `json:"body,omitempty"`
-	BodySize      int64  `json:"body_size"`
-	BodyTruncated bool   `json:"body_truncated,omitempty"`
-	JSON          any    `json:"json,omitempty"`
+	Body string `json:"body,omitempty"`
+	// BodySize is the body's size in bytes. When the body was truncated it
+	// is the size the partner announced (Content-Length), or else a lower
+	// bound: the rest of an over-limit body is not downloaded.
+	BodySize      int64 `json:"body_size"`
+	BodyTruncated bool  `json:"body_truncated,omitempty"`
+	// BodyLimit is the limit the body was cut at, set when it was truncated.
+	BodyLimit int64 `json:"body_limit,omitempty"`
+	JSON      any   `json:"json,omitempty"`
 }
 
 // Timings of one HTTP exchange, in milliseconds.
@@ -154,4 +166,39 @@ func MatchStepPath(pattern, path string) bool {
 		rest = rest[end+1:]
 	}
 	return false
+}
+
+// finished says a step record will not change any more.
+func (s *StepRecord) finished() bool {
+	return s.Status != StatusRunning && s.Status != StatusWaiting
+}
+
+// dropDetails keeps what a step did (status, code, sizes, timings, error)
+// and drops what it sent and got.
+func (s *StepRecord) dropDetails() {
+	s.Request = nil
+	if r := s.Response; r != nil {
+		s.Response = &ResponseSummary{StatusCode: r.StatusCode, BodySize: r.BodySize, BodyTruncated: r.BodyTruncated}
+	}
+	s.TLS = nil
+	s.Outputs = nil
+	s.Dropped = true
+}
+
+// Progress is a small copy of the record for following a run: each step's
+// path, kind, status, attempts, status code, duration, worker and error,
+// without requests, responses or TLS facts.
+func (r *Record) Progress() *Record {
+	p := *r
+	p.Inputs, p.Outputs = nil, nil
+	p.Steps = make([]*StepRecord, len(r.Steps))
+	for i, s := range r.Steps {
+		c := *s
+		c.Request, c.TLS, c.Outputs, c.Timings = nil, nil, nil, nil
+		if s.Response != nil {
+			c.Response = &ResponseSummary{StatusCode: s.Response.StatusCode}
+		}
+		p.Steps[i] = &c
+	}
+	return &p
 }

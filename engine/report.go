@@ -45,6 +45,9 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 			time.Duration(s.Duration).Round(100*time.Microsecond), dash(tlsInfo))
 	}
 	tw.Flush()
+	if n := countDropped(r.Steps); n > 0 || r.StepsDropped > 0 {
+		fmt.Fprintf(w, "record limit reached: %d earlier steps removed, details of %d more dropped (oldest first)\n", r.StepsDropped, n)
+	}
 	if detail {
 		for _, s := range r.Steps {
 			if s.Request == nil && s.Error == nil && s.Outputs == nil {
@@ -71,7 +74,7 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 			if s.Response != nil {
 				fmt.Fprintf(w, "  response: %d, %d bytes", s.Response.StatusCode, s.Response.BodySize)
 				if s.Response.BodyTruncated {
-					fmt.Fprint(w, " (truncated)")
+					fmt.Fprintf(w, " (truncated at %d)", s.Response.BodyLimit)
 				}
 				fmt.Fprintln(w)
 				body := s.Response.Body
@@ -172,4 +175,14 @@ func (a *AuthFacts) Summary() string {
 		b.WriteString(", refreshed after a 401")
 	}
 	return b.String()
+}
+
+func countDropped(steps []*StepRecord) int {
+	n := 0
+	for _, s := range steps {
+		if s.Dropped {
+			n++
+		}
+	}
+	return n
 }

@@ -96,6 +96,9 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 	if err := workflow.SetQueryHandler(ctx, RecordQuery, func() (*Record, error) { return r.rec, nil }); err != nil {
 		return nil, err
 	}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Record, error) { return r.rec.Progress(), nil }); err != nil {
+		return nil, err
+	}
 
 	var sc *scope
 	first := 0
@@ -180,6 +183,7 @@ func (r *runner) continueAsNew(ctx workflow.Context, in RunInput, next int, poll
 	next2 := in
 	next2.Inputs = nil
 	next2.Resume = &Resume{NextStep: next, Inputs: r.top.inputs, Vars: r.top.vars, Steps: r.top.steps, Record: r.rec, Poll: poll}
+	r.boundResume(&next2, next)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next2)
 }
 
@@ -195,6 +199,7 @@ type runner struct {
 	resumePage *PageState
 	// events estimates this run's history length.
 	events int
+	budget recordBudget
 }
 
 // scope is what expressions of one sequence of steps can see.
@@ -229,6 +234,7 @@ func (s *scope) child(extra map[string]any) *scope {
 }
 
 func (r *runner) finish(ctx workflow.Context, in RunInput, outputs map[string]any, err error) (*Record, error) {
+	r.trimRecord()
 	end := workflow.Now(ctx)
 	r.rec.End = &end
 	r.rec.Outputs = outputs
@@ -294,6 +300,7 @@ func (r *runner) newStepRecord(ctx workflow.Context, st *Step, path string) *Ste
 			return existing
 		}
 	}
+	r.trimRecord()
 	rec := &StepRecord{ID: path, Kind: st.Kind(), Status: StatusRunning, Start: workflow.Now(ctx)}
 	r.rec.Steps = append(r.rec.Steps, rec)
 	return rec
@@ -424,6 +431,11 @@ func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connNa
 		}
 	}
 	for {
+		if rr, ok := req.(*RestRequest); ok && poll != nil && poll.Attempts > 0 {
+			// Each call of a poll is a new request: a partner that honours
+			// Idempotency-Key would answer a repeated key with its first answer.
+			rr.IdempotencyKey = fmt.Sprintf("%s/%s#%d", r.rec.WorkflowID, path, poll.Attempts+1)
+		}
 		var res StepResult
 		if st.Local {
 			r.events += 2

@@ -246,6 +246,7 @@ func load(fsys fs.FS, root string, files []string, opts []Option) (*Project, err
 			p.settings.DefaultTaskQueue = s.TaskQueue
 		}
 		p.settings.HistoryLimit = s.HistoryLimit
+		p.settings.RecordLimit = int64(s.RecordLimit)
 	}
 	return p, nil
 }
@@ -302,6 +303,10 @@ func (l *loader) loadFile(name string, data []byte) {
 	tokens := lexer.Tokenize(string(data))
 	if tk, deep := tokenDepth(tokens, 2*MaxDepth); deep {
 		l.fileProblem(name, pos{tk.Position.Line, tk.Position.Column}, "values nest deeper than %d levels; flatten the document", MaxDepth)
+		return
+	}
+	if tk, msg := tokenBudget(tokens); tk != nil {
+		l.fileProblem(name, pos{tk.Position.Line, tk.Position.Column}, "%s", msg)
 		return
 	}
 	file, err := parse(tokens)

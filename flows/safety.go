@@ -21,7 +21,42 @@ const (
 	// MaxAliasExpansion is how many values aliases may add to one document
 	// when they are expanded.
 	MaxAliasExpansion = 10000
+	// MaxTokens is how many YAML tokens (values and punctuation, comments
+	// not counted) one file may hold: the parser and decoder cost a few
+	// microseconds each, so a 2 MiB list of a million numbers would take
+	// seconds.
+	MaxTokens = 200000
+	// MaxDocuments is how many YAML documents (--- separated) one file may
+	// hold: the parser's cost grows with the square of their number.
+	MaxDocuments = 1000
 )
+
+// tokenBudget checks a file's token and document counts against MaxTokens
+// and MaxDocuments. It returns the token that passed a limit and the problem.
+func tokenBudget(tokens token.Tokens) (*token.Token, string) {
+	n, docs := 0, 1
+	for _, tk := range tokens {
+		if tk == nil || tk.Position == nil {
+			continue
+		}
+		switch tk.Type {
+		case token.CommentType:
+			continue
+		case token.DocumentHeaderType:
+			if n > 0 {
+				docs++
+			}
+			if docs > MaxDocuments {
+				return tk, fmt.Sprintf("the file holds more than %d YAML documents; split it into several files", MaxDocuments)
+			}
+		}
+		n++
+		if n > MaxTokens {
+			return tk, fmt.Sprintf("the file holds more than %d YAML values and punctuation marks; split it into several files", MaxTokens)
+		}
+	}
+	return nil, ""
+}
 
 // preScanDepth estimates the nesting depth of YAML text without parsing it,
 // by tracking flow brackets outside quoted scalars, and block indentation

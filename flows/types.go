@@ -519,4 +519,11 @@ type ProjectSettings struct {
 	// execution at the next safe point, so that a flow that polls for weeks keeps a bounded
 	// history. Default: 5000.
 	HistoryLimit int `yaml:"history_limit,omitempty" jsonschema:"minimum=100,maximum=50000"`
+	// How large an execution record may grow, in bytes of JSON or with a unit such as
+	// `512KiB`. Past it the oldest finished steps lose their request, response and TLS
+	// details (marked `dropped`), then the oldest are removed whole (counted in
+	// `steps_dropped`); later steps' expressions still read their answers. The record
+	// is a query answer and the workflow result, which Temporal limits to 2 MB.
+	// Default: 1MiB.
+	RecordLimit ByteSize `yaml:"record_limit,omitempty"`
 }

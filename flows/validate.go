@@ -168,6 +168,9 @@ func (c *checker) checkSettings(doc *document, s *ProjectSettings) {
 	if s.BodyLimit > 1<<20 {
 		c.warnf(doc, doc.valPos("body_limit"), "body_limit", "a body limit above 1MiB can make step results exceed Temporal's payload limit (2 MB by default), which fails the step")
 	}
+	if s.RecordLimit > 1536<<10 {
+		c.warnf(doc, doc.valPos("record_limit"), "record_limit", "a record limit above 1536KiB can make the record exceed Temporal's payload limit (2 MB by default), which fails queries and the flow's result")
+	}
 }
 
 func (c *checker) checkProfile(doc *document) {

@@ -36,6 +36,7 @@ type Exchange struct {
 	Data      []byte
 	Size      int64
 	Truncated bool
+	Limit     int64 // the limit Data was read up to
 	Timings   engine.Timings
 	TLS       *engine.TLSFacts
 }
@@ -106,7 +107,11 @@ func Do(ctx context.Context, transports Transports, baseDir string, conn *engine
 	}
 	var readErr error
 	ex.Response = resp
+	ex.Limit = limit
 	ex.Data, ex.Size, ex.Truncated, readErr = readCapped(resp.Body, limit)
+	if ex.Truncated && resp.ContentLength > ex.Size {
+		ex.Size = resp.ContentLength
+	}
 	ex.Timings.FirstByteMillis = ms(firstByte)
 	ex.Timings.TotalMillis = ms(time.Since(start))
 	if resp.TLS != nil {

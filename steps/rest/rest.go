@@ -69,7 +69,9 @@ func StepPathFrom(ctx context.Context) string {
 const maxRequestBodyInRecord = 4 << 10
 
 // drainLimit is how much of an over-limit body is read and thrown away so the
-// connection can be reused; beyond it the connection is closed instead.
+// connection can be reused. A longer body is not downloaded: closing it
+// unread closes the connection (HTTP/1.1) or resets the stream (HTTP/2), which
+// costs a handshake, far less than reading a gigabyte to keep one connection.
 const drainLimit = 1 << 20
 
 // Execute runs one REST step.
@@ -158,8 +160,11 @@ func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engin
 		return fail(xe.Type, xe.Retry, xe.Err)
 	}
 	resp, data, size, truncated := ex.Response, ex.Data, ex.Size, ex.Truncated
-	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: ResponseHeaders(resp.Header), BodySize: size, BodyTruncated: truncated}
+	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: RedactHeaders(resp.Header, req.Connection.Credential), BodySize: size, BodyTruncated: truncated}
 	redactLinkCredential(rs.Headers, req.Connection.Credential)
+	if truncated {
+		rs.BodyLimit = ex.Limit
+	}
 	if !truncated && isJSON(resp.Header.Get("Content-Type"), data) {
 		var v any
 		if json.Unmarshal(data, &v) == nil {
@@ -450,6 +455,9 @@ func IsSensitiveHeader(name string, cred *engine.Credential) bool {
 	return strings.Contains(n, "secret") || strings.Contains(n, "token") || strings.Contains(n, "password")
 }
 
+// RedactHeaders returns request or response headers as the record keeps
+// them: lower-case names, values joined, credentials (including the
+// connection's own API-key header, which a partner may echo) redacted.
 func RedactHeaders(h http.Header, cred *engine.Credential) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
@@ -474,8 +482,9 @@ func ResponseHeaders(h http.Header) map[string]string {
 	return out
 }
 
-// readCapped reads at most limit bytes and reports the body's size. Memory
-// stays bounded whatever the partner sends.
+// readCapped reads at most limit bytes and reports the body's size, exact
+// up to limit+drainLimit bytes and a lower bound beyond. Memory stays bounded
+// whatever the partner sends, and at most drainLimit bytes are read past limit.
 func readCapped(r io.Reader, limit int64) (data []byte, size int64, truncated bool, err error) {
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(r, limit))
@@ -485,12 +494,11 @@ func readCapped(r io.Reader, limit int64) (data []byte, size int64, truncated bo
 	rest, err := io.Copy(io.Discard, io.LimitReader(r, drainLimit+1))
 	size = n + rest
 	if rest > 0 {
-		truncated = true
+		// The step has all it keeps; a failure while draining the rest
+		// only means the connection is not reused.
+		return buf.Bytes(), size, true, nil
 	}
-	if err != nil {
-		return buf.Bytes(), size, truncated, err
-	}
-	return buf.Bytes(), size, truncated, nil
+	return buf.Bytes(), size, false, err
 }
 
 func CapString(b []byte, n int) string {

@@ -58,10 +58,6 @@ type Activity struct {
 // maxRequestBodyInRecord caps the request envelope kept in the record.
 const maxRequestBodyInRecord = 4 << 10
 
-// drainLimit is how much of an over-limit body is read and thrown away so
-// the connection can be reused; beyond it the connection is closed.
-const drainLimit = 1 << 20
-
 // Execute runs one SOAP step. A fault fails the step with type SOAPFault
 // and the partner's words; client faults are not retried, server faults
 // are. The parsed body is the result's Body; the raw response, capped, is
@@ -157,7 +153,10 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	if limit <= 0 {
 		limit = engine.DefaultBodyLimit
 	}
-	res.Response = &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: rest.ResponseHeaders(resp.Header), Body: string(data), BodySize: size, BodyTruncated: truncated}
+	res.Response = &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: rest.RedactHeaders(resp.Header, req.Connection.Credential), Body: string(data), BodySize: size, BodyTruncated: truncated}
+	if truncated {
+		res.Response.BodyLimit = ex.Limit
+	}
 	if err != nil {
 		return fail(xe.Type, xe.Retry, xe.Err)
 	}

@@ -222,7 +222,7 @@ func (d *diagnosis) unknownAuthority(leaf *x509.Certificate, chain []*x509.Certi
 			where += " or the system roots"
 		}
 	}
-	msg := fmt.Sprintf("the server's certificate %s is issued by %s, which %s does not trust: get the partner's CA certificate (PEM or DER) and add it to truststore.paths",
+	msg := fmt.Sprintf("the server's certificate %s is issued by %s, which is not trusted by %s: get the partner's CA certificate (PEM or DER) and add it to truststore.paths",
 		leaf.Subject, issuer, where)
 	if len(chain) == 1 && !bytes.Equal(leaf.RawIssuer, leaf.RawSubject) {
 		msg += "; note that the server sent no intermediate certificate, so the truststore needs the issuing CA itself, or the partner must send its chain"

@@ -65,9 +65,9 @@ func TestParseSchemaVersion(t *testing.T) {
 func TestLastLogError(t *testing.T) {
 	for log, want := range map[string]string{
 		"time=x level=ERROR msg=\"a\" error=\"dial tcp: refused\" other=1\n": "dial tcp: refused",
-		"level=ERROR msg=b error=plain\n":                                     "plain",
-		"level=ERROR msg=c\n":                                                 "",
-		"":                                                                    "",
+		"level=ERROR msg=b error=plain\n":                                    "plain",
+		"level=ERROR msg=c\n":                                                "",
+		"":                                                                   "",
 	} {
 		if got := lastLogError(log); got != want {
 			t.Errorf("lastLogError(%q) = %q, want %q", log, got, want)
