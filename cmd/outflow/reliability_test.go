@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	enumspb "go.temporal.io/api/enums/v1"
 	"log/slog"
 	"net"
 	"net/http"
@@ -178,9 +179,10 @@ func TestWorkerKilledMidPostAppliesEachPostOnce(t *testing.T) {
 	var flow strings.Builder
 	flow.WriteString("---\nkind: Flow\nname: twenty-posts\nsteps:\n")
 	for i := 1; i <= steps; i++ {
-		// The timeout bounds how long the step waits for a worker that
-		// died with it in flight.
-		fmt.Fprintf(&flow, "  - id: post%02d\n    rest: {connection: ledger, method: POST, path: /items/%d, body: {n: %d}, expect: [200, 201]}\n    timeout: 5s\n    retry: {initial_interval: 200ms}\n", i, i, i)
+		// The default step timeout (1m) is well over the heartbeat timeout:
+		// a worker that died with the step in flight is noticed when its
+		// heartbeats stop (engine.StepHeartbeatTimeout), not at the timeout.
+		fmt.Fprintf(&flow, "  - id: post%02d\n    rest: {connection: ledger, method: POST, path: /items/%d, body: {n: %d}, expect: [200, 201]}\n    retry: {initial_interval: 200ms}\n", i, i, i)
 	}
 	writeTestFile(t, filepath.Join(proj, "flow.yaml"), []byte(fmt.Sprintf(mtlsConnection, addr)+flow.String()))
 	p, err := flows.Load(proj)
@@ -255,6 +257,23 @@ func TestWorkerKilledMidPostAppliesEachPostOnce(t *testing.T) {
 	}
 	if retries < 1 {
 		t.Errorf("the partner saw no retry of POST %d, which was in flight when the worker died", holdAt)
+	}
+	// The attempt that died with the first worker ended by its heartbeat
+	// timeout: the retry's start event says so.
+	heartbeatTimeouts := 0
+	iter := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() > 1 &&
+			a.GetLastFailure().GetTimeoutFailureInfo().GetTimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT {
+			heartbeatTimeouts++
+		}
+	}
+	if heartbeatTimeouts != 1 {
+		t.Errorf("%d retried attempts followed a heartbeat timeout, want 1 (the step in flight when the worker died)", heartbeatTimeouts)
 	}
 	held := rec.Step(fmt.Sprintf("post%02d", holdAt))
 	if held.Attempts < 2 || !strings.HasPrefix(held.Worker, "second") || held.Response == nil || held.Response.StatusCode != http.StatusOK {
