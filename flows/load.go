@@ -293,28 +293,49 @@ func (l *loader) fileProblem(file string, at pos, format string, args ...any) {
 	l.problems = append(l.problems, Problem{File: file, Line: at.Line, Col: at.Col, Message: fmt.Sprintf(format, args...)})
 }
 
-// loadFile parses one file and decodes its documents. Pathological input is
-// refused before each stage that it could overwhelm.
+// loadFile parses one file and decodes its documents.
 func (l *loader) loadFile(name string, data []byte) {
+	docs, problems := parseGuarded(name, data)
+	l.problems = append(l.problems, problems...)
+	for _, d := range docs {
+		l.loadDocument(name, d.body, d.aliases)
+	}
+}
+
+// guardedDoc is a document body that passed the alias and size guards.
+type guardedDoc struct {
+	body    ast.Node
+	aliases map[*ast.AliasNode]ast.Node
+}
+
+// parseGuarded parses one YAML file. Pathological input is refused before
+// each stage that it could overwhelm: nesting depth before tokenizing and
+// parsing, the token budget before parsing, alias expansion before
+// decoding. Documents of comments only are left out.
+func parseGuarded(name string, data []byte) ([]guardedDoc, Problems) {
+	problem := func(at pos, format string, args ...any) Problems {
+		return Problems{{File: name, Line: at.Line, Col: at.Col, Message: fmt.Sprintf(format, args...)}}
+	}
+	if len(data) > MaxFileSize {
+		return nil, problem(pos{}, "file is larger than %d MiB; split it, a file this large is refused", MaxFileSize>>20)
+	}
 	if line, col, deep := preScanDepth(data, 2*MaxDepth); deep {
-		l.fileProblem(name, pos{line, col}, "values nest deeper than %d levels; flatten the document", MaxDepth)
-		return
+		return nil, problem(pos{line, col}, "values nest deeper than %d levels; flatten the document", MaxDepth)
 	}
 	tokens := lexer.Tokenize(string(data))
 	if tk, deep := tokenDepth(tokens, 2*MaxDepth); deep {
-		l.fileProblem(name, pos{tk.Position.Line, tk.Position.Column}, "values nest deeper than %d levels; flatten the document", MaxDepth)
-		return
+		return nil, problem(pos{tk.Position.Line, tk.Position.Column}, "values nest deeper than %d levels; flatten the document", MaxDepth)
 	}
 	if tk, msg := tokenBudget(tokens); tk != nil {
-		l.fileProblem(name, pos{tk.Position.Line, tk.Position.Column}, "%s", msg)
-		return
+		return nil, problem(pos{tk.Position.Line, tk.Position.Column}, "%s", msg)
 	}
 	file, err := parse(tokens)
 	if err != nil {
 		at, msg := syntaxProblem(err)
-		l.fileProblem(name, at, "%s", msg)
-		return
+		return nil, problem(at, "%s", msg)
 	}
+	var docs []guardedDoc
+	var problems Problems
 	for _, doc := range file.Docs {
 		if doc == nil || doc.Body == nil {
 			continue
@@ -327,11 +348,25 @@ func (l *loader) loadFile(name string, data []byte) {
 		if !g.check(doc.Body) {
 			p := *g.problem
 			p.File = name
-			l.problems = append(l.problems, p)
+			problems = append(problems, p)
 			continue
 		}
-		l.loadDocument(name, doc.Body, g.aliases)
+		docs = append(docs, guardedDoc{doc.Body, g.aliases})
 	}
+	return docs, problems
+}
+
+// ParseYAML parses a YAML file of Outflow's other than a project's (an
+// agent's config) with the project loader's guards against nesting bombs,
+// token floods and alias expansion, returning each document's body.
+// Problems are positioned in name.
+func ParseYAML(name string, data []byte) ([]ast.Node, Problems) {
+	docs, problems := parseGuarded(name, data)
+	bodies := make([]ast.Node, len(docs))
+	for i, d := range docs {
+		bodies[i] = d.body
+	}
+	return bodies, problems
 }
 
 // parse runs the YAML parser, turning a panic in it into an error: a parser

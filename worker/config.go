@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -14,9 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/flows"
@@ -167,7 +166,14 @@ type Duration time.Duration
 // missing file now rather than at the first step, but opens no connection
 // and resolves no secret.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading agent config: %w", err)
+	}
+	defer f.Close()
+	// Read one byte past the limit, so ParseConfig refuses a larger file
+	// without it being read whole.
+	data, err := io.ReadAll(io.LimitReader(f, flows.MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading agent config: %w", err)
 	}
@@ -178,35 +184,20 @@ func LoadConfig(path string) (*Config, error) {
 func ParseConfig(path string, data []byte) (*Config, error) {
 	d := &cfgDecoder{file: path, vals: map[string]cfgPos{}, keys: map[string]cfgPos{}, anchors: map[string]ast.Node{}}
 	cfg := &Config{File: path}
-	file, err := parseYAML(data)
-	if err != nil {
-		var se *yaml.SyntaxError
-		at := cfgPos{}
-		msg := err.Error()
-		if errors.As(err, &se) {
-			msg = se.Message
-			if se.Token != nil && se.Token.Position != nil {
-				at = cfgPos{se.Token.Position.Line, se.Token.Position.Column}
-			}
-		}
-		d.errorf(at, "", "%s", msg)
-		return nil, d.problems
+	// The project loader's guards: nesting depth, token budget, aliases.
+	bodies, problems := flows.ParseYAML(path, data)
+	if len(problems) > 0 {
+		sortProblems(problems)
+		return nil, problems
 	}
-	var root ast.Node
-	for _, doc := range file.Docs {
-		if doc == nil || doc.Body == nil {
-			continue
-		}
-		if root != nil {
-			d.errAt(doc.Body, "", "an agent config is one YAML document; remove the second one (---)")
-			break
-		}
-		root = doc.Body
-	}
-	if root == nil {
+	if len(bodies) == 0 {
 		d.errorf(cfgPos{1, 1}, "", "the file is empty; an agent config needs at least name: and groups:")
 		return nil, d.problems
 	}
+	if len(bodies) > 1 {
+		d.errAt(bodies[1], "", "an agent config is one YAML document; remove the second one (---)")
+	}
+	root := bodies[0]
 	d.decode(root, reflect.ValueOf(cfg).Elem(), "")
 	cfg.check(d)
 	if len(d.problems) > 0 {
@@ -216,16 +207,6 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	cfg.Warnings = d.warnings
 	cfg.dec = d
 	return cfg, nil
-}
-
-func parseYAML(data []byte) (f *ast.File, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the YAML parser failed on this file (%v)", r)
-		}
-	}()
-	// Duplicate keys are reported by the decoder, with the rest.
-	return parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 }
 
 func sortProblems(ps flows.Problems) {

@@ -237,3 +237,33 @@ secrets:
 		t.Errorf("a password is in the report")
 	}
 }
+
+// An agent's config is read with the project loader's guards: bombs are
+// refused with a position before they are expanded.
+func TestConfigBombsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	var laughs strings.Builder
+	laughs.WriteString("name: a\ngroups: [a]\nx0: &l0 \"lol\"\n")
+	for i := 1; i <= 9; i++ {
+		laughs.WriteString("x" + string(rune('0'+i)) + ": &l" + string(rune('0'+i)) + " [")
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				laughs.WriteString(",")
+			}
+			laughs.WriteString("*l" + string(rune('0'+i-1)))
+		}
+		laughs.WriteString("]\n")
+	}
+	for name, c := range map[string]struct{ text, want string }{
+		"billion laughs": {laughs.String(), "alias"},
+		"deep nesting":   {"name: a\ngroups: " + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + "\n", "nest deeper than"},
+		"too large":      {"name: a\ngroups: [a]\n#" + strings.Repeat("x", flows.MaxFileSize) + "\n", "larger than"},
+	} {
+		path := writeConfig(t, dir, "agent.yaml", c.text)
+		_, err := LoadConfig(path)
+		var ps flows.Problems
+		if !errors.As(err, &ps) || len(ps) == 0 || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "agent.yaml") {
+			t.Errorf("%s: %v\nwant a problem in agent.yaml saying %q", name, err, c.want)
+		}
+	}
+}
