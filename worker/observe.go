@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,10 +110,43 @@ func NewMetrics() (*prometheus.Registry, *telemetry.Metrics, client.MetricsHandl
 	return reg, m, h, nil
 }
 
-// MetricsServer serves /metrics.
+// MetricsServer serves /metrics, and /healthz for liveness probes.
 type MetricsServer struct {
-	srv  *http.Server
-	Addr string // the address it listens on, port resolved
+	srv    *http.Server
+	Addr   string // the address it listens on, port resolved
+	health atomic.Pointer[func(context.Context) error]
+}
+
+// SetHealth sets what /healthz checks: until it is set, /healthz answers
+// 503 "starting"; then 200 "ok" while check passes, 503 with its error
+// otherwise.
+func (s *MetricsServer) SetHealth(check func(context.Context) error) { s.health.Store(&check) }
+
+// FrontendHealth checks that a worker's Temporal client still reaches the
+// frontend (TLS and all), as a worker must to poll.
+func FrontendHealth(c client.Client) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	}
+}
+
+func (s *MetricsServer) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	check := s.health.Load()
+	if check == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "starting\n")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := (*check)(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "unhealthy: "+err.Error()+"\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
 }
 
 // ServeMetrics listens on addr (":9464", "127.0.0.1:0") and serves reg at
@@ -125,6 +159,7 @@ func ServeMetrics(addr string, reg *prometheus.Registry) (*MetricsServer, error)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s := &MetricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, Addr: ln.Addr().String()}
+	mux.HandleFunc("/healthz", s.healthz)
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -74,4 +75,37 @@ func TestTracerProviderFromEnv(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = shutdown(ctx)
+}
+
+func TestHealthz(t *testing.T) {
+	reg, _, _, err := NewMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ServeMetrics("127.0.0.1:0", reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	get := func() (int, string) {
+		resp, err := http.Get("http://" + s.Addr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable || body != "starting\n" {
+		t.Fatalf("before the worker connects: %d %q", code, body)
+	}
+	var down error
+	s.SetHealth(func(context.Context) error { return down })
+	if code, body := get(); code != http.StatusOK || body != "ok\n" {
+		t.Fatalf("healthy: %d %q", code, body)
+	}
+	down = errors.New("connection refused")
+	if code, body := get(); code != http.StatusServiceUnavailable || body != "unhealthy: connection refused\n" {
+		t.Fatalf("frontend unreachable: %d %q", code, body)
+	}
 }

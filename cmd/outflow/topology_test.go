@@ -13,8 +13,10 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -447,6 +449,23 @@ func TestTopologyOnPostgres(t *testing.T) {
 		t.Error("the workflow history holds the agent's keystore password")
 	}
 
+	// Both processes' liveness endpoints report the frontend reachable.
+	healthz := func(i int) (int, string) {
+		t.Helper()
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", metricsPorts[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for i := range metricsPorts {
+		if code, body := healthz(i); code != http.StatusOK || body != "ok\n" {
+			t.Errorf("process %d /healthz: %d %q", i, code, body)
+		}
+	}
+
 	// A restart on the same database: nothing to set up, the namespace and
 	// the first run are there, the workers reconnect by themselves.
 	if err := server.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -454,6 +473,12 @@ func TestTopologyOnPostgres(t *testing.T) {
 	}
 	if err := server.cmd.Wait(); err != nil {
 		t.Fatalf("outflow server after SIGTERM: %v", err)
+	}
+	// With the server down, /healthz says so.
+	for i := range metricsPorts {
+		if code, body := healthz(i); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "unhealthy: ") {
+			t.Errorf("process %d /healthz with the server down: %d %q", i, code, body)
+		}
 	}
 	restart := time.Now()
 	startProcEnv(t, serverEnv, "Temporal server ready", "server")

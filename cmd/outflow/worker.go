@@ -54,7 +54,7 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 			defer o.Close()
 			logger := o.logger
 			if o.metrics != nil {
-				fmt.Fprintf(out, "metrics at http://%s/metrics\n", o.metrics.Addr)
+				fmt.Fprintf(out, "metrics at http://%s/metrics, liveness at /healthz\n", o.metrics.Addr)
 			}
 			if config != "" {
 				cfg, err := worker.LoadConfig(config)
@@ -86,6 +86,9 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 				if err != nil {
 					return err
 				}
+				if o.metrics != nil {
+					o.metrics.SetHealth(worker.FrontendHealth(a.Client))
+				}
 				fmt.Fprintf(out, "agent %s connected to %s (namespace %s) as %s; agent groups: %s\n",
 					cfg.Name, a.Address, a.Namespace, a.Identity, queueList(cfg.Groups))
 				<-ctx.Done()
@@ -114,6 +117,9 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 			})
 			if err != nil {
 				return err
+			}
+			if o.metrics != nil {
+				o.metrics.SetHealth(worker.FrontendHealth(c))
 			}
 			fmt.Fprintf(out, "worker connected to %s (namespace %s)\n", g.address, g.namespace)
 			<-ctx.Done()
