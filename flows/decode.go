@@ -20,10 +20,13 @@ import (
 // a project at once, each with its position; and because later checks
 // (references, expressions) need the position of any value by its path.
 
-// pos is a 1-based line and column in a file.
-type pos struct{ Line, Col int }
+// Position is a 1-based line and column in a file.
+type Position struct{ Line, Col int }
 
-func (p pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+func (p Position) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+
+// pos is the short name the loader uses.
+type pos = Position
 
 // document is one decoded YAML document, with the positions of its values.
 type document struct {
@@ -142,6 +145,7 @@ type decoder struct {
 	doc      *document
 	problems *Problems
 	aliases  map[*ast.AliasNode]ast.Node
+	public   *Decoding // what NodeDecoder hooks are given; nil until one is met
 }
 
 // yamlDecoder is implemented by types that decode themselves. n is resolved
@@ -276,6 +280,13 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) bool {
 		v.Addr().Interface().(yamlDecoder).decodeYAML(d, n, path)
 		return true
 	}
+	if v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
+		if d.public == nil {
+			d.public = &Decoding{d: d}
+		}
+		v.Addr().Interface().(NodeDecoder).DecodeYAML(d.public, n, path)
+		return true
+	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		e := reflect.New(v.Type().Elem())
@@ -288,7 +299,7 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) bool {
 	case reflect.Slice:
 		seq, ok := n.(*ast.SequenceNode)
 		if !ok {
-			d.errAt(n, path, "expected a list, got %s", describe(n))
+			d.errAt(n, path, "expected a list, got %s%s", describeValue(n), oneValueHint(n))
 			return true
 		}
 		s := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
@@ -341,6 +352,15 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) bool {
 		panic(fmt.Sprintf("flows: no YAML decoding for %s", v.Type()))
 	}
 	return true
+}
+
+// oneValueHint shows how to write a short string as a list of one, for a
+// list given as one value.
+func oneValueHint(n ast.Node) string {
+	if s, ok := stringValue(n); ok && s != "" && len(s) <= 40 && !strings.Contains(s, "\n") {
+		return fmt.Sprintf("; for one value write [%s]", s)
+	}
+	return ""
 }
 
 // strSource is where a string's text is in the file: its token, and for a
@@ -547,10 +567,14 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path string) {
 	}
 }
 
-// unknownField explains an unknown field: the likely intended one, or all
-// the fields there are.
+// unknownField explains an unknown field: the likely intended one, with
+// the fields there are when they are few enough to read, or else all the
+// fields there are.
 func unknownField(key string, names []string) string {
 	if c, ok := closest(key, names); ok {
+		if len(names) <= maxListed {
+			return fmt.Sprintf("unknown field %q %s", key, known(key, names, "fields"))
+		}
 		return fmt.Sprintf("unknown field %q; did you mean %q?", key, c)
 	}
 	sorted := append([]string(nil), names...)

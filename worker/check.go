@@ -24,10 +24,10 @@ import (
 func (c *Config) Check(ctx context.Context, now time.Time) (errs, warnings flows.Problems) {
 	d := c.dec
 	if d == nil {
-		d = &cfgDecoder{file: c.File, vals: map[string]cfgPos{}, keys: map[string]cfgPos{}}
+		d = newCfgDecoder(c.File)
 	}
 	add := func(list *flows.Problems, path, format string, args ...any) {
-		at := d.keyPos(path)
+		at := d.KeyPos(path)
 		*list = append(*list, flows.Problem{File: c.File, Line: at.Line, Col: at.Col, Path: path, Message: fmt.Sprintf(format, args...)})
 	}
 	boot := secrets.New(c.dir())
@@ -61,7 +61,7 @@ func (c *Config) Check(ctx context.Context, now time.Time) (errs, warnings flows
 	}
 	a := c.Agent()
 	for name, lp := range a.Profiles {
-		base := "profiles." + name
+		base := flows.JoinPath("profiles", name)
 		pc := steps.CheckProfile(ctx, &engine.ProtocolProfile{Name: name, Keystore: lp.Keystore, Truststore: lp.Truststore}, a.Dir, resolve, now, 30*24*time.Hour)
 		where := base + ".keystore"
 		if lp.Keystore == nil {

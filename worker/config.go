@@ -8,14 +8,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/goccy/go-yaml/ast"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/flows"
@@ -182,7 +179,6 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig is LoadConfig for data already read from path.
 func ParseConfig(path string, data []byte) (*Config, error) {
-	d := &cfgDecoder{file: path, vals: map[string]cfgPos{}, keys: map[string]cfgPos{}, anchors: map[string]ast.Node{}}
 	cfg := &Config{File: path}
 	// The project loader's guards: nesting depth, token budget, aliases.
 	bodies, problems := flows.ParseYAML(path, data)
@@ -190,19 +186,19 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		sortProblems(problems)
 		return nil, problems
 	}
+	d := newCfgDecoder(path)
 	if len(bodies) == 0 {
-		d.errorf(cfgPos{1, 1}, "", "the file is empty; an agent config needs at least name: and groups:")
-		return nil, d.problems
+		d.Errorf(flows.Position{Line: 1, Col: 1}, "", "the file is empty; an agent config needs at least name: and groups:")
+		return nil, d.Problems()
 	}
 	if len(bodies) > 1 {
-		d.errAt(bodies[1], "", "an agent config is one YAML document; remove the second one (---)")
+		d.ErrAt(bodies[1], "", "an agent config is one YAML document; remove the second one (---)")
 	}
-	root := bodies[0]
-	d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	d.DecodeDocument(bodies[0], cfg)
 	cfg.check(d)
-	if len(d.problems) > 0 {
-		sortProblems(d.problems)
-		return nil, d.problems
+	if problems := d.Problems(); len(problems) > 0 {
+		sortProblems(problems)
+		return nil, problems
 	}
 	cfg.Warnings = d.warnings
 	cfg.dec = d
@@ -241,30 +237,30 @@ const nameHelp = "use letters, digits, '.', '_' and '-', starting with a letter 
 // check validates the decoded config, with positions from the decoder.
 func (c *Config) check(d *cfgDecoder) {
 	switch {
-	case c.Name == "" && !d.has("name"):
-		d.errorf(d.valPos(""), "name", "missing name: the agent's own name, which applies_to and step records use")
+	case c.Name == "" && !d.Has("name"):
+		d.Errorf(d.ValPos(""), "name", "missing name: the agent's own name, which applies_to and step records use")
 	case !namePattern.MatchString(c.Name):
-		d.errorf(d.valPos("name"), "name", "invalid agent name %q: %s", c.Name, nameHelp)
+		d.Errorf(d.ValPos("name"), "name", "invalid agent name %q: %s", c.Name, nameHelp)
 	}
 	seen := map[string]bool{}
 	for i, g := range c.Groups {
 		p := fmt.Sprintf("groups[%d]", i)
 		switch {
 		case !namePattern.MatchString(g):
-			d.errorf(d.valPos(p), p, "invalid agent group %q: %s", g, nameHelp)
+			d.Errorf(d.ValPos(p), p, "invalid agent group %q: %s", g, nameHelp)
 		case seen[g]:
-			d.errorf(d.valPos(p), p, "group %q is listed twice", g)
+			d.Errorf(d.ValPos(p), p, "group %q is listed twice", g)
 		}
 		seen[g] = true
 	}
-	if len(c.Groups) == 0 && !c.Flows && !c.DefaultSteps && !d.troubled("groups") {
-		d.errorf(d.keyPos("groups"), "groups", "the agent serves nothing: list the agent groups whose steps it runs (the agent: of connections), or set flows: true or default_steps: true")
+	if len(c.Groups) == 0 && !c.Flows && !c.DefaultSteps && !d.Troubled("groups") {
+		d.Errorf(d.KeyPos("groups"), "groups", "the agent serves nothing: list the agent groups whose steps it runs (the agent: of connections), or set flows: true or default_steps: true")
 	}
 	if a := c.Temporal.Address; a != "" {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
-			d.errorf(d.valPos("temporal.address"), "temporal.address", "%q is not host:port, such as temporal.example.com:7233", a)
+			d.Errorf(d.ValPos("temporal.address"), "temporal.address", "%q is not host:port, such as temporal.example.com:7233", a)
 		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			d.errorf(d.valPos("temporal.address"), "temporal.address", "%q has no valid port", a)
+			d.Errorf(d.ValPos("temporal.address"), "temporal.address", "%q has no valid port", a)
 		}
 	}
 	if c.Temporal.TLS != nil {
@@ -272,11 +268,11 @@ func (c *Config) check(d *cfgDecoder) {
 	}
 	if c.ProjectDir != "" {
 		if fi, err := os.Stat(c.abs(c.ProjectDir)); err != nil || !fi.IsDir() {
-			d.errorf(d.valPos("project_dir"), "project_dir", "%s is not a folder on this machine", c.abs(c.ProjectDir))
+			d.Errorf(d.ValPos("project_dir"), "project_dir", "%s is not a folder on this machine", c.abs(c.ProjectDir))
 		}
 	}
 	if c.MaxConcurrentSteps < 0 {
-		d.errorf(d.valPos("max_concurrent_steps"), "max_concurrent_steps", "must be 0 (the default) or more")
+		d.Errorf(d.ValPos("max_concurrent_steps"), "max_concurrent_steps", "must be 0 (the default) or more")
 	}
 	c.checkSecrets(d)
 	names := make([]string, 0, len(c.Profiles))
@@ -294,20 +290,20 @@ func (c *Config) checkSecrets(d *cfgDecoder) {
 		base := "secrets.vault"
 		checkURL(d, base+".address", v.Address, "https://vault.example:8200")
 		switch {
-		case v.Token == nil && v.AppRole == nil && !d.troubled(base+".token") && !d.troubled(base+".approle"):
-			d.errorf(d.keyPos(base), base, "vault needs token: or approle: to authenticate")
+		case v.Token == nil && v.AppRole == nil && !d.Troubled(base+".token") && !d.Troubled(base+".approle"):
+			d.Errorf(d.KeyPos(base), base, "vault needs token: or approle: to authenticate")
 		case v.Token != nil && v.AppRole != nil:
-			d.errorf(d.keyPos(base+".approle"), base+".approle", "give token: or approle:, not both")
+			d.Errorf(d.KeyPos(base+".approle"), base+".approle", "give token: or approle:, not both")
 		}
 		if v.Token != nil {
 			c.checkBootstrapRef(d, base+".token", v.Token)
 		}
 		if ar := v.AppRole; ar != nil {
-			if ar.RoleID == "" && !d.troubled(base+".approle.role_id") {
-				d.errorf(d.keyPos(base+".approle"), base+".approle.role_id", "missing role_id: the AppRole's role ID")
+			if ar.RoleID == "" && !d.Troubled(base+".approle.role_id") {
+				d.Errorf(d.KeyPos(base+".approle"), base+".approle.role_id", "missing role_id: the AppRole's role ID")
 			}
-			if ar.SecretID == nil && !d.troubled(base+".approle.secret_id") {
-				d.errorf(d.keyPos(base+".approle"), base+".approle.secret_id", "missing secret_id: the AppRole's secret ID, such as {secret: file:/etc/outflow/vault-secret-id}")
+			if ar.SecretID == nil && !d.Troubled(base+".approle.secret_id") {
+				d.Errorf(d.KeyPos(base+".approle"), base+".approle.secret_id", "missing secret_id: the AppRole's secret ID, such as {secret: file:/etc/outflow/vault-secret-id}")
 			} else if ar.SecretID != nil {
 				c.checkBootstrapRef(d, base+".approle.secret_id", ar.SecretID)
 			}
@@ -315,7 +311,7 @@ func (c *Config) checkSecrets(d *cfgDecoder) {
 		for i, m := range v.Mounts {
 			if strings.Trim(m, "/") == "" {
 				p := fmt.Sprintf("%s.mounts[%d]", base, i)
-				d.errorf(d.valPos(p), p, "empty mount path")
+				d.Errorf(d.ValPos(p), p, "empty mount path")
 			}
 		}
 		if v.TLS != nil {
@@ -326,8 +322,8 @@ func (c *Config) checkSecrets(d *cfgDecoder) {
 	if ca := c.Secrets.CyberArk; ca != nil {
 		base := "secrets.cyberark"
 		checkURL(d, base+".url", ca.URL, "https://ccp.example.com")
-		if ca.AppID == "" && !d.troubled(base+".app_id") {
-			d.errorf(d.keyPos(base), base+".app_id", "missing app_id: the application ID the Central Credential Provider knows this agent by")
+		if ca.AppID == "" && !d.Troubled(base+".app_id") {
+			d.Errorf(d.KeyPos(base), base+".app_id", "missing app_id: the application ID the Central Credential Provider knows this agent by")
 		}
 		if ca.TLS != nil {
 			c.checkTLS(d, base+".tls", ca.TLS)
@@ -338,24 +334,24 @@ func (c *Config) checkSecrets(d *cfgDecoder) {
 
 func checkURL(d *cfgDecoder, path, raw, example string) {
 	if raw == "" {
-		if !d.troubled(path) {
-			d.errorf(d.keyPos(parentOf(path)), path, "missing %s, such as %s", lastOf(path), example)
+		if !d.Troubled(path) {
+			d.Errorf(d.KeyPos(flows.ParentPath(path)), path, "missing %s, such as %s", lastOf(path), example)
 		}
 		return
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		d.errorf(d.valPos(path), path, "%q is not an http(s) URL such as %s", raw, example)
+		d.Errorf(d.ValPos(path), path, "%q is not an http(s) URL such as %s", raw, example)
 		return
 	}
 	if u.Scheme == "http" {
-		d.warnf(d.valPos(path), path, "secrets travel in clear text over http; use https outside tests")
+		d.warnf(d.ValPos(path), path, "secrets travel in clear text over http; use https outside tests")
 	}
 }
 
 func checkTTL(d *cfgDecoder, path string, ttl *Duration) {
 	if ttl != nil && *ttl < 0 {
-		d.errorf(d.valPos(path), path, "a cache TTL cannot be negative; 0s turns caching off")
+		d.Errorf(d.ValPos(path), path, "a cache TTL cannot be negative; 0s turns caching off")
 	}
 }
 
@@ -368,7 +364,7 @@ func (c *Config) checkBootstrapRef(d *cfgDecoder, path string, ref *SecretRef) {
 	}
 	scheme, _, _ := strings.Cut(ref.Ref, ":")
 	if scheme != "env" && scheme != "file" {
-		d.errorf(d.valPos(path+".secret"), path+".secret", "%q: the secrets that open connections to Temporal and to secret stores come from env: or file:", ref.Ref)
+		d.Errorf(d.ValPos(path+".secret"), path+".secret", "%q: the secrets that open connections to Temporal and to secret stores come from env: or file:", ref.Ref)
 	}
 }
 
@@ -380,20 +376,20 @@ func (c *Config) checkRef(d *cfgDecoder, path string, ref *SecretRef) {
 	scheme, _, _ := strings.Cut(ref.Ref, ":")
 	switch {
 	case scheme == "vault" && c.Secrets.Vault == nil:
-		d.errorf(d.valPos(path+".secret"), path+".secret", "%q needs secrets.vault in this config", ref.Ref)
+		d.Errorf(d.ValPos(path+".secret"), path+".secret", "%q needs secrets.vault in this config", ref.Ref)
 	case scheme == "cyberark" && c.Secrets.CyberArk == nil:
-		d.errorf(d.valPos(path+".secret"), path+".secret", "%q needs secrets.cyberark in this config", ref.Ref)
+		d.Errorf(d.ValPos(path+".secret"), path+".secret", "%q needs secrets.cyberark in this config", ref.Ref)
 	}
 }
 
 func (c *Config) checkTLS(d *cfgDecoder, base string, t *TLSConfig) {
 	switch {
 	case t.Keystore != "" && (t.Cert != "" || t.Key != ""):
-		d.errorf(d.keyPos(base+".keystore"), base+".keystore", "give keystore: (one file with key and chain) or cert: and key:, not both")
+		d.Errorf(d.KeyPos(base+".keystore"), base+".keystore", "give keystore: (one file with key and chain) or cert: and key:, not both")
 	case t.Cert != "" && t.Key == "":
-		d.errorf(d.keyPos(base+".cert"), base+".key", "cert: without key: give the private key file too, or give one file holding both as keystore:")
+		d.Errorf(d.KeyPos(base+".cert"), base+".key", "cert: without key: give the private key file too, or give one file holding both as keystore:")
 	case t.Key != "" && t.Cert == "":
-		d.errorf(d.keyPos(base+".key"), base+".cert", "key: without cert: give the certificate chain file too, or give one file holding both as keystore:")
+		d.Errorf(d.KeyPos(base+".key"), base+".cert", "key: without cert: give the certificate chain file too, or give one file holding both as keystore:")
 	}
 	for _, f := range []struct{ field, path string }{{"keystore", t.Keystore}, {"cert", t.Cert}, {"key", t.Key}, {"ca", t.CA}} {
 		if f.path != "" {
@@ -401,7 +397,7 @@ func (c *Config) checkTLS(d *cfgDecoder, base string, t *TLSConfig) {
 		}
 	}
 	if (t.Password != nil || t.KeyPassword != nil || t.Alias != "") && t.Keystore == "" && t.Cert == "" {
-		d.errorf(d.keyPos(base), base, "password, key_password and alias open a client keystore; give keystore: or cert: and key:")
+		d.Errorf(d.KeyPos(base), base, "password, key_password and alias open a client keystore; give keystore: or cert: and key:")
 	}
 	c.checkBootstrapRef(d, base+".password", t.Password)
 	c.checkBootstrapRef(d, base+".key_password", t.KeyPassword)
@@ -411,26 +407,26 @@ func (c *Config) checkFile(d *cfgDecoder, path, file string) {
 	fi, err := os.Stat(c.abs(file))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		d.errorf(d.valPos(path), path, "%s does not exist on this machine (relative paths are relative to the config's folder)", c.abs(file))
+		d.Errorf(d.ValPos(path), path, "%s does not exist on this machine (relative paths are relative to the config's folder)", c.abs(file))
 	case err != nil:
-		d.errorf(d.valPos(path), path, "reading %s: %v", c.abs(file), err)
+		d.Errorf(d.ValPos(path), path, "reading %s: %v", c.abs(file), err)
 	case fi.IsDir():
-		d.errorf(d.valPos(path), path, "%s is a folder; name a file", c.abs(file))
+		d.Errorf(d.ValPos(path), path, "%s is a folder; name a file", c.abs(file))
 	}
 }
 
 func (c *Config) checkProfile(d *cfgDecoder, name string, p *ProfileConfig) {
-	base := "profiles." + name
+	base := flows.JoinPath("profiles", name)
 	if !namePattern.MatchString(name) {
-		d.errorf(d.keyPos(base), base, "invalid protocol profile name %q: %s", name, nameHelp)
+		d.Errorf(d.KeyPos(base), base, "invalid protocol profile name %q: %s", name, nameHelp)
 	}
 	if p == nil || (p.Keystore == nil && p.Truststore == nil) {
-		d.errorf(d.keyPos(base), base, "give the profile's keystore: (and, if this agent trusts other CAs than the project says, truststore:)")
+		d.Errorf(d.KeyPos(base), base, "give the profile's keystore: (and, if this agent trusts other CAs than the project says, truststore:)")
 		return
 	}
 	if ks := p.Keystore; ks != nil {
-		if ks.Path == "" && !d.troubled(base+".keystore.path") {
-			d.errorf(d.keyPos(base+".keystore"), base+".keystore.path", "missing path: the keystore file on this machine")
+		if ks.Path == "" && !d.Troubled(base+".keystore.path") {
+			d.Errorf(d.KeyPos(base+".keystore"), base+".keystore.path", "missing path: the keystore file on this machine")
 		} else if ks.Path != "" {
 			c.checkFile(d, base+".keystore.path", ks.Path)
 		}
@@ -438,8 +434,8 @@ func (c *Config) checkProfile(d *cfgDecoder, name string, p *ProfileConfig) {
 		c.checkRef(d, base+".keystore.key_password", ks.KeyPassword)
 	}
 	if ts := p.Truststore; ts != nil {
-		if len(ts.Paths) == 0 && !ts.SystemRoots && !d.troubled(base+".truststore") {
-			d.errorf(d.keyPos(base+".truststore"), base+".truststore", "a truststore trusts nothing without paths or system_roots: true")
+		if len(ts.Paths) == 0 && !ts.SystemRoots && !d.Troubled(base+".truststore") {
+			d.Errorf(d.KeyPos(base+".truststore"), base+".truststore", "a truststore trusts nothing without paths or system_roots: true")
 		}
 		for i, f := range ts.Paths {
 			c.checkFile(d, fmt.Sprintf("%s.truststore.paths[%d]", base, i), f)
@@ -468,13 +464,6 @@ func (c *Config) Agent() *steps.Agent {
 		a.Profiles[name] = lp
 	}
 	return a
-}
-
-func parentOf(path string) string {
-	if i := strings.LastIndexAny(path, ".["); i >= 0 {
-		return path[:i]
-	}
-	return ""
 }
 
 func lastOf(path string) string {

@@ -64,7 +64,7 @@ secrets:
 		`agent.yaml:6:5: temporal.tls.key: cert: without key`,
 		`agent.yaml:6:11: temporal.tls.cert: ` + filepath.Join(dir, "certs", "agent.crt") + ` does not exist on this machine`,
 		`agent.yaml:8:8: flows: expected true or false, got the string "yes"`,
-		`agent.yaml:9:23: max_concurrent_steps: expected a whole number, got the string "4"; write it without quotes`,
+		`agent.yaml:9:23: max_concurrent_steps: expected an integer, got the string "4"; write it without quotes`,
 		`agent.yaml:12:5: profiles.partner-mtls.keystore.path: missing path`,
 		`agent.yaml:13:26: profiles.partner-mtls.keystore.password.secret: "cyberark:Partners/ks" needs secrets.cyberark in this config`,
 		`agent.yaml:14:7: profiles.partner-mtls.keystore.alais: unknown field "alais" (did you mean "alias"?`,
@@ -264,6 +264,76 @@ func TestConfigBombsAreRefused(t *testing.T) {
 		var ps flows.Problems
 		if !errors.As(err, &ps) || len(ps) == 0 || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "agent.yaml") {
 			t.Errorf("%s: %v\nwant a problem in agent.yaml saying %q", name, err, c.want)
+		}
+	}
+}
+
+// The agent config is read by the project decoder: anchors, aliases and
+// merge keys share a block, standard tags are honoured and others refused,
+// a profile name that is not a plain word is quoted in paths, and a secret
+// written in place is not repeated in the message.
+func TestConfigUsesTheProjectDecoder(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"ccp.p12", "ca.pem", "p.p12"} {
+		writeConfig(t, dir, f, "x")
+	}
+	path := writeConfig(t, dir, "agent.yaml", `name: !!str 1
+groups: [dmz]
+secrets:
+  vault:
+    address: https://vault.internal:8200
+    token: {secret: env:VAULT_TOKEN}
+    tls: &tls
+      keystore: ccp.p12
+      password: {secret: env:KS_PASSWORD}
+      ca: ca.pem
+  cyberark:
+    url: https://ccp.internal
+    app_id: outflow
+    tls:
+      <<: *tls
+      ca: ca.pem
+      server_name: ccp.internal
+profiles:
+  partner.v2:
+    keystore: {path: p.p12}
+`)
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "1" {
+		t.Errorf("name %q, want the !!str tag to make 1 a string", cfg.Name)
+	}
+	ca := cfg.Secrets.CyberArk.TLS
+	if ca == nil || ca.Keystore != "ccp.p12" || ca.Password == nil || ca.Password.Ref != "env:KS_PASSWORD" || ca.ServerName != "ccp.internal" {
+		t.Errorf("cyberark tls %+v: want the vault block merged in", ca)
+	}
+	if vt := cfg.Secrets.Vault.TLS; vt == nil || vt.Keystore != "ccp.p12" || vt.ServerName != "" {
+		t.Errorf("vault tls %+v: want the anchored block as written", vt)
+	}
+	if got := cfg.dec.KeyPos(`profiles["partner.v2"].keystore`); got.Line != 20 || got.Col != 5 {
+		t.Errorf("key position of the dotted profile's keystore: %v, want 20:5", got)
+	}
+
+	for name, c := range map[string]struct{ text, want, not string }{
+		"unknown tag": {"name: a\ngroups: [a]\ntemporal: !vault {address: t:1}\n",
+			"agent.yaml:3:11: temporal: unsupported tag !vault; Outflow reads plain YAML values only, remove the tag", ""},
+		"secret in place": {"name: a\ngroups: [a]\nsecrets:\n  vault:\n    address: https://v\n    token: hunter2-s3cret\n",
+			"agent.yaml:6:12: secrets.vault.token: write secrets by reference, such as {secret: env:NAME}; the config never holds a secret itself", "hunter2-s3cret"},
+		"dotted profile": {"name: a\ngroups: [a]\nprofiles:\n  partner.v2: {}\n",
+			`agent.yaml:4:3: profiles["partner.v2"]: give the profile's keystore:`, ""},
+		"merge of a list": {"name: a\ngroups: [a]\ntemporal:\n  <<: [1]\n",
+			"agent.yaml:4:8: temporal: a merge key (<<) takes a mapping or a list of mappings, got the integer 1", ""},
+	} {
+		path := writeConfig(t, dir, "agent.yaml", c.text)
+		_, err := LoadConfig(path)
+		got := ""
+		if err != nil {
+			got = strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+		}
+		if !strings.Contains(got, c.want) || (c.not != "" && strings.Contains(got, c.not)) {
+			t.Errorf("%s: %s\nwant %q", name, got, c.want)
 		}
 	}
 }
