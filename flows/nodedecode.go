@@ -120,4 +120,3 @@ func StringValue(n ast.Node) (string, bool) { return stringValue(n) }
 // Describe names the kind of a YAML value for messages ("a mapping", "the
 // integer 3"). It never repeats a string's text, which may be a secret.
 func Describe(n ast.Node) string { return describe(n) }
-
