@@ -153,16 +153,12 @@ func contentType(resp *http.Response) string {
 	return "a body"
 }
 
-// partnerWords is the start of a partner's answer, for an error message.
+// partnerWords is the partner's answer, for the end of an error message.
 func partnerWords(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return ""
+	if w := rest.PartnerWords(b); w != "" {
+		return ": " + w
 	}
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return ": " + s
+	return ""
 }
 
 func (f *WSDLFetcher) store(conn *engine.Connection, u string, data []byte) error {
