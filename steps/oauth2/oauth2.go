@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/secrets"
 )
 
 // Client is one OAuth 2.0 client as a step on this worker uses it: the
@@ -62,10 +63,14 @@ func (c *Client) ClientAuth() string {
 	return c.Credential.ClientAuth
 }
 
-// Token is an access token and what is known of it. Its AccessToken must
-// never be logged or returned from the worker.
+// Token is an access token and what is known of it. Its AccessToken and
+// RefreshToken must never be logged or returned from the worker.
 type Token struct {
 	AccessToken string
+	// RefreshToken is the refresh token the server issued with it, if any.
+	// The client credentials grant does not use it; it is kept so that a
+	// partner echoing it back is redacted like the access token.
+	RefreshToken string
 	// ExpiresAt is when the token expires: from expires_in, else the exp
 	// claim of a JWT token; zero when the server said neither.
 	ExpiresAt time.Time
@@ -130,8 +135,14 @@ const maxTokenResponse = 64 << 10
 // Fetch asks the token endpoint for a new access token with the client
 // credentials grant. now is when the answer is taken to arrive, for
 // expires_in.
+//
+// Every credential the request sends (the client secret, its Basic form, a
+// client assertion) and every token it gets is added to the
+// secrets.Redactor ctx carries, so that the token endpoint's words and
+// whatever a partner echoes back are redacted.
 func (c *Client) Fetch(ctx context.Context, now func() time.Time) (*Token, error) {
 	cred := c.Credential
+	red := secrets.RedactorFrom(ctx)
 	tokenURL := c.TokenURL.String()
 	form := url.Values{}
 	form.Set("grant_type", "client_credentials")
@@ -152,9 +163,12 @@ func (c *Client) Fetch(ctx context.Context, now func() time.Time) (*Token, error
 	case engine.ClientSecretBasic:
 		// RFC 6749 §2.3.1: both are form-encoded before they are joined.
 		basicUser, basicPass = url.QueryEscape(cred.ClientID), url.QueryEscape(c.Secret)
+		red.Add(c.Secret)
+		red.AddBasic(basicUser, basicPass)
 	case engine.ClientSecretPost:
 		form.Set("client_id", cred.ClientID)
 		form.Set("client_secret", c.Secret)
+		red.Add(c.Secret)
 	case engine.TLSClientAuth, engine.SelfSignedTLSClientAuth:
 		if c.Certificate == nil {
 			return nil, &Error{TokenURL: tokenURL, Err: fmt.Errorf("client_auth %s authenticates by the client certificate, but connection %q presents none: set mutual_auth: true and a protocol profile with a keystore", auth, c.Connection)}
@@ -175,6 +189,7 @@ func (c *Client) Fetch(ctx context.Context, now func() time.Time) (*Token, error
 		form.Set("client_id", cred.ClientID)
 		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
 		form.Set("client_assertion", assertion)
+		red.Add(assertion)
 	default:
 		return nil, &Error{TokenURL: tokenURL, Err: fmt.Errorf("unknown client_auth %q (client_secret_basic, client_secret_post, tls_client_auth, self_signed_tls_client_auth or private_key_jwt)", auth)}
 	}
@@ -199,9 +214,20 @@ func (c *Client) Fetch(ctx context.Context, now func() time.Time) (*Token, error
 		return nil, &Error{TokenURL: tokenURL, Transport: true, Retry: true, Err: fmt.Errorf("reading the answer: %w", err)}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, errorResponse(tokenURL, resp, data)
+		return nil, errorResponse(tokenURL, resp, []byte(red.String(string(data))))
 	}
-	return parseToken(tokenURL, resp, data, now())
+	tok, err := parseToken(tokenURL, resp, data, now())
+	if err != nil {
+		// An error in a 200 answer may hold an echoed secret too.
+		var oe *Error
+		if errors.As(err, &oe) {
+			oe.Description = red.String(oe.Description)
+			oe.Err = red.Error(oe.Err)
+		}
+		return nil, err
+	}
+	red.Add(tok.AccessToken, tok.RefreshToken)
+	return tok, nil
 }
 
 // errorResponse reads an error answer (RFC 6749 §5.2): the server's error
@@ -247,10 +273,11 @@ func errorResponse(tokenURL string, resp *http.Response, data []byte) error {
 func parseToken(tokenURL string, resp *http.Response, data []byte, now time.Time) (*Token, error) {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	var body struct {
-		AccessToken string          `json:"access_token"`
-		TokenType   string          `json:"token_type"`
-		ExpiresIn   json.RawMessage `json:"expires_in"`
-		Scope       string          `json:"scope"`
+		AccessToken  string          `json:"access_token"`
+		RefreshToken string          `json:"refresh_token"`
+		TokenType    string          `json:"token_type"`
+		ExpiresIn    json.RawMessage `json:"expires_in"`
+		Scope        string          `json:"scope"`
 	}
 	if err := json.Unmarshal(data, &body); err != nil {
 		what := "a JSON object"
@@ -272,7 +299,7 @@ func parseToken(tokenURL string, resp *http.Response, data []byte, now time.Time
 	if body.TokenType != "" && !strings.EqualFold(body.TokenType, "bearer") {
 		return nil, &Error{TokenURL: tokenURL, Status: resp.StatusCode, Err: fmt.Errorf("the token_type is %q; Outflow sends bearer tokens (RFC 6750) only", body.TokenType)}
 	}
-	tok := &Token{AccessToken: body.AccessToken, IssuedAt: now, Scope: body.Scope}
+	tok := &Token{AccessToken: body.AccessToken, RefreshToken: body.RefreshToken, IssuedAt: now, Scope: body.Scope}
 	if len(body.ExpiresIn) > 0 && string(body.ExpiresIn) != "null" {
 		secs, err := expiresIn(body.ExpiresIn)
 		if err != nil {

@@ -104,6 +104,7 @@ func (a *Authorizer) use(r *http.Request, tok *oauth2.Token, cached bool) {
 	}
 	a.facts.BoundCertificate = tok.BoundTo
 	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	secrets.RedactorFrom(r.Context()).Add(tok.AccessToken, tok.RefreshToken)
 }
 
 // Do sends r as package-level Do does. With an OAuth 2.0 credential, a 401

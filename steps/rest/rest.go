@@ -74,8 +74,8 @@ const maxRequestBodyInRecord = 4 << 10
 // costs a handshake, far less than reading a gigabyte to keep one connection.
 const drainLimit = 1 << 20
 
-// Execute runs one REST step.
-func (a *Activity) Execute(ctx context.Context, req *engine.RestRequest) (*engine.StepResult, error) {
+// execute runs one REST step; Execute redacts what it hands back.
+func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engine.StepResult, error) {
 	info := activity.GetInfo(ctx)
 	ctx = WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
@@ -407,6 +407,7 @@ func ApplyCredential(ctx context.Context, res *secrets.Resolver, r *http.Request
 			return err
 		}
 		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.Username+":"+pw)))
+		secrets.RedactorFrom(ctx).AddBasic(c.Username, pw)
 	case "bearer":
 		tok, err := get(c.Token, "token")
 		if err != nil {

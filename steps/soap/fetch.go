@@ -75,9 +75,11 @@ func (f *WSDLFetcher) Fetch(ctx context.Context, conn *engine.Connection, profil
 			return data, nil
 		}
 	}
-	data, err := f.get(ctx, conn, profile, rawURL)
+	// The partner's words in a failure never carry the credential sent.
+	red := f.Secrets.NewRedactor()
+	data, err := f.get(secrets.WithRedactor(ctx, red), conn, profile, rawURL)
 	if err != nil {
-		return nil, err
+		return nil, red.Error(err)
 	}
 	if f.Dir != "" {
 		if err := f.store(conn, rawURL, data); err != nil {

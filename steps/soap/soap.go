@@ -58,11 +58,11 @@ type Activity struct {
 // maxRequestBodyInRecord caps the request envelope kept in the record.
 const maxRequestBodyInRecord = 4 << 10
 
-// Execute runs one SOAP step. A fault fails the step with type SOAPFault
+// execute runs one SOAP step. A fault fails the step with type SOAPFault
 // and the partner's words; client faults are not retried, server faults
 // are. The parsed body is the result's Body; the raw response, capped, is
-// kept in Response.Body.
-func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepResult, error) {
+// kept in Response.Body. Execute redacts what it hands back.
+func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepResult, error) {
 	info := activity.GetInfo(ctx)
 	ctx = rest.WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
@@ -106,6 +106,7 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	if err != nil {
 		return fail(engine.ErrConfig, false, err)
 	}
+	rememberPasswords(ctx, envelope)
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(envelope))
 	if err != nil {
 		return fail(engine.ErrConfig, false, fmt.Errorf("building request: %w", err))
