@@ -120,7 +120,9 @@ func assertAbsent(t *testing.T, text string, values map[string]string) {
 		if v == "" {
 			t.Fatalf("no value for %s", name)
 		}
-		if strings.Contains(text, v) {
+		// The JSON of the result holds strings JSON-escaped.
+		js, _ := json.Marshal(v)
+		if strings.Contains(text, v) || strings.Contains(text, string(js[1:len(js)-1])) {
 			t.Errorf("%s (%q) is in what the step hands back:\n%s", name, v, text)
 		}
 	}
