@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -59,8 +60,21 @@ func (s *Seen) Redact(text string) string {
 	if r == nil {
 		s.mu.Lock()
 		if s.replacer == nil {
-			pairs := make([]string, 0, 2*len(s.values))
+			// Longest first: where values overlap at one position (a
+			// password and the base64 form that starts like it), the
+			// replacer takes the first in argument order.
+			values := make([]string, 0, len(s.values))
 			for v := range s.values {
+				values = append(values, v)
+			}
+			sort.Slice(values, func(i, j int) bool {
+				if len(values[i]) != len(values[j]) {
+					return len(values[i]) > len(values[j])
+				}
+				return values[i] < values[j]
+			})
+			pairs := make([]string, 0, 2*len(values))
+			for _, v := range values {
 				pairs = append(pairs, v, Redacted)
 			}
 			s.replacer = strings.NewReplacer(pairs...)

@@ -62,3 +62,15 @@ func TestSeenSkipsShortValuesAndIsBounded(t *testing.T) {
 		t.Fatalf("%d values remembered", len(s.values))
 	}
 }
+
+func TestSeenPrefersTheLongestValue(t *testing.T) {
+	for i := range 20 { // map order differs between runs of the loop
+		s := &Seen{}
+		s.Add("token-abc")
+		s.Add("token-abc-and-more")
+		s.Add(strings.Repeat("z", 5+i))
+		if got := s.Redact("x token-abc-and-more y"); got != "x [REDACTED] y" {
+			t.Fatalf("got %q: the shorter value was replaced first and left the rest", got)
+		}
+	}
+}
