@@ -156,3 +156,45 @@ func TestRedactorTeachesTheLog(t *testing.T) {
 		t.Fatalf("log: %s", out)
 	}
 }
+
+// benchRedactor holds what a step with a basic credential, an OAuth token
+// and an API key would: a few values and their forms.
+func benchRedactor() *Redactor {
+	red := NewRedactor(nil)
+	red.AddBasic("svc-outflow", "pw-bench-0001")
+	red.Add("eyJhbGciOiJIUzI1NiJ9."+strings.Repeat("eyJzdWIiOiJvdXRmbG93In0", 20)+".c2ln", "rt-bench-refresh-token", "ak-bench/api+key", "cs-bench-client-secret")
+	return red
+}
+
+// BenchmarkRedactorText redacts a 1 MiB text body with no secret in it,
+// the common case.
+func BenchmarkRedactorText(b *testing.B) {
+	red := benchRedactor()
+	body := strings.Repeat("lorem ipsum dolor sit amet, order 12345 shipped; ", 1<<20/50)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		_ = red.Cut(body)
+	}
+}
+
+// BenchmarkRedactorJSON redacts a parsed 1 MiB JSON body (10k objects).
+func BenchmarkRedactorJSON(b *testing.B) {
+	red := benchRedactor()
+	var sb strings.Builder
+	sb.WriteString("[")
+	for i := range 10000 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `{"id":%d,"name":"customer %d","email":"c%d@example.com","status":"active","note":"nothing to see here, move along"}`, i, i, i)
+	}
+	sb.WriteString("]")
+	b.SetBytes(int64(sb.Len()))
+	for b.Loop() {
+		b.StopTimer()
+		var tree any
+		_ = json.Unmarshal([]byte(sb.String()), &tree)
+		b.StartTimer()
+		_ = red.Value(tree)
+	}
+}
