@@ -437,7 +437,7 @@ func ApplyCredential(ctx context.Context, res *secrets.Resolver, r *http.Request
 }
 
 // Redacted is what a redacted header value reads as.
-const Redacted = "[redacted]"
+const Redacted = secrets.RedactedValue
 
 var sensitiveHeaders = map[string]bool{
 	"authorization": true, "proxy-authorization": true, "cookie": true, "set-cookie": true,
