@@ -6,13 +6,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"html"
 	"net/url"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf16"
 )
 
 // RedactedValue is what a secret a partner echoed back reads as in a step's
@@ -101,12 +104,8 @@ func (red *Redactor) Add(values ...string) {
 	}
 }
 
-// addResolved adds a value resolved from ref, remembering ref when the
-// value is too short to be redacted.
-func (red *Redactor) addResolved(ref, v string) {
-	red.add(ref, v)
-}
-
+// add adds v; ref, when set, is the reference v was resolved from, named
+// by Short when v is too short to be redacted.
 func (red *Redactor) add(ref, v string) {
 	if red == nil || v == "" {
 		return
@@ -165,10 +164,15 @@ func (red *Redactor) Short() []string {
 
 // escapedForms are the ways v can appear in what a partner sends back or
 // what the step keeps: as it is, URL-encoded (a query or a Location
-// header), XML- and HTML-escaped (a SOAP fault, an HTML error page), and
-// JSON-escaped (a body that did not parse).
+// header; upper- and lower-case hex), XML- and HTML-escaped (a SOAP fault,
+// an HTML error page), and JSON-escaped (a body that did not parse, or
+// was cut before it could be; Go's escapes and those of encoders that also
+// escape "/" and every non-ASCII character).
 func escapedForms(v string) []string {
-	forms := []string{v, url.QueryEscape(v), url.PathEscape(v), html.EscapeString(v)}
+	forms := []string{v, url.QueryEscape(v), url.PathEscape(v), html.EscapeString(v), asciiJSON(v)}
+	for _, f := range forms[1:3] {
+		forms = append(forms, percentHex.ReplaceAllStringFunc(f, strings.ToLower))
+	}
 	var xb strings.Builder
 	_ = xml.EscapeText(&xb, []byte(v))
 	forms = append(forms, xb.String())
@@ -183,6 +187,31 @@ func escapedForms(v string) []string {
 		forms = append(forms, s[1:len(s)-1])
 	}
 	return forms
+}
+
+var percentHex = regexp.MustCompile(`%[0-9A-F]{2}`)
+
+// asciiJSON is v inside a JSON string as encoders write it that escape
+// "/" and every character outside ASCII.
+func asciiJSON(v string) string {
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r == '"' || r == '\\' || r == '/':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r > 0x7e:
+			if r > 0xffff {
+				hi, lo := utf16.EncodeRune(r)
+				fmt.Fprintf(&b, "\\u%04x\\u%04x", hi, lo)
+			} else {
+				fmt.Fprintf(&b, "\\u%04x", r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // sorted returns the forms, longest first, so that where two overlap the
@@ -431,7 +460,7 @@ func (red *Redactor) walk(v reflect.Value) {
 		}
 	case reflect.Interface:
 		if !v.IsNil() && v.CanSet() {
-			if nv := red.value(v.Elem().Interface()); nv != nil {
+			if nv := red.value(v.Elem().Interface()); nv != nil && reflect.TypeOf(nv).AssignableTo(v.Type()) {
 				v.Set(reflect.ValueOf(nv))
 			}
 		}

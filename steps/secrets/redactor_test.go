@@ -23,6 +23,8 @@ func TestRedactorForms(t *testing.T) {
 		{"<f>pw/&#34;&lt;&amp;&gt;+ é</f>", "<f>[redacted]</f>"},
 		{`{"v":"pw/\"\u003c\u0026\u003e+ é"}`, `{"v":"[redacted]"}`},
 		{`{"v":"pw/\"<&>+ é"}`, `{"v":"[redacted]"}`},
+		{`{"v":"pw\/\"<&>+ \u00e9"}`, `{"v":"[redacted]"}`},
+		{"lower api_key=pw%2f%22%3c%26%3e%2b+%c3%a9", "lower api_key=[redacted]"},
 		{"nothing here", "nothing here"},
 	} {
 		if got := red.String(tc.in); got != tc.want {

@@ -100,7 +100,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 		return "", &Error{Ref: ref, Err: err}
 	}
 	seen.Add(v)
-	RedactorFrom(ctx).addResolved(ref, v)
+	RedactorFrom(ctx).add(ref, v)
 	return v, nil
 }
 
