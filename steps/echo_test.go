@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
@@ -330,5 +332,35 @@ func TestClientSecretInErrorDescriptionIsRedacted(t *testing.T) {
 			}
 			assertAbsent(t, text, map[string]string{"client secret": clientSecret, "client_secret_basic": b64("outflow:" + clientSecret)})
 		})
+	}
+}
+
+// TestKeystorePasswordIsKnownToTheRedactor: the keystore password a step's
+// transport resolves joins the attempt's Redactor like any other secret,
+// although it is never sent: a partner that happens to say it (a password
+// used twice) gets it redacted too.
+func TestKeystorePasswordIsKnownToTheRedactor(t *testing.T) {
+	const keystorePassword = "ks-71e4-keystore-password"
+	t.Setenv("ECHO_TEST_KEYSTORE_PASSWORD", keystorePassword)
+	e := newEchoPartner(t)
+	leaf, err := e.p.CA.IssueClient("svc-outflow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p12, err := pkcs12.Modern.Encode(leaf.Key, leaf.Cert, nil, keystorePassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "client.p12"), p12, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	profile := *e.profile
+	profile.Keystore = &engine.Keystore{Path: "client.p12", Password: &engine.SecretRef{Ref: "env:ECHO_TEST_KEYSTORE_PASSWORD"}}
+	red := e.tr.Secrets.NewRedactor()
+	if _, err := e.tr.RoundTripper(secrets.WithRedactor(context.Background(), red), e.conn("/v2", nil), &profile, e.dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := red.String("partner said " + keystorePassword); got != "partner said [redacted]" {
+		t.Fatalf("got %q: the keystore password is unknown to the attempt's Redactor", got)
 	}
 }
