@@ -172,6 +172,12 @@ func (r *runner) recoverFlow(ctx workflow.Context, in RunInput, rec **Record, er
 	if perr == nil {
 		panic(p)
 	}
+	// The record may be what panicked: without it, the error alone.
+	defer func() {
+		if recover() != nil {
+			*rec, *err = nil, perr
+		}
+	}()
 	*rec, *err = r.finish(ctx, in, nil, perr)
 }
 

@@ -166,8 +166,14 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 	if b.legacy() {
 		return runLegacyExpr(p, e)
 	}
-	machine := vm.VM{MemoryBudget: MaxExprElements}
-	v, err := machine.Run(p.program, e)
+	// Every evaluation costs a step, so one whose run has spent its budget
+	// fails even if it would charge nothing more.
+	err := b.step("this expression", 1)
+	var v any
+	if err == nil {
+		machine := vm.VM{MemoryBudget: MaxExprElements}
+		v, err = machine.Run(p.program, e)
+	}
 	if err == nil && !p.passThrough {
 		err = b.checkResult(v)
 	}

@@ -41,8 +41,9 @@ const (
 	// length (one step per list element or map entry, per 64 bytes of string).
 	MaxExprSteps = 1_000_000
 	// MaxExprElements is expr's own budget of list and map elements one
-	// evaluation may create (ranges, literals, map/filter results).
-	MaxExprElements = 1_000_000
+	// evaluation may create (ranges, literals, map/filter results); expr's
+	// default is four times as many, about 100 MB of memory at worst.
+	MaxExprElements = 250_000
 	// MaxExprNodes bounds the size of one expression's syntax tree (expr's
 	// default), so the work outside loops is bounded too.
 	MaxExprNodes = 10_000
@@ -53,7 +54,7 @@ const (
 	// evaluations between two continue-as-new), so thousands of items that
 	// each evaluate a costly expression cannot keep one workflow task busy
 	// past its timeout.
-	MaxRunExprSteps = 100_000_000
+	MaxRunExprSteps = 20_000_000
 )
 
 // exprBytesPerStep is how many bytes of string an operation reads for one
@@ -170,6 +171,8 @@ func budgetOf(env any) *exprBudget {
 const (
 	exprInternalPrefix = "outflow__"
 	fnCharge           = exprInternalPrefix + "charge"  // (env, v, weight): v; costs weight × shallow size of v
+	fnLoop             = exprInternalPrefix + "loop"    // (env, list, weight): list; a loop without a body, charged before it runs
+	fnTick             = exprInternalPrefix + "tick"    // (env, weight): nil; one iteration of a loop's body
 	fnChargeDeep       = exprInternalPrefix + "deep"    // (env, v): v; costs the size of v, nested values included
 	fnCharged          = exprInternalPrefix + "built"   // (env, v): v; charges the bytes of a function's result
 	fnAdd              = exprInternalPrefix + "add"     // (env, a, b): a + b, checked before a string is built
@@ -190,11 +193,20 @@ func boundedExprOptions(p *boundsPatcher) []expr.Option {
 		internalFunction(fnCharge, func(a ...any) (any, error) {
 			b := budgetOf(a[0])
 			w, _ := a[2].(int)
-			return a[1], b.step("reading a value", shallowCost(a[1])*max(w, 1))
+			return a[1], b.step("reading a value", mulSat(shallowCost(a[1]), max(w, 1)))
 		}, sameType),
+		internalFunction(fnLoop, func(a ...any) (any, error) {
+			b := budgetOf(a[0])
+			w, _ := a[2].(int)
+			return a[1], b.step("a loop", mulSat(shallowCost(a[1]), max(w, 1)))
+		}, sameType),
+		internalFunction(fnTick, func(a ...any) (any, error) {
+			w, _ := a[1].(int)
+			return nil, budgetOf(a[0]).step("a loop", max(w, 1))
+		}, func([]reflect.Type) (reflect.Type, error) { return reflect.TypeOf((*any)(nil)).Elem(), nil }),
 		internalFunction(fnChargeDeep, func(a ...any) (any, error) {
 			b := budgetOf(a[0])
-			return a[1], b.step("comparing values", deepCost(a[1], b.maxSteps-b.steps+1))
+			return a[1], b.step("reading a whole value", deepCost(a[1], b.maxSteps-b.steps+1))
 		}, sameType),
 		internalFunction(fnCharged, func(a ...any) (any, error) {
 			return a[1], budgetOf(a[0]).charge(a[1])
@@ -674,13 +686,7 @@ func (p *boundsPatcher) Visit(node *ast.Node) {
 		p.binary(node, n)
 	case *ast.BuiltinNode:
 		if loopBuiltins[n.Name] {
-			weight := 1
-			if len(n.Arguments) > 1 {
-				if pr, ok := n.Arguments[1].(*ast.PredicateNode); ok {
-					weight = countNodes(pr.Node)
-				}
-			}
-			n.Arguments[0] = chargeNode(n.Arguments[0], weight)
+			p.loop(n)
 			return
 		}
 		p.call(node, n.Name, n.Arguments)
@@ -690,6 +696,29 @@ func (p *boundsPatcher) Visit(node *ast.Node) {
 			return
 		}
 		p.call(node, id.Value, n.Arguments)
+	}
+}
+
+// loop makes each iteration of a loop's body charge the body's size, ranges
+// included: the body may hold another loop. The body becomes a sequence
+// (charge; body), which keeps its type, and the list keeps its own (element
+// types included), so the type checks stay as they were. A loop without a
+// body (count(list), sum(list)) is charged its length before it runs.
+func (p *boundsPatcher) loop(n *ast.BuiltinNode) {
+	if len(n.Arguments) > 1 {
+		if pr, ok := n.Arguments[1].(*ast.PredicateNode); ok {
+			tick := internalCall(fnTick, &ast.IntegerNode{Value: countNodes(pr.Node)})
+			tick.SetLocation(pr.Node.Location())
+			seq := &ast.SequenceNode{Nodes: []ast.Node{tick, pr.Node}}
+			seq.SetLocation(pr.Node.Location())
+			pr.Node = seq
+			return
+		}
+	}
+	if !cheap(n.Arguments[0]) {
+		c := internalCall(fnLoop, n.Arguments[0], &ast.IntegerNode{Value: 1})
+		c.SetLocation(n.Arguments[0].Location())
+		n.Arguments[0] = c
 	}
 }
 
@@ -734,7 +763,7 @@ func (p *boundsPatcher) call(node *ast.Node, name string, args []ast.Node) {
 
 // mayBeString says a node's value may be a string (or its type is unknown).
 func mayBeString(n ast.Node) bool {
-	t := n.Type()
+	t := typeOf(n)
 	return t == nil || t.Kind() == reflect.Interface || t.Kind() == reflect.String
 }
 
@@ -757,7 +786,7 @@ func cheap(n ast.Node) bool {
 			return true
 		}
 	}
-	if t := n.Type(); t != nil {
+	if t := typeOf(n); t != nil {
 		switch t.Kind() {
 		case reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
 			return true
@@ -790,6 +819,18 @@ func chargeDeepNode(n ast.Node) ast.Node {
 	c := internalCall(fnChargeDeep, n)
 	c.SetLocation(n.Location())
 	return c
+}
+
+// typeOf is a node's type as the checker found it before the patcher ran:
+// the functions the patcher inserts return their argument, whose type they
+// have (the inserted node has none until the next check).
+func typeOf(n ast.Node) reflect.Type {
+	if c, ok := n.(*ast.CallNode); ok {
+		if id, ok := c.Callee.(*ast.IdentifierNode); ok && strings.HasPrefix(id.Value, exprInternalPrefix) && len(c.Arguments) > 1 {
+			return typeOf(c.Arguments[1])
+		}
+	}
+	return n.Type()
 }
 
 func internalCall(name string, args ...ast.Node) *ast.CallNode {
@@ -836,10 +877,11 @@ func cheapKey(n ast.Node) bool {
 	return false
 }
 
-// isExprLimit says err is an expression bound that tripped.
+// isExprLimit says err is an expression bound that tripped, expr's element
+// budget included (lower than expr's default, which applied before).
 func isExprLimit(err error) bool {
 	var le *ExprLimitError
-	return errors.As(err, &le)
+	return errors.As(err, &le) || strings.Contains(err.Error(), "memory budget exceeded")
 }
 
 // explainVMError says which limit expr's own element budget is.

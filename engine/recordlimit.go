@@ -185,9 +185,12 @@ func (r *runner) removeOldest() {
 	for i, x := range steps {
 		b.work++
 		if x == s {
-			copy(steps[i:], steps[i+1:])
-			steps[len(steps)-1] = nil
-			r.rec.Steps = steps[:len(steps)-1]
+			// The steps before it (running ones) move up one place: the
+			// oldest step is near the front, so this costs little, and the
+			// slice's start moves on (append reallocates it in time).
+			copy(steps[1:i+1], steps[:i])
+			steps[0] = nil
+			r.rec.Steps = steps[1:]
 			b.seen--
 			r.rec.StepsDropped++
 			return
