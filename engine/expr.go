@@ -33,6 +33,11 @@ type exprEnv struct {
 	Execution any `expr:"execution"`
 	// Page is the page just read, in a paginated step's stop_when.
 	Page any `expr:"page"`
+	// Tick charges one iteration of a loop body of n nodes; the bounds
+	// patcher calls it from each body. A flow cannot name it (see
+	// exprInternalPrefix). A typed field, not a function, so each call is a
+	// direct one without an argument slice.
+	Tick func(n int) int `expr:"outflow__tick"`
 	// budget is what this evaluation may still spend; expressions cannot
 	// see it (unexported), the functions the bounds patcher inserts can.
 	budget *exprBudget
@@ -161,7 +166,7 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 	e := exprEnv{
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
-		budget: b,
+		budget: b, Tick: b.tick,
 	}
 	if b.legacy() {
 		return runLegacyExpr(p, e)

@@ -54,7 +54,7 @@ const (
 	// evaluations between two continue-as-new), so thousands of items that
 	// each evaluate a costly expression cannot keep one workflow task busy
 	// past its timeout.
-	MaxRunExprSteps = 20_000_000
+	MaxRunExprSteps = 10_000_000
 )
 
 // exprBytesPerStep is how many bytes of string an operation reads for one
@@ -155,6 +155,15 @@ func (b *exprBudget) build(what string, n int) error {
 	return b.step(what, 1+n/exprBytesPerStep)
 }
 
+// tick is exprEnv.Tick: it cannot return an error, so it panics with one,
+// which expr's VM recovers into the evaluation's error.
+func (b *exprBudget) tick(n int) int {
+	if err := b.step("a loop", max(n, 1)); err != nil {
+		panic(err)
+	}
+	return 0
+}
+
 // budgetOf finds the budget in the environment an inserted function got as
 // its first argument.
 func budgetOf(env any) *exprBudget {
@@ -172,7 +181,7 @@ const (
 	exprInternalPrefix = "outflow__"
 	fnCharge           = exprInternalPrefix + "charge"  // (env, v, weight): v; costs weight × shallow size of v
 	fnLoop             = exprInternalPrefix + "loop"    // (env, list, weight): list; a loop without a body, charged before it runs
-	fnTick             = exprInternalPrefix + "tick"    // (env, weight): nil; one iteration of a loop's body
+	fnTick             = exprInternalPrefix + "tick"    // (weight): 0; one iteration of a loop body (exprEnv.Tick)
 	fnChargeDeep       = exprInternalPrefix + "deep"    // (env, v): v; costs the size of v, nested values included
 	fnCharged          = exprInternalPrefix + "built"   // (env, v): v; charges the bytes of a function's result
 	fnAdd              = exprInternalPrefix + "add"     // (env, a, b): a + b, checked before a string is built
@@ -200,10 +209,6 @@ func boundedExprOptions(p *boundsPatcher) []expr.Option {
 			w, _ := a[2].(int)
 			return a[1], b.step("a loop", mulSat(shallowCost(a[1]), max(w, 1)))
 		}, sameType),
-		internalFunction(fnTick, func(a ...any) (any, error) {
-			w, _ := a[1].(int)
-			return nil, budgetOf(a[0]).step("a loop", max(w, 1))
-		}, func([]reflect.Type) (reflect.Type, error) { return reflect.TypeOf((*any)(nil)).Elem(), nil }),
 		internalFunction(fnChargeDeep, func(a ...any) (any, error) {
 			b := budgetOf(a[0])
 			return a[1], b.step("reading a whole value", deepCost(a[1], b.maxSteps-b.steps+1))
@@ -707,7 +712,9 @@ func (p *boundsPatcher) Visit(node *ast.Node) {
 func (p *boundsPatcher) loop(n *ast.BuiltinNode) {
 	if len(n.Arguments) > 1 {
 		if pr, ok := n.Arguments[1].(*ast.PredicateNode); ok {
-			tick := internalCall(fnTick, &ast.IntegerNode{Value: countNodes(pr.Node)})
+			callee := &ast.IdentifierNode{Value: fnTick}
+			callee.SetLocation(pr.Node.Location())
+			tick := &ast.CallNode{Callee: callee, Arguments: []ast.Node{&ast.IntegerNode{Value: countNodes(pr.Node)}}}
 			tick.SetLocation(pr.Node.Location())
 			seq := &ast.SequenceNode{Nodes: []ast.Node{tick, pr.Node}}
 			seq.SetLocation(pr.Node.Location())

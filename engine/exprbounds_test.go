@@ -169,7 +169,7 @@ func TestBoundsKeepCompileChecks(t *testing.T) {
 // TestInternalNamesAreRefused: the functions the patcher inserts cannot be
 // called by a flow.
 func TestInternalNamesAreRefused(t *testing.T) {
-	for _, name := range []string{fnAdd, fnCharge, fnLoop, fnChargeDeep, fnCharged, fnPattern} {
+	for _, name := range []string{fnAdd, fnCharge, fnLoop, fnTick, fnChargeDeep, fnCharged, fnPattern} {
 		_, err := CompileTemplate(`${{ ` + name + `($env, 1, 2) }}`)
 		if err == nil || !strings.Contains(err.Error(), "unknown name "+name) {
 			t.Errorf("%s: %v", name, err)
@@ -414,4 +414,34 @@ func FuzzEvalExpression(f *testing.F) {
 			t.Fatal("empty limit message")
 		}
 	})
+}
+
+// BenchmarkExpressionAtStepLimit evaluates expressions that spend about all
+// of MaxExprSteps, and reports the time per step: what the step limits
+// (per evaluation and per run) mean in time on this machine.
+// `go test ./engine -run '^$' -bench ExpressionAtStepLimit`
+func BenchmarkExpressionAtStepLimit(b *testing.B) {
+	env := boundsEnv()
+	for name, code := range map[string]string{
+		"nested loops": `${{ let r = 1..990; all(r, all(r, true)) }}`,
+		"loop body":    `${{ count(1..85000, # % 7 == 0 || # % 11 == 0) }}`,
+		"string scans": `${{ count(1..600, inputs.s contains "y") }}`,
+	} {
+		tpl, err := CompileTemplate(code)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			steps := 0
+			for range b.N {
+				budget := newExprBudget(nil)
+				if _, err := tpl.eval(env, budget); err != nil {
+					b.Fatal(err)
+				}
+				steps += budget.steps
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(steps), "ns/step")
+			b.ReportMetric(float64(steps)/float64(b.N), "steps/op")
+		})
+	}
 }
