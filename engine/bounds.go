@@ -98,6 +98,9 @@ func (b *exprBudget) checkResult(v any) error {
 		return nil
 	}
 	size := valueSize(v, MaxExprValueBytes, false)
+	if size < 0 {
+		return fmt.Errorf("the result holds a function, which is no value a flow can keep")
+	}
 	if err := b.step("checking the result", 1+min(size, MaxExprValueBytes)/exprBytesPerStep); err != nil {
 		return err
 	}

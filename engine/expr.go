@@ -37,7 +37,7 @@ type exprEnv struct {
 	// patcher calls it from each body. A flow cannot name it (see
 	// exprInternalPrefix). A typed field, not a function, so each call is a
 	// direct one without an argument slice.
-	Tick func(n int) int `expr:"outflow__tick"`
+	Tick func(n int) int `expr:"outflow__tick" json:"-"`
 	// budget is what this evaluation may still spend; expressions cannot
 	// see it (unexported), the functions the bounds patcher inserts can.
 	budget *exprBudget

@@ -481,9 +481,11 @@ func deepCost(v any, limit int) int {
 
 // valueSize estimates the JSON size of v (indented as toJSON writes it when
 // indent is set), counting a value held twice twice, and stops soon after
-// passing limit: the walk costs at most about limit.
+// passing limit: the walk costs at most about limit. It is -1 for a value
+// that holds a function (no flow value can: it would print as an address).
 func valueSize(v any, limit int, indent bool) int {
 	n := 0
+	fn := false
 	if !walkValue(v, 0, func(x any, depth int) bool {
 		var s int
 		switch y := x.(type) {
@@ -504,6 +506,9 @@ func valueSize(v any, limit int, indent bool) int {
 				s = 2 + rv.Len() // brackets and commas; entries are walked
 			case reflect.String:
 				s = rv.Len() + 2
+			case reflect.Func, reflect.Chan, reflect.UnsafePointer:
+				fn = true
+				return false
 			default:
 				s = 16
 			}
@@ -514,6 +519,9 @@ func valueSize(v any, limit int, indent bool) int {
 		n = addSat(n, s)
 		return n <= limit
 	}) {
+		if fn {
+			return -1
+		}
 		return limit + 1 // see deepCost
 	}
 	return n
@@ -686,6 +694,12 @@ func (p *boundsPatcher) Visit(node *ast.Node) {
 	case *ast.IdentifierNode:
 		if strings.HasPrefix(n.Value, exprInternalPrefix) && p.internal == "" {
 			p.internal = n.Value
+		}
+	case *ast.MemberNode:
+		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "$env" {
+			if s, ok := n.Property.(*ast.StringNode); ok && strings.HasPrefix(s.Value, exprInternalPrefix) && p.internal == "" {
+				p.internal = s.Value
+			}
 		}
 	case *ast.BinaryNode:
 		p.binary(node, n)
@@ -867,7 +881,7 @@ func countNodes(n ast.Node) int {
 func passThrough(n ast.Node) bool {
 	switch x := n.(type) {
 	case *ast.IdentifierNode:
-		return true
+		return x.Value != "$env"
 	case *ast.MemberNode:
 		return passThrough(x.Node) && (cheapKey(x.Property))
 	case *ast.ChainNode:

@@ -170,10 +170,30 @@ func TestBoundsKeepCompileChecks(t *testing.T) {
 // called by a flow.
 func TestInternalNamesAreRefused(t *testing.T) {
 	for _, name := range []string{fnAdd, fnCharge, fnLoop, fnTick, fnChargeDeep, fnCharged, fnPattern} {
-		_, err := CompileTemplate(`${{ ` + name + `($env, 1, 2) }}`)
-		if err == nil || !strings.Contains(err.Error(), "unknown name "+name) {
-			t.Errorf("%s: %v", name, err)
+		call := name + `($env, 1, 2)`
+		if name == fnTick {
+			call = name + `(1)`
 		}
+		_, err := CompileTemplate(`${{ ` + call + ` }}`)
+		if err == nil || !strings.Contains(err.Error(), "unknown name "+name) {
+			t.Errorf("%s: %v", call, err)
+		}
+		if _, err := CompileTemplate(`${{ ` + name + ` }}`); err == nil {
+			t.Errorf("%s alone compiles", name)
+		}
+		if _, err := CompileTemplate(`${{ $env.` + name + ` }}`); err == nil {
+			t.Errorf("$env.%s compiles", name)
+		}
+	}
+	// Reached by a computed name, the loop charge is a function, which no
+	// result may hold (it would print as an address, different each run).
+	for _, code := range []string{`$env["outflow_" + "_tick"]`, `[1, $env["outflow_" + "_tick"]]`} {
+		if v, err := EvalValue("${{ "+code+" }}", map[string]any{}); err == nil {
+			t.Errorf("%s = %v", code, v)
+		}
+	}
+	if v, err := EvalValue("x${{ $env }}", map[string]any{"inputs": map[string]any{"a": 1}}); err != nil || !strings.Contains(v.(string), `"Inputs":{"a":1}`) {
+		t.Errorf("$env in a template: %v, %v", v, err)
 	}
 }
 
