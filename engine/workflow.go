@@ -75,7 +75,7 @@ func AgentTaskQueue(agent string) string { return "outflow-agent-" + agent }
 // FlowWorkflow interprets a plan. It is deterministic: expressions are
 // evaluated here without clock or randomness, and all I/O happens in
 // activities on the worker that owns the step's connection.
-func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
+func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 	if in.Plan == nil {
 		return nil, temporal.NewNonRetryableApplicationError("no plan given", ErrConfig, nil)
 	}
@@ -92,7 +92,9 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 			Start:      workflow.Now(ctx),
 			Steps:      []*StepRecord{},
 		},
+		bounds: newRunBounds(ctx),
 	}
+	defer r.recoverFlow(ctx, in, &res, &err)
 	if err := workflow.SetQueryHandler(ctx, RecordQuery, func() (*Record, error) { return r.rec, nil }); err != nil {
 		return nil, err
 	}
@@ -108,7 +110,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 		r.rec.Runs++
 		r.resumePoll = rs.Poll
 		r.resumePage = rs.Page
-		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps)}
+		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps), extra: r.bounds.scopeExtra()}
 		first = rs.NextStep
 	} else {
 		inputs, err := bindInputs(in.Plan.Inputs, in.Inputs)
@@ -116,7 +118,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 			return r.finish(ctx, in, nil, err)
 		}
 		r.rec.Inputs = redactInputs(in.Plan.Inputs, inputs)
-		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}}
+		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra()}
 		for _, b := range in.Plan.Vars {
 			v, err := EvalValue(b.Value, sc.env())
 			if err != nil {
@@ -200,6 +202,7 @@ type runner struct {
 	// events estimates this run's history length.
 	events int
 	budget recordBudget
+	bounds *runBounds
 }
 
 // scope is what expressions of one sequence of steps can see.
@@ -265,6 +268,9 @@ func (r *runner) runSteps(ctx workflow.Context, steps []Step, sc *scope, prefix 
 
 func (r *runner) runStep(ctx workflow.Context, st *Step, sc *scope, prefix string) error {
 	path := prefix + st.ID
+	if err := r.beginStep(ctx); err != nil {
+		return r.stopStep(ctx, st, sc, path, err)
+	}
 	if st.If != "" {
 		v, err := EvalValue(st.If, sc.env())
 		if err != nil {
@@ -656,7 +662,7 @@ func (r *runner) runAction(ctx workflow.Context, st *Step, sc *scope, path strin
 	if err != nil {
 		return r.failStep(ctx, st, sc, path, err)
 	}
-	inner := &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}}
+	inner := &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra()}
 	if err := r.runSteps(ctx, def.Steps, inner, path+"/"); err != nil {
 		return r.failStep(ctx, st, sc, path, err)
 	}
@@ -682,6 +688,9 @@ func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path stri
 		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("foreach needs a list, got %T", v), ErrExpression, nil))
 	}
+	if err := r.checkForeachItems(len(items)); err != nil {
+		return r.failStep(ctx, st, sc, path, err)
+	}
 	limit := st.Foreach.Concurrency
 	if limit <= 0 {
 		limit = 1
@@ -695,6 +704,7 @@ func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path stri
 		i, item := i, item
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer func() { running--; done++ }()
+			defer r.recoverBranch(gctx, &errs[i])
 			// Each iteration sees the steps before the loop and its own.
 			inner := sc.child(map[string]any{"item": item, "index": i})
 			errs[i] = r.runSteps(gctx, st.Foreach.Steps, inner, fmt.Sprintf("%s[%d]/", path, i))
@@ -729,6 +739,7 @@ func (r *runner) runParallel(ctx workflow.Context, st *Step, sc *scope, path str
 		i := i
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer func() { done++ }()
+			defer r.recoverBranch(gctx, &errs[i])
 			// Branches share the enclosing scope: step ids are unique across
 			// them, so later steps can read any branch's results.
 			errs[i] = r.runSteps(gctx, b.Steps, sc, path+"/"+b.ID+"/")
