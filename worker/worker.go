@@ -23,6 +23,7 @@ import (
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap"
 	"github.com/outflow-dev/outflow/steps/telemetry"
+	"github.com/outflow-dev/outflow/worker/codec"
 )
 
 // Options configure a worker process.
@@ -162,7 +163,9 @@ type DialOptions struct {
 	// Identity names this client to the server; default pid@host.
 	Identity string
 	// DataConverter encodes payloads (the payload codec); nil means
-	// Temporal's default.
+	// Temporal's default. When it is set, failures are encoded with it too,
+	// messages and stack traces included (codec.FailureConverter), so that
+	// a failed execution is stored as encrypted as a successful one.
 	DataConverter converter.DataConverter
 	// Observe adds the SDK metrics handler and the tracing interceptor.
 	Observe *Observability
@@ -189,6 +192,9 @@ func Dial(ctx context.Context, o DialOptions) (client.Client, error) {
 		Logger:            sdklog.NewStructuredLogger(logger),
 		ConnectionOptions: connectionOptions(tlsConf, o.Plaintext),
 		DataConverter:     o.DataConverter,
+	}
+	if o.DataConverter != nil {
+		co.FailureConverter = codec.FailureConverter(o.DataConverter)
 	}
 	if err := o.Observe.clientOptions(&co); err != nil {
 		return nil, err
