@@ -136,6 +136,13 @@ func parseVaultRef(name string, mounts []string) (vaultRef, error) {
 	if r.path == "" || strings.Contains(r.path, "//") {
 		return r, fmt.Errorf("no secret path after mount %q; a vault reference is MOUNT/PATH#FIELD", r.mount)
 	}
+	// Vault would clean "a/../b" to "b": a reference reads the path it
+	// names, which an agent's secrets.allow can then limit by prefix.
+	for seg := range strings.SplitSeq(r.mount+"/"+r.path, "/") {
+		if seg == "." || seg == ".." {
+			return r, fmt.Errorf("a vault reference names its path without . or .. segments")
+		}
+	}
 	return r, nil
 }
 
