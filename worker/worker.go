@@ -43,8 +43,15 @@ type Options struct {
 	Identity       string
 	// BaseDir is where this worker finds project files; empty means the
 	// folder recorded in each plan.
-	BaseDir    string
-	Secrets    *secrets.Resolver
+	BaseDir string
+	// Secrets resolves the references of steps. Nil means env: and file:
+	// references, except this process's own secrets: OwnSecrets, the
+	// payload key variable and the TEMPORAL_TLS_* files, and the files of
+	// /proc, /dev and /sys (secrets.Policy).
+	Secrets *secrets.Resolver
+	// OwnSecrets are references this process uses itself (its payload
+	// keys: PayloadKeySecrets), which steps may not resolve.
+	OwnSecrets []secrets.Denied
 	Transports rest.Transports
 	// Agent says who this worker is to protocol profiles (applies_to) and
 	// holds its own key material (store: agent) when Transports is nil.
@@ -69,7 +76,11 @@ func Start(opts Options) (*Worker, error) {
 		return nil, fmt.Errorf("starting worker: no Temporal client")
 	}
 	if opts.Secrets == nil {
-		opts.Secrets = secrets.New(opts.BaseDir)
+		res, err := defaultSecrets(opts.BaseDir, opts.OwnSecrets)
+		if err != nil {
+			return nil, fmt.Errorf("starting worker: %w", err)
+		}
+		opts.Secrets = res
 	}
 	if seen := opts.Observe.seen(); seen != nil {
 		opts.Secrets.Watch(seen)

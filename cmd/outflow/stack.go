@@ -98,7 +98,7 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 	if s.server != nil && o.embedWorker {
 		w, err := worker.Start(worker.Options{
 			Client: c, Flows: true, Agents: o.agents, BaseDir: o.baseDir,
-			Logger: quietLogger(), Observe: obs,
+			Logger: quietLogger(), Observe: obs, OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g)),
 		})
 		if err != nil {
 			s.Close()
