@@ -32,9 +32,9 @@ type RedirectError struct {
 	Store string
 	// Status is the store's answer, such as "307 Temporary Redirect".
 	Status string
-	// From is the URL asked, To where the answer pointed (its query and
-	// user information left out: they are not the reader's business).
-	From, To string
+	// Method and From are the request, To where the answer pointed (query
+	// and user information left out: they are not the reader's business).
+	Method, From, To string
 	// Why says what is wrong with the target beyond being a redirect.
 	Why string
 }
@@ -44,9 +44,9 @@ func (e *RedirectError) Error() string {
 	if to == "" {
 		to = "no Location"
 	}
-	return fmt.Sprintf("%s answered %s to %s, pointing to %s%s: redirects from a secret store are not followed, "+
+	return fmt.Sprintf("%s answered %s %s with %s to %s%s: redirects from a secret store are not followed, "+
 		"since the request carries the worker's credentials; set the store's address to the server that answers itself",
-		e.Store, e.Status, e.From, to, e.Why)
+		e.Store, e.Method, e.From, e.Status, to, e.Why)
 }
 
 // refuseRedirect returns a *RedirectError when resp is a redirect, nil
@@ -57,7 +57,7 @@ func refuseRedirect(store string, resp *http.Response) error {
 	default:
 		return nil
 	}
-	e := &RedirectError{Store: store, Status: resp.Status, From: shown(resp.Request.URL)}
+	e := &RedirectError{Store: store, Status: resp.Status, Method: resp.Request.Method, From: shown(resp.Request.URL)}
 	if loc, err := resp.Location(); err == nil {
 		e.To = shown(loc)
 		from := resp.Request.URL

@@ -188,6 +188,7 @@ func TestSecretStoresNeverFollowRedirects(t *testing.T) {
 						t.Fatalf("error %v is not a *RedirectError", err)
 					}
 					msg := err.Error()
+					t.Log(msg)
 					for _, want := range []string{fmt.Sprint(status), "not followed", other.URL + "/", st.setting} {
 						if !strings.Contains(msg, want) {
 							t.Errorf("%q lacks %q", msg, want)
