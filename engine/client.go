@@ -16,6 +16,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -31,6 +32,11 @@ type Client struct {
 	// runs a worker that serves flows (the embedded stack of run and test);
 	// otherwise the server falls back to the task queue.
 	EagerStart bool
+	// DataConverter is the one Temporal was dialled with, nil for the
+	// default. It decodes what the server hands out raw: the last failure
+	// of a pending activity, whose message is encoded when payloads are
+	// encrypted.
+	DataConverter converter.DataConverter
 
 	searchAttrs *bool
 }
@@ -220,6 +226,7 @@ func (c *Client) Show(ctx context.Context, id string) (*Record, error) {
 			return nil, fmt.Errorf("reading the record of running execution %q (is a worker running?): %w", id, err)
 		}
 		pending := desc.GetPendingActivities()
+		decodeLastFailures(c.DataConverter, pending)
 		annotateWaiting(rec, pending, c.queuePollers(ctx, pending), time.Now())
 		return rec, nil
 	}
@@ -297,6 +304,20 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// decodeLastFailures puts back, in place, the message of each pending
+// activity's last failure that workers encoded with dc (the payload codec's
+// failure converter stores "Encoded failure" in its place).
+func decodeLastFailures(dc converter.DataConverter, pending []*workflowpb.PendingActivityInfo) {
+	if dc == nil {
+		return
+	}
+	for _, p := range pending {
+		if f := p.GetLastFailure(); f != nil {
+			converter.DecodeCommonFailureAttributes(dc, f)
+		}
+	}
 }
 
 // annotateWaiting marks the running steps whose activity waits for a

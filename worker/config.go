@@ -17,6 +17,7 @@ import (
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/flows"
 	"github.com/outflow-dev/outflow/steps"
+	"github.com/outflow-dev/outflow/steps/secrets"
 )
 
 // Config is an agent's configuration file, read by
@@ -108,8 +109,15 @@ type TruststoreConfig struct {
 	SystemRoots bool       `yaml:"system_roots"`
 }
 
-// SecretsConfig configures external secret stores.
+// SecretsConfig configures external secret stores, and which references
+// steps may resolve on this agent.
 type SecretsConfig struct {
+	// Allow, when set, lists the only references steps may resolve here:
+	// references written out or prefixes ending in "*" ("env:PARTNER_*",
+	// "file:/etc/outflow/partner/*", "vault:secret/partners/*"). The
+	// references of profiles: in this config are allowed too. Whatever it
+	// says, the agent's own secrets (ownRefs) never resolve for steps.
+	Allow    []string        `yaml:"allow"`
 	Vault    *VaultConfig    `yaml:"vault"`
 	CyberArk *CyberArkConfig `yaml:"cyberark"`
 }
@@ -283,9 +291,141 @@ func (c *Config) check(d *cfgDecoder) {
 	for _, n := range names {
 		c.checkProfile(d, n, c.Profiles[n])
 	}
+	own := map[string]string{}
+	for _, o := range c.ownRefs() {
+		own[o.Ref] = o.Why
+	}
+	for _, n := range names {
+		base := flows.JoinPath("profiles", n)
+		for _, r := range c.profileRefs(n) {
+			if why, ok := own[c.absFileRef(r.ref.engine()).Ref]; ok {
+				d.Errorf(d.ValPos(base+r.field+".secret"), base+r.field+".secret",
+					"%q is also %s: steps may not read the agent's own secrets; give the profile a reference of its own", r.ref.Ref, why)
+			}
+		}
+	}
+}
+
+type profileRef struct {
+	field string // after profiles.NAME
+	ref   *SecretRef
+}
+
+// profileRefs are the secret references of profile name, which steps
+// resolve.
+func (c *Config) profileRefs(name string) []profileRef {
+	p := c.Profiles[name]
+	if p == nil {
+		return nil
+	}
+	var out []profileRef
+	add := func(field string, r *SecretRef) {
+		if r != nil && r.Ref != "" {
+			out = append(out, profileRef{field, r})
+		}
+	}
+	if ks := p.Keystore; ks != nil {
+		add(".keystore.password", ks.Password)
+		add(".keystore.key_password", ks.KeyPassword)
+	}
+	if ts := p.Truststore; ts != nil {
+		add(".truststore.password", ts.Password)
+	}
+	return out
+}
+
+// ownRefs are the secrets the agent opens its own connections with — the
+// Temporal client certificate and the credentials of its secret stores —
+// as references (files as file:PATH), each with the field that names it.
+// Steps may not resolve them: a project could otherwise send the agent's
+// Vault token to a host of its choosing.
+func (c *Config) ownRefs() []secrets.Denied {
+	var out []secrets.Denied
+	add := func(field, ref string) {
+		out = append(out, secrets.Denied{Ref: ref, Why: field + " in " + c.File})
+	}
+	ref := func(field string, r *SecretRef) {
+		if r != nil && r.Ref != "" {
+			add(field, c.absFileRef(r.engine()).Ref)
+		}
+	}
+	file := func(field, p string) {
+		if p != "" {
+			add(field, "file:"+c.abs(p))
+		}
+	}
+	tlsBlock := func(base string, t *TLSConfig) {
+		if t == nil {
+			return
+		}
+		file(base+".keystore", t.Keystore)
+		file(base+".cert", t.Cert)
+		file(base+".key", t.Key)
+		ref(base+".password", t.Password)
+		ref(base+".key_password", t.KeyPassword)
+	}
+	tlsBlock("temporal.tls", c.Temporal.TLS)
+	if v := c.Secrets.Vault; v != nil {
+		ref("secrets.vault.token", v.Token)
+		if v.AppRole != nil {
+			ref("secrets.vault.approle.secret_id", v.AppRole.SecretID)
+		}
+		tlsBlock("secrets.vault.tls", v.TLS)
+	}
+	if ca := c.Secrets.CyberArk; ca != nil {
+		tlsBlock("secrets.cyberark.tls", ca.TLS)
+	}
+	return out
+}
+
+// absAllow makes a relative file: entry of secrets.allow absolute, relative
+// to the config's folder.
+func (c *Config) absAllow(a string) string {
+	if p, ok := strings.CutPrefix(a, "file:"); ok && p != "" && p != "*" && !filepath.IsAbs(p) {
+		base, star := strings.CutSuffix(p, "*")
+		abs := c.abs(base) // cleaned: a trailing / is dropped
+		if strings.HasSuffix(base, "/") {
+			abs += "/"
+		}
+		if star {
+			abs += "*"
+		}
+		return "file:" + abs
+	}
+	return a
+}
+
+// SecretPolicy is what steps may resolve on this agent: not its own
+// secrets (nor those of the process, given as own), and, when
+// secrets.allow is set, only what it and the profiles of this config name.
+func (c *Config) SecretPolicy(own ...secrets.Denied) secrets.Policy {
+	p := secrets.Policy{Who: fmt.Sprintf("agent %q", c.Name), AllowSetting: "secrets.allow in " + c.File,
+		Deny: append(c.ownRefs(), own...)}
+	if len(c.Secrets.Allow) > 0 {
+		for _, a := range c.Secrets.Allow {
+			p.Allow = append(p.Allow, c.absAllow(a))
+		}
+		names := make([]string, 0, len(c.Profiles))
+		for n := range c.Profiles {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			for _, r := range c.profileRefs(n) {
+				p.Allow = append(p.Allow, c.absFileRef(r.ref.engine()).Ref)
+			}
+		}
+	}
+	return p
 }
 
 func (c *Config) checkSecrets(d *cfgDecoder) {
+	for i, a := range c.Secrets.Allow {
+		p := fmt.Sprintf("secrets.allow[%d]", i)
+		if err := secrets.CheckAllow(c.absAllow(a)); err != nil {
+			d.Errorf(d.ValPos(p), p, "%v", err)
+		}
+	}
 	if v := c.Secrets.Vault; v != nil {
 		base := "secrets.vault"
 		checkURL(d, base+".address", v.Address, "https://vault.example:8200")

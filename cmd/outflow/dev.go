@@ -79,7 +79,8 @@ func devCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			w, err := worker.Start(worker.Options{Client: c, Flows: true, Agents: agents, Logger: o.logger, Observe: o.observe})
+			w, err := worker.Start(worker.Options{Client: c, Flows: true, Agents: agents, Logger: o.logger, Observe: o.observe,
+				OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g))})
 			if err != nil {
 				return err
 			}

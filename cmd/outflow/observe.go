@@ -23,7 +23,7 @@ const (
 	envLogLevel    = "OUTFLOW_LOG_LEVEL"
 	// envPayloadKey holds a payload key itself; when it is set and no
 	// --payload-key is given, env:OUTFLOW_PAYLOAD_KEY is the key.
-	envPayloadKey = "OUTFLOW_PAYLOAD_KEY"
+	envPayloadKey = worker.EnvPayloadKey
 )
 
 // observeFlags are the flags of the commands that run workers (worker, dev).

@@ -94,11 +94,11 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 		return nil, err
 	}
 	s.temporal = c
-	s.client = &engine.Client{Temporal: c, Namespace: g.namespace, EagerStart: s.server != nil && o.embedWorker}
+	s.client = &engine.Client{Temporal: c, Namespace: g.namespace, EagerStart: s.server != nil && o.embedWorker, DataConverter: dc}
 	if s.server != nil && o.embedWorker {
 		w, err := worker.Start(worker.Options{
 			Client: c, Flows: true, Agents: o.agents, BaseDir: o.baseDir,
-			Logger: quietLogger(), Observe: obs,
+			Logger: quietLogger(), Observe: obs, OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g)),
 		})
 		if err != nil {
 			s.Close()

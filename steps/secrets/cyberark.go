@@ -36,7 +36,8 @@ type CyberArkOptions struct {
 	AppID string
 	// Client sends the requests. Nil means a client with a 30 second timeout
 	// and the system's roots. The CCP usually authenticates applications by
-	// their client certificate: give it a transport with one.
+	// their client certificate: give it a transport with one. The provider
+	// uses a copy that follows no redirect (see RedirectError).
 	Client *http.Client
 }
 
@@ -53,6 +54,7 @@ func NewCyberArk(o CyberArkOptions) (*CyberArk, error) {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 30 * time.Second}
 	}
+	o.Client = withoutRedirects(o.Client)
 	return &CyberArk{opts: o}, nil
 }
 
@@ -95,6 +97,9 @@ func (c *CyberArk) Resolve(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("asking cyberark for %s/%s: %w", safe, object, err)
 	}
 	defer resp.Body.Close()
+	if err := refuseRedirect("cyberark (secrets.cyberark.url)", resp); err != nil {
+		return "", fmt.Errorf("asking cyberark for %s/%s: %w", safe, object, err)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return "", fmt.Errorf("reading cyberark's answer for %s/%s: %w", safe, object, err)

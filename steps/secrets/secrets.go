@@ -26,12 +26,15 @@ type ProviderFunc func(ctx context.Context, name string) (string, error)
 // Resolve calls f.
 func (f ProviderFunc) Resolve(ctx context.Context, name string) (string, error) { return f(ctx, name) }
 
-// Resolver resolves references through registered providers. The zero value
-// is not usable; use New. It is safe for concurrent use.
+// Resolver resolves references through registered providers, within its
+// Policy when Restrict gave it one. The zero value is not usable; use New.
+// It is safe for concurrent use.
 type Resolver struct {
 	mu        sync.RWMutex
 	providers map[string]Provider
-	seen      *Seen // see Watch
+	seen      *Seen   // see Watch
+	baseDir   string  // relative file: references are read under it
+	policy    *policy // see Restrict; nil allows everything
 }
 
 // Error is a failure to resolve a reference. It names the reference, never a value.
@@ -46,7 +49,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // New returns a resolver with the env and file providers; relative file paths
 // are read under baseDir.
 func New(baseDir string) *Resolver {
-	r := &Resolver{providers: map[string]Provider{}}
+	r := &Resolver{providers: map[string]Provider{}, baseDir: baseDir}
 	r.Register("env", ProviderFunc(func(_ context.Context, name string) (string, error) {
 		v, ok := os.LookupEnv(name)
 		if !ok {
@@ -86,8 +89,14 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or cyberark:SAFE/OBJECT")}
 	}
 	r.mu.RLock()
-	p, seen := r.providers[scheme], r.seen
+	p, seen, pol := r.providers[scheme], r.seen, r.policy
 	r.mu.RUnlock()
+	if pol != nil {
+		var err error
+		if name, err = pol.check(scheme, name, r.baseDir); err != nil {
+			return "", &Error{Ref: ref, Err: err}
+		}
+	}
 	if p == nil {
 		hint := ""
 		if scheme == "vault" || scheme == "cyberark" {

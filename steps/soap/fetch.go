@@ -131,6 +131,13 @@ func (f *WSDLFetcher) get(ctx context.Context, conn *engine.Connection, profile 
 		return nil, fmt.Errorf("fetching the WSDL through connection %s: %w", conn.Name, err)
 	}
 	resp := ex.Response
+	if loc, err := resp.Location(); err == nil && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// rest.Do sends with RoundTrip, which follows no redirect: the
+		// credential and client certificate stay with the connection.
+		loc.User, loc.RawQuery, loc.ForceQuery, loc.Fragment = nil, "", false, ""
+		return nil, fmt.Errorf("fetching the WSDL: %s answered %s: redirect to %s not followed (the request carries the connection's credential); give the WSDL's own URL",
+			what, resp.Status, loc)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetching the WSDL: %s answered %s%s", what, resp.Status, partnerWords(ex.Data))
 	}
