@@ -124,3 +124,16 @@ func TestInvalidHeaderIsConfig(t *testing.T) {
 		t.Fatalf("the partner got %d requests", n)
 	}
 }
+
+// Without a TLS observer (a connection with no protocol profile on the
+// shared transport), a server certificate that fails verification is still
+// recognised and not retried.
+func TestUntrustedServerWithoutProfileIsNotRetried(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	_, err := execute(t, &Activity{}, &engine.RestRequest{Connection: connFor(t, srv, ""), Method: "GET"})
+	appErr, _ := stepError(t, err)
+	if appErr.Type() != engine.ErrTLSHandshake || !appErr.NonRetryable() || !strings.Contains(appErr.Error(), "certificate") {
+		t.Fatalf("type %s, non-retryable %v: %v", appErr.Type(), appErr.NonRetryable(), appErr)
+	}
+}
