@@ -72,7 +72,7 @@ func TestStateFile(t *testing.T) {
 	ids := greetRuns(t, s, 3)
 	walRunning := fileSize(t, db+"-wal")
 	stopServer(t, s)
-	if n := fileSize(t, db + "-wal"); n != 0 {
+	if n := fileSize(t, db+"-wal"); n != 0 {
 		t.Errorf("after a graceful stop the write-ahead log holds %d bytes (%d while running)", n, walRunning)
 	}
 	t.Logf("write-ahead log: %d bytes while running, 0 after Stop; database %d bytes", walRunning, fileSize(t, db))
