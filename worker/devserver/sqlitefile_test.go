@@ -2,6 +2,8 @@ package devserver
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -183,4 +185,46 @@ func TestStartRefusesFilesWithoutState(t *testing.T) {
 	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
 		t.Fatalf("the file a failed Start created is left behind: %v", err)
 	}
+}
+
+// BenchmarkQuickCheck measures the start-time check on a state file of
+// about 100 MB: go test ./worker/devserver -run '^$' -bench QuickCheck -benchtime 5x
+func BenchmarkQuickCheck(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "big.sqlite")
+	db, err := sql.Open(sqliteDriver, "file:"+path+"?_pragma=journal_mode(wal)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, stmt := range []string{"CREATE TABLE h (id INTEGER PRIMARY KEY, k TEXT, v BLOB)", "CREATE INDEX hk ON h(k)"} {
+		if _, err := db.Exec(stmt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	blob := []byte(strings.Repeat("x", 2000))
+	for i := range 50000 {
+		if _, err := tx.Exec("INSERT INTO h (k, v) VALUES (?, ?)", fmt.Sprintf("key-%d", i%977), blob); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		b.Fatal(err)
+	}
+	db.Close()
+	info, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if problems, err := quickCheck(path); err != nil || len(problems) > 0 {
+			b.Fatal(problems, err)
+		}
+	}
+	b.ReportMetric(float64(info.Size())/(1<<20), "MB")
 }
