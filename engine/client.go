@@ -245,10 +245,75 @@ type Execution struct {
 
 // ListOptions filter a listing.
 type ListOptions struct {
-	Flow   string
-	Status string // running | succeeded | failed
+	Flow string
+	// Status is one of ExecutionStatuses ("cancelled" is taken for
+	// canceled); empty lists all.
+	Status string
 	Since  time.Duration
 	Limit  int
+}
+
+// Execution statuses besides running, succeeded and failed: how Temporal
+// closed a run that did not finish on its own.
+const (
+	StatusTerminated     = "terminated"
+	StatusCanceled       = "canceled"
+	StatusTimedOut       = "timed_out"
+	StatusContinuedAsNew = "continued_as_new"
+)
+
+// executionStatuses pairs each execution status a listing shows with the
+// Temporal execution status it stands for, in the order they are named.
+var executionStatuses = []struct {
+	name     string
+	temporal enumspb.WorkflowExecutionStatus
+	query    string // the ExecutionStatus value in a visibility query
+}{
+	{StatusRunning, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, "Running"},
+	{StatusSucceeded, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, "Completed"},
+	{StatusFailed, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, "Failed"},
+	{StatusTerminated, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, "Terminated"},
+	{StatusCanceled, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, "Canceled"},
+	{StatusTimedOut, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, "TimedOut"},
+	{StatusContinuedAsNew, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW, "ContinuedAsNew"},
+}
+
+// ExecutionStatuses are the statuses `executions list` shows and filters by.
+func ExecutionStatuses() []string {
+	names := make([]string, len(executionStatuses))
+	for i, s := range executionStatuses {
+		names[i] = s.name
+	}
+	return names
+}
+
+// statusQuery is the visibility query clause for a listing's status.
+func statusQuery(status string) (string, error) {
+	want := strings.ToLower(strings.TrimSpace(status))
+	if want == "cancelled" {
+		want = StatusCanceled
+	}
+	for _, s := range executionStatuses {
+		if s.name == want {
+			return fmt.Sprintf("ExecutionStatus = %q", s.query), nil
+		}
+	}
+	return "", fmt.Errorf("unknown status %q (%s)", status, strings.Join(ExecutionStatuses(), ", "))
+}
+
+// executionStatus is what a listing says of a run. Temporal's close status
+// comes first: a run that was terminated, canceled or timed out never got
+// to update its OutflowStatus search attribute, which still says running.
+func executionStatus(e *workflowpb.WorkflowExecutionInfo) string {
+	if e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return StatusRunning
+	}
+	for _, s := range executionStatuses {
+		if s.temporal == e.GetStatus() {
+			return s.name
+		}
+	}
+	return strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
 }
 
 // List lists Outflow executions, newest first.
@@ -258,7 +323,11 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 		q = append(q, fmt.Sprintf("OutflowFlow = %q", o.Flow))
 	}
 	if o.Status != "" {
-		q = append(q, fmt.Sprintf("OutflowStatus = %q", o.Status))
+		clause, err := statusQuery(o.Status)
+		if err != nil {
+			return nil, err
+		}
+		q = append(q, clause)
 	}
 	if o.Since > 0 {
 		q = append(q, fmt.Sprintf("StartTime > %q", time.Now().Add(-o.Since).UTC().Format(time.RFC3339)))
@@ -282,17 +351,11 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 				t := e.GetCloseTime().AsTime()
 				ex.End = &t
 			}
-			var flow, status string
+			var flow string
 			if f := e.GetSearchAttributes().GetIndexedFields()["OutflowFlow"]; f != nil {
 				_ = decodeKeyword(f.GetData(), &flow)
 			}
-			if s := e.GetSearchAttributes().GetIndexedFields()["OutflowStatus"]; s != nil {
-				_ = decodeKeyword(s.GetData(), &status)
-			}
-			if status == "" {
-				status = strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
-			}
-			ex.Flow, ex.Status = flow, status
+			ex.Flow, ex.Status = flow, executionStatus(e)
 			out = append(out, ex)
 		}
 		token = resp.NextPageToken

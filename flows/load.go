@@ -54,7 +54,18 @@ func Load(dir string, opts ...Option) (*Project, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("loading project: %s is a file; give the project folder", dir)
 	}
-	return LoadFS(os.DirFS(root), root, opts...)
+	return loadDir(root, nil, opts)
+}
+
+// loadDir loads the project folder root from the disk: all its YAML files,
+// or the given ones. Project files are read through os.DirFS, which follows
+// symbolic links, so WSDL and XSD files are checked to stay inside root.
+func loadDir(root string, files []string, opts []Option) (*Project, error) {
+	opts = append([]Option{func(l *loader) { l.dir = root }}, opts...)
+	if files == nil {
+		return LoadFS(os.DirFS(root), root, opts...)
+	}
+	return load(os.DirFS(root), root, files, opts)
 }
 
 // LoadFS is Load for a project held in fsys; root is recorded in plans as
@@ -108,7 +119,7 @@ func LoadFiles(root string, files []string, opts ...Option) (*Project, error) {
 	if len(rel) == 0 {
 		return nil, fmt.Errorf("loading project %s: no files given", abs)
 	}
-	return load(os.DirFS(abs), abs, rel, opts)
+	return loadDir(abs, rel, opts)
 }
 
 func skipDir(name string) bool {
@@ -129,6 +140,11 @@ type loader struct {
 	warnings Problems
 	wsdls    map[string]wsdlResult // by clean project-relative path, or URL and connection
 	fetch    WSDLFetcher
+	// dir is the project folder on the disk when fsys reads it (Load,
+	// LoadFiles): files read by name are checked not to lead out of it
+	// through a symbolic link. Empty for LoadFS.
+	dir     string
+	realDir string // dir with its links resolved, once known
 }
 
 // Option changes how a project is loaded.
@@ -157,15 +173,49 @@ type wsdlResult struct {
 func (l *loader) wsdl(file string) (*wsdl.Definitions, error) {
 	name := path.Clean(file)
 	return l.parseWSDL(name, name, func(loc string) ([]byte, error) {
-		loc = path.Clean(loc)
-		if strings.Contains(loc, "://") {
-			return nil, fmt.Errorf("%s is a network location; save the document in the project and refer to it by a relative path", loc)
+		if wsdl.IsURL(loc) || strings.Contains(loc, "://") {
+			return nil, fmt.Errorf("%s is a network location, and the imports of a WSDL in the project are not fetched: "+
+				"save the document in the project and import it by a path relative to the importing file, "+
+				"or give the step's WSDL by URL (wsdl: https://…) so that it and its imports are fetched through the connection", loc)
 		}
+		loc = path.Clean(loc)
 		if !fs.ValidPath(loc) {
 			return nil, fmt.Errorf("%s is outside the project folder", loc)
 		}
+		if err := l.checkInside(loc); err != nil {
+			return nil, err
+		}
 		return readLimitedTo(l.fsys, loc, wsdl.MaxDocumentSize)
 	})
+}
+
+// checkInside refuses a project file (a slash-separated path relative to
+// the project folder) that a symbolic link — the file itself or a folder on
+// its way — leads out of the project folder: os.DirFS would follow it, and
+// a project could read any file of the machine that loads it. A file that
+// does not exist passes, for the read to report.
+func (l *loader) checkInside(name string) error {
+	if l.dir == "" {
+		return nil
+	}
+	if l.realDir == "" {
+		real, err := filepath.EvalSymlinks(l.dir)
+		if err != nil {
+			return fmt.Errorf("resolving the project folder %s: %w", l.dir, err)
+		}
+		l.realDir = real
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(l.dir, filepath.FromSlash(name)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", name, unwrapPathError(err))
+	}
+	if rel, err := filepath.Rel(l.realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return fmt.Errorf("%s leads through a symbolic link to %s, outside the project folder; project files are read from the project only: copy the document into the project", name, real)
+	}
+	return nil
 }
 
 // wsdlKey is how the loader files a step's WSDL: a project file by its
@@ -190,7 +240,11 @@ func (l *loader) remoteWSDL(u string, conn *engine.Connection, profile *engine.P
 		if l.fetch != nil {
 			return l.fetch(conn, profile, loc)
 		}
-		data, err := readLimitedTo(l.fsys, path.Join(wsdl.CacheDir, wsdl.CacheName(loc)), wsdl.MaxDocumentSize)
+		cached := path.Join(wsdl.CacheDir, wsdl.CacheName(loc))
+		if err := l.checkInside(cached); err != nil {
+			return nil, err
+		}
+		data, err := readLimitedTo(l.fsys, cached, wsdl.MaxDocumentSize)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s has not been fetched yet; run `outflow soap fetch` (run, test and dev fetch it themselves)", loc)
 		}

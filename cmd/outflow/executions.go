@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -47,7 +48,7 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&o.Flow, "flow", "", "only executions of this flow or action")
-	list.Flags().StringVar(&o.Status, "status", "", "only executions with this status (running, succeeded, failed)")
+	list.Flags().StringVar(&o.Status, "status", "", "only executions with this status ("+strings.Join(engine.ExecutionStatuses(), ", ")+")")
 	list.Flags().DurationVar(&o.Since, "since", 0, "only executions started within this long (e.g. 24h)")
 	list.Flags().IntVar(&o.Limit, "limit", 50, "at most this many")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -80,7 +80,12 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 	ctx = WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
 	defer KeepAlive(ctx)()
+	// The call ends a little before the step's timeout, so that the step
+	// itself reports what it sent and how far it got.
+	ctx, cancel := WithCallDeadline(ctx)
+	defer cancel()
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
+		typ, retry, err = TimedOut(ctx, typ, retry, err)
 		return nil, newAppError(err.Error(), typ, retry, res, 0)
 	}
 	if req.Connection == nil {
@@ -583,6 +588,10 @@ func classifyTransportError(ctx context.Context, err error) (typ string, retry b
 	var alert tls.AlertError
 	if errors.As(err, &certErr) || errors.As(err, &recErr) || errors.As(err, &alert) || strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:") {
 		return engine.ErrTLSHandshake, true
+	}
+	if strings.Contains(err.Error(), "invalid header field") {
+		// net/http's refusal of a header it cannot send: nothing left the worker.
+		return engine.ErrConfig, false
 	}
 	return engine.ErrConnection, true
 }

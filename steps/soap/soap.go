@@ -67,7 +67,12 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	ctx = rest.WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
 	defer rest.KeepAlive(ctx)()
+	// The call ends a little before the step's timeout, so that the step
+	// itself reports what it sent and how far it got.
+	ctx, cancel := rest.WithCallDeadline(ctx)
+	defer cancel()
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
+		typ, retry, err = rest.TimedOut(ctx, typ, retry, err)
 		opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, Details: []any{res}}
 		return nil, temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
 	}
@@ -180,7 +185,9 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 		// later: nothing to read.
 		return res, nil
 	case perr != nil && ok2xx:
-		return fail(engine.ErrHTTPStatus, true, fmt.Errorf("calling %s at %s: the partner answered %s but not with a SOAP envelope: %v", op.Name, target, resp.Status, perr))
+		// The partner (or a proxy or login page in front of it) answers
+		// the same way every time: retrying only delays the failure.
+		return fail(engine.ErrHTTPStatus, false, fmt.Errorf("calling %s at %s: the partner answered %s but not with a SOAP envelope: %v", op.Name, target, resp.Status, perr))
 	case !ok2xx:
 		msg := fmt.Sprintf("calling %s: the partner answered %s", what, resp.Status)
 		if resp.StatusCode == http.StatusUnauthorized {

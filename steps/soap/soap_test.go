@@ -253,6 +253,14 @@ func TestAnswersThatAreNotSOAP(t *testing.T) {
 			_, _ = io.WriteString(w, "no such service")
 		case "/200":
 			_, _ = io.WriteString(w, "<html>login</html>")
+		case "/doctype":
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<!DOCTYPE html><html><body>Please sign in</body></html>")
+		case "/not-envelope":
+			w.Header().Set("Content-Type", "text/xml")
+			_, _ = io.WriteString(w, `<?xml version="1.0"?><GetOrderStatusResponse><Status>SHIPPED</Status></GetOrderStatusResponse>`)
+		case "/moved":
+			http.Redirect(w, r, "/orders/v2", http.StatusFound)
 		case "/202":
 			w.WriteHeader(202)
 		case "/big":
@@ -267,7 +275,12 @@ func TestAnswersThatAreNotSOAP(t *testing.T) {
 	}{
 		{"/502", engine.ErrHTTPStatus, true, "answered 502 Bad Gateway: <html><body><h1>502 Bad Gateway</h1></body></html>"},
 		{"/404", engine.ErrHTTPClient, false, "answered 404 Not Found: no such service"},
-		{"/200", engine.ErrHTTPStatus, true, "answered 200 OK but not with a SOAP envelope"},
+		// A 200 that is not an envelope (a login page, a DOCTYPE, plain XML)
+		// and a redirect come again on every attempt: not retried.
+		{"/200", engine.ErrHTTPStatus, false, "answered 200 OK but not with a SOAP envelope"},
+		{"/doctype", engine.ErrHTTPStatus, false, "answered 200 OK but not with a SOAP envelope: reading XML: a DOCTYPE is not accepted"},
+		{"/not-envelope", engine.ErrHTTPStatus, false, "answered 200 OK but not with a SOAP envelope"},
+		{"/moved", engine.ErrHTTPStatus, false, "answered 302 Found: redirect not followed (Location: " + srv.URL + "/orders/v2)"},
 		{"/big", engine.ErrConfig, false, "over the body limit of 1000 bytes"},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
