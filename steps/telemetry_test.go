@@ -80,8 +80,7 @@ func TestStepMetricsAndSpansOverMutualTLS(t *testing.T) {
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivityWithOptions(obs.Rest(a.Execute), activity.RegisterOptions{Name: engine.RestActivity})
 	step := func(path string, query ...engine.KV) error {
-		_, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Flow: "order-sync", StepPath: "orders[3]/get",
-			Connection: conn, Profile: profile, ProjectRoot: dir, Method: "GET", Path: path, Query: query})
+		_, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Flow: "order-sync", StepPath: "orders[3]/get", Connection: conn, Profile: profile, ProjectRoot: dir}, Method: "GET", Path: path, Query: query})
 		return err
 	}
 	for range 2 {

@@ -47,7 +47,7 @@ func TestStepOutcomes(t *testing.T) {
 			tick := time.Unix(0, 0)
 			o := &StepObserver{Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { tick = tick.Add(250 * time.Millisecond); return tick }}
 			fn := o.Soap(func(context.Context, *engine.SoapRequest) (*engine.StepResult, error) { return tc.res, tc.err })
-			_, gotErr := fn(context.Background(), &engine.SoapRequest{Flow: "f", StepPath: "a[1]/b", Connection: &engine.Connection{Name: "c"}})
+			_, gotErr := fn(context.Background(), &engine.SoapRequest{CallHeader: engine.CallHeader{Flow: "f", StepPath: "a[1]/b", Connection: &engine.Connection{Name: "c"}}})
 			if gotErr != tc.err {
 				t.Fatalf("error changed: %v", gotErr)
 			}

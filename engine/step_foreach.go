@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+func foreachKind() stepKind {
+	return stepKind{
+		name:   "foreach",
+		is:     func(s *Step) bool { return s.Foreach != nil },
+		run:    (*runner).runForeach,
+		blocks: func(s *Step) []Block { return []Block{{Steps: s.Foreach.Steps, Per: "item"}} },
+	}
+}
+
+// Foreach runs Steps once per item of Items (an expression that yields a
+// list), at most Concurrency at a time (default 1). Inside, `item` and
+// `index` refer to the current element.
+type Foreach struct {
+	Items       string `json:"items"`
+	Concurrency int    `json:"concurrency,omitempty"`
+	Steps       []Step `json:"steps"`
+}
+
+func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path string) error {
+	rec := r.newStepRecord(ctx, st, path)
+	v, err := EvalValue(st.Foreach.Items, sc.env())
+	if err != nil {
+		return r.failStep(ctx, st, sc, path, exprError(path+".foreach", err))
+	}
+	items, ok := v.([]any)
+	if !ok && v != nil {
+		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("foreach needs a list, got %T", v), ErrExpression, nil))
+	}
+	limit := st.Foreach.Concurrency
+	if limit <= 0 {
+		limit = 1
+	}
+	results := make([]any, len(items))
+	errs := make([]error, len(items))
+	running, done := 0, 0
+	for i, item := range items {
+		_ = workflow.Await(ctx, func() bool { return running < limit })
+		running++
+		i, item := i, item
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			defer func() { running--; done++ }()
+			// Each iteration sees the steps before the loop and its own.
+			inner := sc.child(map[string]any{"item": item, "index": i})
+			errs[i] = r.runSteps(gctx, st.Foreach.Steps, inner, fmt.Sprintf("%s[%d]/", path, i))
+			own := map[string]any{}
+			for _, s := range st.Foreach.Steps {
+				if v, ok := inner.steps[s.ID]; ok {
+					own[s.ID] = v
+				}
+			}
+			results[i] = own
+		})
+	}
+	_ = workflow.Await(ctx, func() bool { return done == len(items) })
+	sc.steps[st.ID] = map[string]any{"results": results, "count": len(items)}
+	for _, e := range errs {
+		if e != nil {
+			return r.failStep(ctx, st, sc, path, e)
+		}
+	}
+	rec.Status = StatusSucceeded
+	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
+	sc.steps[st.ID].(map[string]any)["status"] = StatusSucceeded
+	return nil
+}

@@ -1,0 +1,55 @@
+package engine
+
+import (
+	"go.temporal.io/sdk/workflow"
+)
+
+func parallelKind() stepKind {
+	return stepKind{
+		name: "parallel",
+		is:   func(s *Step) bool { return s.Parallel != nil },
+		run:  (*runner).runParallel,
+		blocks: func(s *Step) []Block {
+			out := make([]Block, len(s.Parallel))
+			for i, b := range s.Parallel {
+				out[i] = Block{Steps: b.Steps}
+			}
+			return out
+		},
+	}
+}
+
+// Branches are the branches of a parallel step, which run at the same time.
+type Branches []Branch
+
+// Branch is one sequence of a parallel step.
+type Branch struct {
+	ID    string `json:"id"`
+	Steps []Step `json:"steps"`
+}
+
+func (r *runner) runParallel(ctx workflow.Context, st *Step, sc *scope, path string) error {
+	rec := r.newStepRecord(ctx, st, path)
+	errs := make([]error, len(st.Parallel))
+	done := 0
+	for i := range st.Parallel {
+		b := &st.Parallel[i]
+		i := i
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			defer func() { done++ }()
+			// Branches share the enclosing scope: step ids are unique across
+			// them, so later steps can read any branch's results.
+			errs[i] = r.runSteps(gctx, b.Steps, sc, path+"/"+b.ID+"/")
+		})
+	}
+	_ = workflow.Await(ctx, func() bool { return done == len(st.Parallel) })
+	for _, e := range errs {
+		if e != nil {
+			return r.failStep(ctx, st, sc, path, e)
+		}
+	}
+	rec.Status = StatusSucceeded
+	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
+	sc.steps[st.ID] = map[string]any{"status": StatusSucceeded}
+	return nil
+}
