@@ -18,29 +18,7 @@ func reflectValue[T any](p *T) reflect.Value { return reflect.ValueOf(p).Elem() 
 // writes it, with [*] where a foreach writes the item's index.
 type stepRef struct {
 	path string
-	kind string // rest, soap, action, foreach, parallel or wait
-}
-
-// callStep reports whether a step of this kind sends requests, and so can
-// be mocked.
-func callStep(kind string) bool { return kind == "rest" || kind == "soap" }
-
-func stepKind(st *Step) string {
-	switch {
-	case st.Rest != nil:
-		return "rest"
-	case st.Soap != nil:
-		return "soap"
-	case st.Action != "":
-		return "action"
-	case st.Foreach != "":
-		return "foreach"
-	case st.Parallel != nil:
-		return "parallel"
-	case st.Wait != nil:
-		return "wait"
-	}
-	return ""
+	kind string // a step kind's name
 }
 
 // stepRefs lists the steps a run of steps records, in order, descending
@@ -53,26 +31,23 @@ func (c *checker) stepRefs(steps []Step, prefix string, calling map[string]bool,
 			continue
 		}
 		p := prefix + st.ID
-		kind := stepKind(st)
-		*out = append(*out, stepRef{path: p, kind: kind})
-		switch kind {
-		case "action":
-			ad := c.idx.actions[st.Action]
-			if ad == nil || calling[st.Action] {
-				continue
+		given := givenKinds(st)
+		if len(given) == 0 {
+			*out = append(*out, stepRef{path: p})
+			continue
+		}
+		k := given[0]
+		*out = append(*out, stepRef{path: p, kind: k.name})
+		if k.called != nil {
+			if name, inner := k.called(c.idx, st); name != "" && !calling[name] {
+				calling[name] = true
+				c.stepRefs(inner, p+"/", calling, out)
+				delete(calling, name)
 			}
-			calling[st.Action] = true
-			c.stepRefs(ad.value.(*Action).Steps, p+"/", calling, out)
-			delete(calling, st.Action)
-		case "foreach":
-			c.stepRefs(st.Steps, p+"[*]/", calling, out)
-		case "rest":
-			if pg := st.Rest.Paginate; pg != nil {
-				c.stepRefs(pg.EachPage, p+"[*]/", calling, out)
-			}
-		case "parallel":
-			for _, br := range st.Parallel {
-				c.stepRefs(br.Steps, p+"/"+br.ID+"/", calling, out)
+		}
+		if k.blocks != nil {
+			for _, blk := range k.blocks(st, "") {
+				c.stepRefs(blk.steps, p+blk.record, calling, out)
 			}
 		}
 	}
