@@ -39,7 +39,11 @@ func (r *runner) runParallel(ctx workflow.Context, st *Step, sc *scope, path str
 			defer func() { done++ }()
 			// Branches share the enclosing scope: step ids are unique across
 			// them, so later steps can read any branch's results.
-			errs[i] = r.runSteps(gctx, b.Steps, sc, path+"/"+b.ID+"/")
+			bsc := sc
+			if r.execution != nil {
+				bsc = sc.with("branch", b.ID)
+			}
+			errs[i] = r.runSteps(gctx, b.Steps, bsc, path+"/"+b.ID+"/")
 		})
 	}
 	_ = workflow.Await(ctx, func() bool { return done == len(st.Parallel) })

@@ -108,15 +108,17 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (*Record, error) {
 		r.rec.Runs++
 		r.resumePoll = rs.Poll
 		r.resumePage = rs.Page
-		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps)}
+		r.execution = r.executionData(ctx)
+		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps), execution: r.execution}
 		first = rs.NextStep
 	} else {
+		r.execution = r.executionData(ctx)
 		inputs, err := bindInputs(in.Plan.Inputs, in.Inputs)
 		if err != nil {
 			return r.finish(ctx, in, nil, err)
 		}
 		r.rec.Inputs = redactInputs(in.Plan.Inputs, inputs)
-		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}}
+		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, execution: r.execution}
 		for _, b := range in.Plan.Vars {
 			v, err := EvalValue(b.Value, sc.env())
 			if err != nil {
@@ -200,22 +202,40 @@ type runner struct {
 	// events estimates this run's history length.
 	events int
 	budget recordBudget
+	// execution is what expressions read as `execution`; nil in executions
+	// that started before it was bound, where branch is not bound either.
+	execution map[string]any
 }
 
 // scope is what expressions of one sequence of steps can see.
 type scope struct {
-	inputs map[string]any
-	vars   map[string]any
-	steps  map[string]any
-	extra  map[string]any // item, index
+	inputs    map[string]any
+	vars      map[string]any
+	steps     map[string]any
+	extra     map[string]any // item, index, page, branch
+	execution map[string]any
 }
 
 func (s *scope) env() map[string]any {
 	env := map[string]any{"inputs": s.inputs, "vars": s.vars, "steps": s.steps}
+	if s.execution != nil {
+		env["execution"] = s.execution
+	}
 	for k, v := range s.extra {
 		env[k] = v
 	}
 	return env
+}
+
+// with returns a scope that shares s's steps (what its steps store, the
+// steps after it read) and binds name to v besides.
+func (s *scope) with(name string, v any) *scope {
+	extra := make(map[string]any, len(s.extra)+1)
+	for k, e := range s.extra {
+		extra[k] = e
+	}
+	extra[name] = v
+	return &scope{inputs: s.inputs, vars: s.vars, steps: s.steps, extra: extra, execution: s.execution}
 }
 
 func (s *scope) child(extra map[string]any) *scope {
@@ -230,7 +250,7 @@ func (s *scope) child(extra map[string]any) *scope {
 	for k, v := range extra {
 		merged[k] = v
 	}
-	return &scope{inputs: s.inputs, vars: s.vars, steps: steps, extra: merged}
+	return &scope{inputs: s.inputs, vars: s.vars, steps: steps, extra: merged, execution: s.execution}
 }
 
 func (r *runner) finish(ctx workflow.Context, in RunInput, outputs map[string]any, err error) (*Record, error) {

@@ -43,11 +43,12 @@ func exprSpans(s string) []exprSpan {
 	}
 }
 
-// exprRef is a name an expression reads: inputs.X, vars.X, steps.X, or the
-// loop variables item and index.
+// exprRef is a name an expression reads: inputs.X, vars.X, steps.X,
+// execution.X, or one of the names bound in some places only (item, index,
+// page, branch).
 type exprRef struct {
-	root string // inputs, vars, steps, item or index
-	name string // X; empty for item and index
+	root string // inputs, vars, steps, execution, item, index, page or branch
+	name string // X; empty for item, index, page and branch
 	at   int    // byte offset in the expression
 }
 
@@ -92,11 +93,11 @@ func (v *refVisitor) Visit(node *exprast.Node) {
 			return
 		}
 		switch id.Value {
-		case "inputs", "vars", "steps":
+		case "inputs", "vars", "steps", "execution":
 			v.refs = append(v.refs, exprRef{root: id.Value, name: prop.Value, at: n.Property.Location().From})
 		}
 	case *exprast.IdentifierNode:
-		if (n.Value == "item" || n.Value == "index" || n.Value == "page") && !v.declared[n.Value] {
+		if (n.Value == "item" || n.Value == "index" || n.Value == "page" || n.Value == "branch") && !v.declared[n.Value] {
 			v.refs = append(v.refs, exprRef{root: n.Value, at: n.Location().From})
 		}
 	}
@@ -287,6 +288,14 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 			return "", false
 		}
 		return c.explainStep(env, r.name), false
+	case "execution":
+		if !engine.IsExecutionField(r.name) {
+			names := make([]string, len(engine.ExecutionFields))
+			for i, f := range engine.ExecutionFields {
+				names[i] = f.Name
+			}
+			return fmt.Sprintf("unknown field execution.%s (fields: %s)", r.name, strings.Join(names, ", ")), false
+		}
 	case "item", "index", "page", "branch":
 		if !env.bound.has(r.root) {
 			return boundOnlyIn[r.root], false

@@ -28,7 +28,7 @@ func parallelKind() stepKind {
 
 // Branch is one sequence of steps of a parallel step. Its steps share the
 // enclosing scope: their ids are unique across all branches, and steps after
-// the parallel step can read them.
+// the parallel step can read them. Inside, `branch` is the branch's id.
 type Branch struct {
 	// Names the branch in execution records.
 	ID string `yaml:"id" jsonschema:"required,pattern=^[A-Za-z_][A-Za-z0-9_]*$"`

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -122,6 +123,58 @@ steps:
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+}
+
+// execution.NAME is checked against the fields the engine binds, and
+// branch is readable inside parallel branches only.
+func TestExecutionAndBranchReferences(t *testing.T) {
+	got := loadProblems(t, `kind: Connection
+name: api
+host: api.example
+---
+kind: Flow
+name: f
+vars:
+  started: "${{ execution.started_at }}"
+steps:
+  - id: who
+    rest: {connection: api, path: "/${{ execution.id }}/${{ execution.run_id }}/${{ execution.flow }}/${{ execution.attempt }}/${{ execution.run }}"}
+  - id: typo
+    rest: {connection: api, path: "/${{ execution.workflow_id }}"}
+  - id: both
+    parallel:
+      - id: left
+        steps:
+          - id: l
+            rest: {connection: api, path: "/${{ branch }}"}
+          - id: each
+            foreach: "${{ [1] }}"
+            steps: [{id: li, rest: {connection: api, path: "/${{ branch }}/${{ item }}"}}]
+  - id: outside
+    rest: {connection: api, path: "/${{ branch }}"}
+outputs:
+  id: "${{ execution.id }}"
+`)
+	want := []string{
+		`flow.yaml:13:51: steps[1].rest.path: unknown field execution.workflow_id (fields: id, run_id, flow, started_at, attempt, run)`,
+		`flow.yaml:24:41: steps[3].rest.path: branch is defined only inside the steps of a parallel branch, where it is the branch's id`,
+	}
+	if got != strings.Join(want, "\n") {
+		t.Fatalf("problems:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// docs/flows.md lists every field of execution the engine binds.
+func TestFlowsDocListsExecutionFields(t *testing.T) {
+	doc, err := os.ReadFile("../docs/flows.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range engine.ExecutionFields {
+		if !strings.Contains(string(doc), "`execution."+f.Name+"`") {
+			t.Errorf("docs/flows.md does not list execution.%s (%s)", f.Name, f.Doc)
 		}
 	}
 }
