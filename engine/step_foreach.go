@@ -42,16 +42,23 @@ func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path stri
 	}
 	results := make([]any, len(items))
 	errs := make([]error, len(items))
-	running, done := 0, 0
+	ff := r.failFast(ctx, st)
+	defer ff.end()
+	running, started, done := 0, 0, 0
 	for i, item := range items {
-		_ = workflow.Await(ctx, func() bool { return running < limit })
+		_ = workflow.Await(ctx, func() bool { return running < limit || ff.stopped() })
+		if ff.stopped() {
+			break // the items not started never start
+		}
 		running++
+		started++
 		i, item := i, item
-		workflow.Go(ctx, func(gctx workflow.Context) {
+		workflow.Go(ff.ctx, func(gctx workflow.Context) {
 			defer func() { running--; done++ }()
 			// Each iteration sees the steps before the loop and its own.
 			inner := sc.child(map[string]any{"item": item, "index": i})
 			errs[i] = r.runSteps(gctx, st.Foreach.Steps, inner, fmt.Sprintf("%s[%d]/", path, i))
+			ff.failed(i, errs[i])
 			own := map[string]any{}
 			for _, s := range st.Foreach.Steps {
 				if v, ok := inner.steps[s.ID]; ok {
@@ -61,12 +68,10 @@ func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path stri
 			results[i] = own
 		})
 	}
-	_ = workflow.Await(ctx, func() bool { return done == len(items) })
+	_ = workflow.Await(ctx, func() bool { return done == started })
 	sc.steps[st.ID] = map[string]any{"results": results, "count": len(items)}
-	for _, e := range errs {
-		if e != nil {
-			return r.failStep(ctx, st, sc, path, e)
-		}
+	if err := ff.firstError(errs); err != nil {
+		return r.failStep(ctx, st, sc, path, err)
 	}
 	rec.Status = StatusSucceeded
 	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))

@@ -31,11 +31,13 @@ type Branch struct {
 func (r *runner) runParallel(ctx workflow.Context, st *Step, sc *scope, path string) error {
 	rec := r.newStepRecord(ctx, st, path)
 	errs := make([]error, len(st.Parallel))
+	ff := r.failFast(ctx, st)
+	defer ff.end()
 	done := 0
 	for i := range st.Parallel {
 		b := &st.Parallel[i]
 		i := i
-		workflow.Go(ctx, func(gctx workflow.Context) {
+		workflow.Go(ff.ctx, func(gctx workflow.Context) {
 			defer func() { done++ }()
 			// Branches share the enclosing scope: step ids are unique across
 			// them, so later steps can read any branch's results.
@@ -44,13 +46,12 @@ func (r *runner) runParallel(ctx workflow.Context, st *Step, sc *scope, path str
 				bsc = sc.with("branch", b.ID)
 			}
 			errs[i] = r.runSteps(gctx, b.Steps, bsc, path+"/"+b.ID+"/")
+			ff.failed(i, errs[i])
 		})
 	}
 	_ = workflow.Await(ctx, func() bool { return done == len(st.Parallel) })
-	for _, e := range errs {
-		if e != nil {
-			return r.failStep(ctx, st, sc, path, e)
-		}
+	if err := ff.firstError(errs); err != nil {
+		return r.failStep(ctx, st, sc, path, err)
 	}
 	rec.Status = StatusSucceeded
 	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))

@@ -41,6 +41,12 @@ func (r *runner) runWait(ctx workflow.Context, st *Step, sc *scope, path string)
 	if d > 0 {
 		rec.Status = StatusWaiting
 		if err := workflow.Sleep(ctx, d); err != nil {
+			// Canceled: by the flow's cancellation, or by a failure in
+			// another item or branch. The record says so; the step does not
+			// continue on error, since nothing after it should run.
+			rec.Status = StatusFailed
+			rec.Error = errorInfo(err)
+			rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
 			return err
 		}
 	}

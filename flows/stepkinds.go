@@ -26,7 +26,10 @@ type Step struct {
 	// How long one attempt may take. Default: the connection's timeout, else 1m.
 	Timeout Duration `yaml:"timeout,omitempty"`
 	// A failure of this step does not fail the flow; later steps can read
-	// `steps.ID.status` and `steps.ID.error`.
+	// `steps.ID.status` and `steps.ID.error`. On a foreach or parallel step it
+	// also lets every item or branch run to its end when one fails (without
+	// it, the first failure cancels the others); the step then reports the
+	// first failure.
 	ContinueOnError bool `yaml:"continue_on_error,omitempty"`
 	// Run a short, idempotent rest or soap call as a Temporal local activity,
 	// on the worker that runs the flow: about ten times faster per step, but
