@@ -178,3 +178,56 @@ func TestParallelContinueOnErrorRunsEveryBranch(t *testing.T) {
 		t.Fatalf("parallel record: %+v", s)
 	}
 }
+
+// foreach takes any list an expression yields: a range (1..3 is an []int),
+// a list of strings from split, a list literal; anything else is refused
+// with its type.
+func TestForeachTakesAnyList(t *testing.T) {
+	for _, tc := range []struct {
+		items string
+		want  string
+	}{
+		{"${{ 1..3 }}", "GET /i/1/0;GET /i/2/1;GET /i/3/2"},
+		{"${{ split('b,a', ',') }}", "GET /i/b/0;GET /i/a/1"},
+		{"${{ [true, 2.5] }}", "GET /i/true/0;GET /i/2.5/1"},
+		{"${{ map(1..2, # * 10) }}", "GET /i/10/0;GET /i/20/1"},
+		{"${{ nil }}", ""},
+	} {
+		p := testPlan(Step{ID: "each", Foreach: &Foreach{Items: tc.items, Steps: []Step{restStep("get", "/i/${{ item }}/${{ index }}")}}})
+		p.Outputs = []Binding{{Name: "count", Value: "${{ steps.each.count }}"}}
+		partner := &fakePartner{}
+		rec, err := runPlan(t, p, map[string]any{"id": "1"}, partner)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.items, err)
+		}
+		if got := strings.Join(partner.calls, ";"); got != tc.want {
+			t.Errorf("%s: calls %q, want %q", tc.items, got, tc.want)
+		}
+		if n := len(strings.Split(tc.want, ";")); tc.want != "" && rec.Outputs["count"] != float64(n) {
+			t.Errorf("%s: count %v", tc.items, rec.Outputs["count"])
+		}
+	}
+	for _, items := range []string{"${{ {'a': 1} }}", "${{ 'abc' }}", "${{ 3 }}"} {
+		p := testPlan(Step{ID: "each", Foreach: &Foreach{Items: items, Steps: []Step{restStep("get", "/i/${{ item }}")}}})
+		rec, err := runPlan(t, p, map[string]any{"id": "1"}, &fakePartner{})
+		if err == nil || !strings.Contains(rec.Error.Message, "foreach needs a list") {
+			t.Errorf("%s: err %v", items, err)
+		}
+	}
+}
+
+// Executions started before foreach took any list keep failing where they
+// failed.
+func TestForeachOverRangeInOldExecutions(t *testing.T) {
+	p := testPlan(Step{ID: "each", Foreach: &Foreach{Items: "${{ 1..3 }}", Steps: []Step{restStep("get", "/i/${{ item }}")}}})
+	partner := &fakePartner{}
+	env := runEnv(t, RunInput{Plan: p, Inputs: map[string]any{"id": "1"}}, "old", time.Now(), partner, func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnGetVersion(anyListChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	})
+	if err := env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "foreach needs a list, got []int") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(partner.calls) != 0 {
+		t.Fatalf("calls = %q", partner.calls)
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -31,10 +32,14 @@ func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path stri
 	if err != nil {
 		return r.failStep(ctx, st, sc, path, exprError(path+".foreach", err))
 	}
-	items, ok := v.([]any)
-	if !ok && v != nil {
+	if _, isList := v.([]any); !isList && v != nil && workflow.GetVersion(ctx, anyListChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		// Executions started before foreach took any list failed here.
 		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("foreach needs a list, got %T", v), ErrExpression, nil))
+	}
+	items, err := listItems(v)
+	if err != nil {
+		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(err.Error(), ErrExpression, nil))
 	}
 	limit := st.Foreach.Concurrency
 	if limit <= 0 {
@@ -77,4 +82,47 @@ func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path stri
 	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
 	sc.steps[st.ID].(map[string]any)["status"] = StatusSucceeded
 	return nil
+}
+
+// anyListChange gates foreach over lists other than []any (a range, the
+// result of split): before, they failed the step.
+const anyListChange = "foreach-any-list"
+
+// listItems returns the items of any list an expression yields: []any
+// from JSON and list literals, []int from a range (1..3), []string from
+// split, and so on, in order. nil is no items.
+func listItems(v any) ([]any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		return x, nil
+	case string:
+		return nil, fmt.Errorf("foreach needs a list, got the string %q", truncate(x, 40))
+	}
+	rv := reflect.ValueOf(v)
+	if k := rv.Kind(); k != reflect.Slice && k != reflect.Array {
+		what := "a " + k.String()
+		switch k {
+		case reflect.Map, reflect.Struct:
+			what = "an object"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			what = "the number " + Stringify(v)
+		case reflect.Bool:
+			what = "the boolean " + Stringify(v)
+		}
+		return nil, fmt.Errorf("foreach needs a list, got %s", what)
+	}
+	items := make([]any, rv.Len())
+	for i := range items {
+		items[i] = rv.Index(i).Interface()
+	}
+	return items, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
