@@ -5,6 +5,17 @@
 // client, carries the definitions of every connection and protocol profile the
 // flow uses (secret references, never secret values), and is interpreted
 // deterministically by FlowWorkflow.
+//
+// Step kinds are rows of one ordered table, stepKinds (stepkinds.go, next to
+// Step, which holds one field per kind). Each row is a function of the
+// kind's own file, step_<kind>.go, that also holds the kind's plan type and
+// the code that runs it; kinds that call a partner in an activity name
+// their connection, embed CallHeader in their activity's request and run
+// through runCall (calls.go), which gives them retries, timeouts, agents,
+// local activities, polling and the record. Adding a kind is two files and
+// two rows, one in each layer (this package and package flows), plus the
+// activity for kinds that call partners; docs/contributing.md walks through
+// it.
 package engine
 
 import (
