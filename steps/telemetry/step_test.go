@@ -160,7 +160,7 @@ func TestActivitySpanNamesTheStep(t *testing.T) {
 		if strings.HasPrefix(sp.Name(), "RunActivity") {
 			got = map[attribute.Key]string{}
 			for _, kv := range sp.Attributes() {
-				got[kv.Key] = kv.Value.Emit()
+				got[kv.Key] = kv.Value.String()
 			}
 		}
 	}
