@@ -81,7 +81,7 @@ func resolveStepPath(path string, refs []stepRef, wantCall bool, owner string) (
 	}
 	what := "steps"
 	if wantCall {
-		what = "rest or soap steps"
+		what = wordList(kindNames(true), "or") + " steps"
 	}
 	// A foreach step named without its index, or the reverse, is the
 	// likely mistake; say so before the list.
@@ -158,7 +158,7 @@ func (c *checker) checkTest(doc *document) {
 			case msg != "":
 				c.errorf(doc, doc.keyPos(kp), kp, "%s", msg)
 			case !callStep(ref.kind):
-				c.errorf(doc, doc.keyPos(kp), kp, "step %q is %s step, which sends no request of its own; mock the rest and soap steps it runs%s", k, article(ref.kind), innerExample(ref, refs))
+				c.errorf(doc, doc.keyPos(kp), kp, "step %q is %s step, which sends no request of its own; mock the %s steps it runs%s", k, article(ref.kind), wordList(kindNames(true), "and"), innerExample(ref, refs))
 			}
 		}
 		c.checkMock(doc, kp, t.Mocks[k])
@@ -236,7 +236,7 @@ func (c *checker) checkExpect(doc *document, e *Expectation, refs []stepRef, out
 			if !callStep(ref.kind) {
 				for _, f := range []string{"status_code", "calls", "request"} {
 					if _, set := doc.keys[kp+"."+f]; set {
-						c.errorf(doc, doc.keyPos(kp+"."+f), kp+"."+f, "step %q is %s step; %s applies to rest and soap steps", k, article(ref.kind), f)
+						c.errorf(doc, doc.keyPos(kp+"."+f), kp+"."+f, "step %q is %s step; %s applies to %s steps", k, article(ref.kind), f, wordList(kindNames(true), "and"))
 					}
 				}
 			}
