@@ -39,7 +39,7 @@ func runEnv(t *testing.T, in RunInput, id string, start time.Time, partner *fake
 func TestExecutionAndBranchAreBound(t *testing.T) {
 	p := testPlan(
 		restStep("who", "/run/${{ execution.id }}/${{ execution.flow }}/${{ execution.attempt }}/${{ execution.run }}"),
-		Step{ID: "both", Parallel: Branches{
+		Step{ID: "both", Parallel: []Branch{
 			{ID: "left", Steps: []Step{
 				restStep("l", "/branch/${{ branch }}"),
 				{ID: "each", Foreach: &Foreach{Items: "${{ [1, 2] }}", Steps: []Step{restStep("li", "/branch/${{ branch }}/${{ item }}")}}},
@@ -112,7 +112,7 @@ func TestExecutionAcrossContinueAsNew(t *testing.T) {
 // execution fails, branch is empty.
 func TestExecutionUnboundInOldExecutions(t *testing.T) {
 	p := testPlan(
-		Step{ID: "both", Parallel: Branches{{ID: "left", Steps: []Step{restStep("l", "/branch/${{ branch }}")}}}},
+		Step{ID: "both", Parallel: []Branch{{ID: "left", Steps: []Step{restStep("l", "/branch/${{ branch }}")}}}},
 		restStep("who", "/run/${{ execution.id }}"),
 	)
 	partner := &fakePartner{}

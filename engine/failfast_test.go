@@ -128,7 +128,7 @@ func TestParallelFailsFast(t *testing.T) {
 		}
 		return &StepResult{Response: &ResponseSummary{StatusCode: 200}}, nil
 	}
-	p := testPlan(Step{ID: "both", Parallel: Branches{
+	p := testPlan(Step{ID: "both", Parallel: []Branch{
 		{ID: "a", Steps: []Step{restStep("fails", "/fail")}},
 		{ID: "b", Steps: []Step{{ID: "slow", Timeout: Duration(time.Minute), Rest: &RestStep{Connection: "p", Method: "GET", Path: "/slow"}}, restStep("later", "/later")}},
 		{ID: "c", Steps: []Step{{ID: "pause", Wait: &WaitStep{Duration: Duration(time.Hour)}}, restStep("never", "/never")}},
@@ -161,7 +161,7 @@ func TestParallelFailsFast(t *testing.T) {
 func TestParallelContinueOnErrorRunsEveryBranch(t *testing.T) {
 	partner := &fakePartner{fail: map[string]error{"/fail": errRefused}}
 	p := testPlan(
-		Step{ID: "both", ContinueOnError: true, Parallel: Branches{
+		Step{ID: "both", ContinueOnError: true, Parallel: []Branch{
 			{ID: "a", Steps: []Step{restStep("fails", "/fail")}},
 			{ID: "c", Steps: []Step{{ID: "pause", Wait: &WaitStep{Duration: Duration(time.Hour)}}, restStep("later", "/later")}},
 		}},

@@ -19,9 +19,6 @@ func parallelKind() stepKind {
 	}
 }
 
-// Branches are the branches of a parallel step, which run at the same time.
-type Branches []Branch
-
 // Branch is one sequence of a parallel step.
 type Branch struct {
 	ID    string `json:"id"`

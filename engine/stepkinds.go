@@ -22,7 +22,7 @@ type Step struct {
 	Soap     *SoapStep   `json:"soap,omitempty"`
 	Action   *ActionCall `json:"action,omitempty"`
 	Foreach  *Foreach    `json:"foreach,omitempty"`
-	Parallel Branches    `json:"parallel,omitempty"`
+	Parallel []Branch    `json:"parallel,omitempty"`
 	Wait     *WaitStep   `json:"wait,omitempty"`
 
 	// Poll repeats a rest or soap step until a condition holds.

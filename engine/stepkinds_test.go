@@ -97,7 +97,7 @@ func TestCallsActivityAndConnection(t *testing.T) {
 	if b := st.Blocks(); len(b) != 1 || b[0].Per != "page" || b[0].Steps[0].ID != "e" {
 		t.Errorf("each_page blocks = %+v", b)
 	}
-	st = Step{Parallel: Branches{{ID: "a", Steps: each}, {ID: "b"}}}
+	st = Step{Parallel: []Branch{{ID: "a", Steps: each}, {ID: "b"}}}
 	if b := st.Blocks(); len(b) != 2 || b[0].Per != "" || len(b[0].Steps) != 1 {
 		t.Errorf("parallel blocks = %+v", b)
 	}
