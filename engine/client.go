@@ -409,7 +409,7 @@ func annotateWaiting(rec *Record, pending []*workflowpb.PendingActivityInfo, pol
 	steps := map[string][]*StepRecord{}
 	var order []string
 	for _, s := range rec.Steps {
-		if s.Status != StatusRunning || (s.Kind != RestActivity && s.Kind != SoapActivity) {
+		if s.Status != StatusRunning || !CallsActivity(s.Kind) {
 			continue
 		}
 		g := groupOf(s.Kind, s.TaskQueue)

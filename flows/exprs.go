@@ -2,6 +2,7 @@ package flows
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -42,11 +43,12 @@ func exprSpans(s string) []exprSpan {
 	}
 }
 
-// exprRef is a name an expression reads: inputs.X, vars.X, steps.X, or the
-// loop variables item and index.
+// exprRef is a name an expression reads: inputs.X, vars.X, steps.X,
+// execution.X, or one of the names bound in some places only (item, index,
+// page, branch).
 type exprRef struct {
-	root string // inputs, vars, steps, item or index
-	name string // X; empty for item and index
+	root string // inputs, vars, steps, execution, item, index, page or branch
+	name string // X; empty for item, index, page and branch
 	at   int    // byte offset in the expression
 }
 
@@ -91,11 +93,11 @@ func (v *refVisitor) Visit(node *exprast.Node) {
 			return
 		}
 		switch id.Value {
-		case "inputs", "vars", "steps":
+		case "inputs", "vars", "steps", "execution":
 			v.refs = append(v.refs, exprRef{root: id.Value, name: prop.Value, at: n.Property.Location().From})
 		}
 	case *exprast.IdentifierNode:
-		if (n.Value == "item" || n.Value == "index" || n.Value == "page") && !v.declared[n.Value] {
+		if (n.Value == "item" || n.Value == "index" || n.Value == "page" || n.Value == "branch") && !v.declared[n.Value] {
 			v.refs = append(v.refs, exprRef{root: n.Value, at: n.Location().From})
 		}
 	}
@@ -183,4 +185,121 @@ func literalPos(src strSource, value string, off int, at pos) pos {
 	before := value[:off]
 	lineStart := strings.LastIndexByte(before, '\n') + 1
 	return pos{src.blockLine + 1 + strings.Count(before, "\n"), indent + 1 + utf8.RuneCountInString(before[lineStart:])}
+}
+
+// walkStrings calls fn for every string in a YAML-shaped value, with its path.
+func walkStrings(v any, p string, fn func(p, s string)) {
+	switch x := v.(type) {
+	case string:
+		fn(p, x)
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			walkStrings(x[k], joinPath(p, k), fn)
+		}
+	case []any:
+		for i, e := range x {
+			walkStrings(e, indexPath(p, i), fn)
+		}
+	}
+}
+
+// exprEnv says what an expression at one place may read.
+type exprEnv struct {
+	b        *body
+	stepPath string            // the step the expression belongs to, if any
+	visible  map[string]string // steps that have ended when it is evaluated
+	// bound lists the names bound where it runs: item and index in a
+	// foreach, page in paginate.stop_when and each_page, branch in a
+	// parallel branch.
+	bound    boundNames
+	noSteps  string          // why no step is available here, if none is
+	varsUpTo map[string]bool // in vars: the vars above; nil elsewhere
+}
+
+// checkValue checks every expression in a YAML-shaped value.
+func (c *checker) checkValue(doc *document, p string, v any, env *exprEnv) {
+	walkStrings(v, p, func(sp, s string) { c.checkString(doc, sp, s, env) })
+}
+
+// checkString compiles the expressions of a template and checks the names
+// they read.
+func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
+	if !engine.IsTemplate(s) {
+		return
+	}
+	if _, err := engine.CompileTemplate(s); err != nil {
+		msg, off := compileError(err)
+		c.errorf(doc, exprPos(doc, p, s, off), p, "%s", msg)
+		return
+	}
+	for _, span := range exprSpans(s) {
+		for _, r := range exprRefs(span.code) {
+			at := exprPos(doc, p, s, span.codeFrom+r.at)
+			if msg, warn := c.checkRef(env, r); msg != "" {
+				if warn {
+					c.warnf(doc, at, p, "%s", msg)
+				} else {
+					c.errorf(doc, at, p, "%s", msg)
+				}
+			}
+		}
+	}
+}
+
+// boundOnlyIn says where the names that are bound only in some places are.
+var boundOnlyIn = map[string]string{
+	"item":   "item is defined only inside the steps of a foreach",
+	"index":  "index is defined only inside the steps of a foreach",
+	"page":   "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages",
+	"branch": "branch is defined only inside the steps of a parallel branch, where it is the branch's id",
+}
+
+// checkRef returns what is wrong with a name an expression reads, and
+// whether it is only a warning.
+func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
+	b := env.b
+	switch r.root {
+	case "inputs":
+		if _, ok := b.inputs[r.name]; ok {
+			return "", false
+		}
+		if len(b.inputs) == 0 {
+			if b.what == "flow" {
+				return fmt.Sprintf("inputs.%s is not declared; declare it under inputs: so that runs are checked", r.name), true
+			}
+			return fmt.Sprintf("unknown input %q: %s declares no inputs; declare it under inputs:", r.name, b.owner()), false
+		}
+		return fmt.Sprintf("unknown input %q %s", r.name, known(r.name, sortedKeys(b.inputs), "inputs")), false
+	case "vars":
+		if b.vars == nil {
+			return fmt.Sprintf("vars.%s: actions have no vars; pass the value as an input", r.name), false
+		}
+		if env.varsUpTo != nil && b.vars[r.name] && !env.varsUpTo[r.name] {
+			return fmt.Sprintf("vars.%s is defined at or below this var; a var can use only the vars above it", r.name), false
+		}
+		if !b.vars[r.name] {
+			return fmt.Sprintf("unknown var %q %s", r.name, known(r.name, sortedKeys(b.vars), "vars")), false
+		}
+	case "steps":
+		if env.noSteps != "" {
+			return fmt.Sprintf("steps.%s cannot be read here: %s", r.name, env.noSteps), false
+		}
+		if _, ok := env.visible[r.name]; ok {
+			return "", false
+		}
+		return c.explainStep(env, r.name), false
+	case "execution":
+		if !engine.IsExecutionField(r.name) {
+			names := make([]string, len(engine.ExecutionFields))
+			for i, f := range engine.ExecutionFields {
+				names[i] = f.Name
+			}
+			return fmt.Sprintf("unknown field execution.%s (fields: %s)", r.name, strings.Join(names, ", ")), false
+		}
+	case "item", "index", "page", "branch":
+		if !env.bound.has(r.root) {
+			return boundOnlyIn[r.root], false
+		}
+	}
+	return "", false
 }

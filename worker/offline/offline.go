@@ -17,17 +17,18 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/mock"
-	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
-	"github.com/outflow-dev/outflow/steps/soap"
 )
 
 // StartTime is the clock of every test run, so that runs are the same
@@ -154,16 +155,13 @@ func execute(ctx context.Context, tc *flows.TestCase, tr *mock.Transport) (rec *
 			env.SetTestTimeout(d)
 		}
 	}
-	res := offlineSecrets()
-	restAct := &rest.Activity{Secrets: res, Transports: tr, Identity: "offline"}
-	soapAct := &soap.Activity{Secrets: res, Transports: tr, Identity: "offline"}
 	env.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
-	env.RegisterActivityWithOptions(func(ctx context.Context, req *engine.RestRequest) (*engine.StepResult, error) {
-		return guard(tr, req.StepPath, func() (*engine.StepResult, error) { return restAct.Execute(ctx, req) })
-	}, activity.RegisterOptions{Name: engine.RestActivity})
-	env.RegisterActivityWithOptions(func(ctx context.Context, req *engine.SoapRequest) (*engine.StepResult, error) {
-		return guard(tr, req.StepPath, func() (*engine.StepResult, error) { return soapAct.Execute(ctx, req) })
-	}, activity.RegisterOptions{Name: engine.SoapActivity})
+	// The real activities of every step kind that calls partners, answered
+	// by the mocks, each call guarded by one interceptor.
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&guardMocks{tr: tr}}})
+	for _, a := range steps.StepActivities(steps.ActivityDeps{Secrets: offlineSecrets(), Transports: tr, Identity: "offline"}) {
+		env.RegisterActivityWithOptions(a.Fn, activity.RegisterOptions{Name: a.Name})
+	}
 
 	defer func() {
 		// The test environment panics when a run is stuck; that is this
@@ -199,11 +197,40 @@ func execute(ctx context.Context, tc *flows.TestCase, tr *mock.Transport) (rec *
 	return nil, fmt.Errorf("running %s %q: %w", strings.ToLower(tc.Plan.Kind), tc.Plan.Name, werr)
 }
 
+// guardMocks guards the activity of every step that calls a partner (its
+// input carries engine.CallHeader), whatever its kind.
+type guardMocks struct {
+	interceptor.WorkerInterceptorBase
+	tr *mock.Transport
+}
+
+func (g *guardMocks) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	a := &guardedActivity{tr: g.tr}
+	a.Next = next
+	return a
+}
+
+type guardedActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+	tr *mock.Transport
+}
+
+func (a *guardedActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	var req engine.CallRequest
+	if len(in.Args) > 0 {
+		req, _ = in.Args[0].(engine.CallRequest)
+	}
+	if req == nil || req.Header() == nil {
+		return a.Next.ExecuteActivity(ctx, in)
+	}
+	return guard(a.tr, req.Header().StepPath, func() (any, error) { return a.Next.ExecuteActivity(ctx, in) })
+}
+
 // guard runs a step's activity, turning a call the mocks cannot answer
 // into a failure that is not retried: the step would fail the same way on
 // every attempt. The activity still runs, so that the record shows the
 // request the step would have sent.
-func guard(tr *mock.Transport, step string, run func() (*engine.StepResult, error)) (*engine.StepResult, error) {
+func guard(tr *mock.Transport, step string, run func() (any, error)) (any, error) {
 	missing := tr.Check(step)
 	res, err := run()
 	if missing == nil || err == nil {

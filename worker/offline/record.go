@@ -50,7 +50,7 @@ func Fixtures(rec *engine.Record, plan *engine.Plan) (block []byte, notes []stri
 	}
 	var entries []entry
 	for _, s := range rec.Steps {
-		if s.Kind != "rest" && s.Kind != "soap" || s.Status == engine.StatusSkipped {
+		if !engine.CallsActivity(s.Kind) || s.Status == engine.StatusSkipped {
 			continue
 		}
 		var cred *engine.Credential
