@@ -96,7 +96,7 @@ func (w *tlsWorld) rest(t *testing.T, conn *engine.Connection, profile *engine.P
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivityWithOptions((&rest.Activity{Secrets: tr.Secrets, Transports: tr}).Execute, activity.RegisterOptions{Name: engine.RestActivity})
-	_, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: conn, Profile: profile, ProjectRoot: w.dir, Method: "GET", Path: "/accounts"})
+	_, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn, Profile: profile, ProjectRoot: w.dir}, Method: "GET", Path: "/accounts"})
 	return err
 }
 
@@ -107,7 +107,7 @@ func (w *tlsWorld) soap(t *testing.T, conn *engine.Connection, profile *engine.P
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivityWithOptions((&soap.Activity{Secrets: tr.Secrets, Transports: tr}).Execute, activity.RegisterOptions{Name: engine.SoapActivity})
-	_, err := env.ExecuteActivity(engine.SoapActivity, &engine.SoapRequest{Connection: conn, Profile: profile, ProjectRoot: w.dir,
+	_, err := env.ExecuteActivity(engine.SoapActivity, &engine.SoapRequest{CallHeader: engine.CallHeader{Connection: conn, Profile: profile, ProjectRoot: w.dir},
 		Definitions: ordersSubset(t), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
 	return err
 }

@@ -56,7 +56,7 @@ func TestRedirectIsNotFollowedNorRetried(t *testing.T) {
 		"/not-modified": "answered 304 Not Modified: redirect not followed;",
 	} {
 		t.Run(path, func(t *testing.T) {
-			_, err := execute(t, a, &engine.RestRequest{Connection: connFor(t, srv, ""), Method: "GET", Path: path})
+			_, err := execute(t, a, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, "")}, Method: "GET", Path: path})
 			appErr, res := stepError(t, err)
 			if appErr.Type() != engine.ErrHTTPStatus || !appErr.NonRetryable() {
 				t.Errorf("type %s, non-retryable %v; want a non-retryable %s", appErr.Type(), appErr.NonRetryable(), engine.ErrHTTPStatus)
@@ -80,7 +80,7 @@ func TestRedirectIsNotFollowedNorRetried(t *testing.T) {
 		t.Fatalf("a redirect was followed %d times", n)
 	}
 	t.Run("expected 3xx is an answer", func(t *testing.T) {
-		res, err := execute(t, a, &engine.RestRequest{Connection: connFor(t, srv, ""), Method: "GET", Path: "/moved", Expect: []int{301}})
+		res, err := execute(t, a, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, "")}, Method: "GET", Path: "/moved", Expect: []int{301}})
 		if err != nil || res.Response.StatusCode != 301 {
 			t.Fatalf("res %+v, err %v", res, err)
 		}
@@ -107,7 +107,7 @@ func TestInvalidHeaderIsConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conn := connFor(t, srv, "")
 			conn.Credential = tc.cred
-			_, err := execute(t, &Activity{Secrets: secrets.New("")}, &engine.RestRequest{Connection: conn, Method: "POST", Headers: tc.headers, Body: "x"})
+			_, err := execute(t, &Activity{Secrets: secrets.New("")}, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "POST", Headers: tc.headers, Body: "x"})
 			appErr, res := stepError(t, err)
 			if appErr.Type() != engine.ErrConfig || !appErr.NonRetryable() || !strings.Contains(appErr.Error(), tc.want) {
 				t.Fatalf("type %s, non-retryable %v: %v; want a non-retryable Config error saying %q", appErr.Type(), appErr.NonRetryable(), appErr, tc.want)
@@ -131,7 +131,7 @@ func TestInvalidHeaderIsConfig(t *testing.T) {
 func TestUntrustedServerWithoutProfileIsNotRetried(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	_, err := execute(t, &Activity{}, &engine.RestRequest{Connection: connFor(t, srv, ""), Method: "GET"})
+	_, err := execute(t, &Activity{}, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, "")}, Method: "GET"})
 	appErr, _ := stepError(t, err)
 	if appErr.Type() != engine.ErrTLSHandshake || !appErr.NonRetryable() || !strings.Contains(appErr.Error(), "certificate") {
 		t.Fatalf("type %s, non-retryable %v: %v", appErr.Type(), appErr.NonRetryable(), appErr)
