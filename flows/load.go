@@ -184,7 +184,7 @@ func (l *loader) remoteWSDL(u string, conn *engine.Connection, profile *engine.P
 		if !wsdl.IsURL(loc) {
 			return nil, fmt.Errorf("%s is not a URL; a WSDL fetched by URL can import only documents on the network", loc)
 		}
-		if err := wsdl.CheckFetchURL(loc, conn.Name, conn.Host, conn.Scheme); err != nil {
+		if err := wsdl.CheckFetchURL(loc, conn.Name, conn.Host, conn.Scheme, conn.Port); err != nil {
 			return nil, err
 		}
 		if l.fetch != nil {
