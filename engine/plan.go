@@ -1,10 +1,3 @@
-// Package engine holds Outflow's compiled plan, the workflow that interprets it,
-// expressions, the execution record and the client operations built on them.
-//
-// The plan is what crosses into Temporal: it is produced by package flows on the
-// client, carries the definitions of every connection and protocol profile the
-// flow uses (secret references, never secret values), and is interpreted
-// deterministically by FlowWorkflow.
 package engine
 
 import (
