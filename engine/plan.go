@@ -291,8 +291,8 @@ type RetryPolicy struct {
 // Duration is a time.Duration that reads and writes as "1m30s" in JSON.
 type Duration time.Duration
 
-// SecretRef names a secret held elsewhere ("env:NAME", "file:PATH",
-// "vault:...", "cyberark:..."). Only the reference is ever stored.
+// SecretRef names a secret held elsewhere, by a reference of one of the
+// SecretSchemes ("env:NAME"). Only the reference is ever stored.
 type SecretRef struct {
 	Ref string `json:"secret"`
 }

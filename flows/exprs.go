@@ -90,12 +90,11 @@ func (v *refVisitor) Visit(node *exprast.Node) {
 		if !ok {
 			return
 		}
-		switch id.Value {
-		case "inputs", "vars", "steps":
+		if r := exprRoot(id.Value); r != nil && r.Key != "" {
 			v.refs = append(v.refs, exprRef{root: id.Value, name: prop.Value, at: n.Property.Location().From})
 		}
 	case *exprast.IdentifierNode:
-		if (n.Value == "item" || n.Value == "index" || n.Value == "page") && !v.declared[n.Value] {
+		if r := exprRoot(n.Value); r != nil && r.Scope != "" && !v.declared[n.Value] {
 			v.refs = append(v.refs, exprRef{root: n.Value, at: n.Location().From})
 		}
 	}
@@ -183,4 +182,14 @@ func literalPos(src strSource, value string, off int, at pos) pos {
 	before := value[:off]
 	lineStart := strings.LastIndexByte(before, '\n') + 1
 	return pos{src.blockLine + 1 + strings.Count(before, "\n"), indent + 1 + utf8.RuneCountInString(before[lineStart:])}
+}
+
+// exprRoot returns the root of engine.ExprRoots named name, or nil.
+func exprRoot(name string) *engine.ExprRoot {
+	for i := range engine.ExprRoots {
+		if engine.ExprRoots[i].Name == name {
+			return &engine.ExprRoots[i]
+		}
+	}
+	return nil
 }
