@@ -58,9 +58,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // "TLSHandshake".
 func (e *Error) ErrorType() string {
 	if e.Code == CodeKeystore {
-		return "Certificate"
+		return engine.ErrCertificate
 	}
-	return "TLSHandshake"
+	return engine.ErrTLSHandshake
 }
 
 // Diagnose explains a failed request in plain words when its cause lies in

@@ -283,7 +283,30 @@ func buildReference(comments map[string]string) []byte {
 			fmt.Fprintf(&b, "Elements: %s.\n\n", typeText(t.Elem(), enqueue))
 		}
 	}
+	writeErrorTypes(&b)
 	return append(bytes.TrimRight(b.Bytes(), "\n"), '\n')
+}
+
+// writeErrorTypes lists engine.ErrorTypes: the stable type a failed step
+// or flow carries.
+func writeErrorTypes(b *bytes.Buffer) {
+	b.WriteString("## Error types\n\n")
+	b.WriteString("A failed step or flow carries one of these stable types (in its record's `error.type`, in ")
+	b.WriteString("`steps.ID.error.type` of a step with `continue_on_error`, and in metrics). ")
+	b.WriteString("A step that fails with a type marked *never* is not retried; the others follow the step's `retry` policy, ")
+	b.WriteString("unless the error itself says retrying cannot help. Types the flow raises itself have no attempt to retry.\n\n")
+	b.WriteString("| Type | Retried | When |\n|---|---|---|\n")
+	for _, e := range engine.ErrorTypes {
+		retried := "by policy"
+		switch {
+		case e.NeverRetried:
+			retried = "*never*"
+		case e.ByWorkflow:
+			retried = "raised by the flow"
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s |\n", e.Name, retried, escapeCell(e.Meaning))
+	}
+	b.WriteString("\n")
 }
 
 func writeStruct(b *bytes.Buffer, title, typeName string, t reflect.Type, comments map[string]string, enqueue func(reflect.Type)) {

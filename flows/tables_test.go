@@ -3,6 +3,8 @@ package flows_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -52,5 +54,29 @@ func TestSecretSchemesFromEngine(t *testing.T) {
 		if !strings.Contains(engine.SecretForms(), sc.Form) || !strings.HasPrefix(sc.Form, sc.Name+":") {
 			t.Errorf("scheme %s: form %q", sc.Name, sc.Form)
 		}
+	}
+}
+
+// TestStatusEnumsAreEngineStatuses keeps the statuses a test may expect
+// (struct tags, which cannot name engine's constants) within
+// engine.StepStatuses.
+func TestStatusEnumsAreEngineStatuses(t *testing.T) {
+	n := 0
+	for _, typ := range []reflect.Type{reflect.TypeFor[flows.Expectation](), reflect.TypeFor[flows.StepExpectation]()} {
+		f, ok := typ.FieldByName("Status")
+		if !ok {
+			t.Fatalf("%s has no Status", typ.Name())
+		}
+		for _, tag := range strings.Split(f.Tag.Get("jsonschema"), ",") {
+			if v, ok := strings.CutPrefix(tag, "enum="); ok {
+				n++
+				if !slices.Contains(engine.StepStatuses, v) {
+					t.Errorf("%s.Status allows %q, which is not one of engine.StepStatuses %v", typ.Name(), v, engine.StepStatuses)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no status enums found")
 	}
 }
