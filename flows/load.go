@@ -289,10 +289,6 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-func (l *loader) fileProblem(file string, at pos, format string, args ...any) {
-	l.problems = append(l.problems, Problem{File: file, Line: at.Line, Col: at.Col, Message: fmt.Sprintf(format, args...)})
-}
-
 // loadFile parses one file and decodes its documents.
 func (l *loader) loadFile(name string, data []byte) {
 	docs, problems := parseGuarded(name, data)
