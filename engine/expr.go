@@ -14,9 +14,36 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// Names visible to expressions. Anything else is a compile error, so typos are
-// reported by `outflow validate` rather than at run time.
-var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution", "page"}
+// ExprRoot is a name expressions read, and where it is bound.
+type ExprRoot struct {
+	Name string
+	// Key, for a root read as ROOT.KEY (inputs.customer_id), names what KEY
+	// is ("NAME", "ID"), and loaders check it; empty for a value of its own
+	// (item).
+	Key string
+	// Scope is where the name is bound: "" everywhere, "foreach" inside a
+	// foreach's steps, "paginate" in paginate.stop_when and
+	// paginate.each_page, "parallel" inside a parallel branch.
+	Scope string
+	// Doc says what it holds, for docs.
+	Doc string
+}
+
+// ExprRoots are the names visible to expressions, in the order docs list
+// them; anything else is a compile error, so typos are reported by
+// `outflow validate` rather than at run time. It is the one list: the
+// loader's checks and the reference (`go generate ./flows`) read it, and
+// TestExprRootsAreTheEnv keeps the expression environment in step.
+var ExprRoots = []ExprRoot{
+	{Name: "inputs", Key: "NAME", Doc: "the flow's or action's inputs"},
+	{Name: "vars", Key: "NAME", Doc: "the flow's vars, evaluated in order at the start"},
+	{Name: "steps", Key: "ID", Doc: "the data of the steps that ran before"},
+	{Name: "item", Scope: "foreach", Doc: "the current element of a foreach's list"},
+	{Name: "index", Scope: "foreach", Doc: "the position of item in the list, from 0"},
+	{Name: "page", Scope: "paginate", Doc: "the page a paginated step just read"},
+	{Name: "execution", Key: "FIELD", Doc: "the run itself: id, run_id, flow, started_at, attempt, run"},
+	{Name: "branch", Scope: "parallel", Doc: "the id of the parallel branch the step runs in"},
+}
 
 const (
 	exprOpen  = "${{"

@@ -1,21 +1,3 @@
-// Package engine holds Outflow's compiled plan, the workflow that interprets it,
-// expressions, the execution record and the client operations built on them.
-//
-// The plan is what crosses into Temporal: it is produced by package flows on the
-// client, carries the definitions of every connection and protocol profile the
-// flow uses (secret references, never secret values), and is interpreted
-// deterministically by FlowWorkflow.
-//
-// Step kinds are rows of one ordered table, stepKinds (stepkinds.go, next to
-// Step, which holds one field per kind). Each row is a function of the
-// kind's own file, step_<kind>.go, that also holds the kind's plan type and
-// the code that runs it; kinds that call a partner in an activity name
-// their connection, embed CallHeader in their activity's request and run
-// through runCall (calls.go), which gives them retries, timeouts, agents,
-// local activities, polling and the record. Adding a kind is two files and
-// two rows, one in each layer (this package and package flows), plus the
-// activity for kinds that call partners; docs/contributing.md walks through
-// it.
 package engine
 
 import (
@@ -117,8 +99,8 @@ type RetryPolicy struct {
 // Duration is a time.Duration that reads and writes as "1m30s" in JSON.
 type Duration time.Duration
 
-// SecretRef names a secret held elsewhere ("env:NAME", "file:PATH",
-// "vault:...", "cyberark:..."). Only the reference is ever stored.
+// SecretRef names a secret held elsewhere, by a reference of one of the
+// SecretSchemes ("env:NAME"). Only the reference is ever stored.
 type SecretRef struct {
 	Ref string `json:"secret"`
 }

@@ -42,6 +42,11 @@ const (
 	StatusWaiting   = "waiting"
 )
 
+// StepStatuses are the statuses of a step record, in the order a step goes
+// through them; the status of a flow is one of running, succeeded and
+// failed.
+var StepStatuses = []string{StatusRunning, StatusWaiting, StatusSkipped, StatusSucceeded, StatusFailed}
+
 // StepRecord is the step output data of one step.
 type StepRecord struct {
 	// ID is the step's path: "get", "customer/get", "each[2]/post".

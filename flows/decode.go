@@ -645,9 +645,8 @@ func structInfo(t reflect.Type) *fieldSet {
 
 // patternHelp explains the patterns of types.go in words.
 var patternHelp = map[string]string{
-	`^[A-Za-z0-9][A-Za-z0-9._-]*$`:   "use letters, digits, '.', '_' and '-', starting with a letter or digit",
-	`^[A-Za-z_][A-Za-z0-9_]*$`:       "use letters, digits and '_', not starting with a digit, so that expressions can name it",
-	`^(env|file|vault|cyberark):.+$`: "use a provider prefix: env:NAME, file:PATH, vault:PATH#FIELD or cyberark:QUERY",
+	`^[A-Za-z0-9][A-Za-z0-9._-]*$`: "use letters, digits, '.', '_' and '-', starting with a letter or digit",
+	`^[A-Za-z_][A-Za-z0-9_]*$`:     "use letters, digits and '_', not starting with a digit, so that expressions can name it",
 }
 
 // fieldLabels names fields in messages where the YAML name alone is terse.

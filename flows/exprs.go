@@ -92,12 +92,11 @@ func (v *refVisitor) Visit(node *exprast.Node) {
 		if !ok {
 			return
 		}
-		switch id.Value {
-		case "inputs", "vars", "steps", "execution":
+		if r := exprRoot(id.Value); r != nil && r.Key != "" {
 			v.refs = append(v.refs, exprRef{root: id.Value, name: prop.Value, at: n.Property.Location().From})
 		}
 	case *exprast.IdentifierNode:
-		if (n.Value == "item" || n.Value == "index" || n.Value == "page" || n.Value == "branch") && !v.declared[n.Value] {
+		if r := exprRoot(n.Value); r != nil && r.Scope != "" && !v.declared[n.Value] {
 			v.refs = append(v.refs, exprRef{root: n.Value, at: n.Location().From})
 		}
 	}
@@ -302,4 +301,14 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// exprRoot returns the root of engine.ExprRoots named name, or nil.
+func exprRoot(name string) *engine.ExprRoot {
+	for i := range engine.ExprRoots {
+		if engine.ExprRoots[i].Name == name {
+			return &engine.ExprRoots[i]
+		}
+	}
+	return nil
 }

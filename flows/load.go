@@ -234,7 +234,7 @@ func (l *loader) remoteWSDL(u string, conn *engine.Connection, profile *engine.P
 		if !wsdl.IsURL(loc) {
 			return nil, fmt.Errorf("%s is not a URL; a WSDL fetched by URL can import only documents on the network", loc)
 		}
-		if err := wsdl.CheckFetchURL(loc, conn.Name, conn.Host, conn.Scheme); err != nil {
+		if err := wsdl.CheckFetchURL(loc, conn.Name, conn.Host, conn.Scheme, conn.Port); err != nil {
 			return nil, err
 		}
 		if l.fetch != nil {
@@ -341,10 +341,6 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func (l *loader) fileProblem(file string, at pos, format string, args ...any) {
-	l.problems = append(l.problems, Problem{File: file, Line: at.Line, Col: at.Col, Message: fmt.Sprintf(format, args...)})
 }
 
 // loadFile parses one file and decodes its documents.

@@ -81,7 +81,7 @@ func (c *checker) checkSoap(b *body, p string, s *SoapStep, env *exprEnv) {
 			return // reported by checkConnectionRef
 		}
 		conn := (&Project{idx: c.idx}).compileConnection(cd)
-		if err := wsdl.CheckFetchURL(s.WSDL, conn.Name, conn.Host, conn.Scheme); err != nil {
+		if err := wsdl.CheckFetchURL(s.WSDL, conn.Name, conn.Host, conn.Scheme, conn.Port); err != nil {
 			c.errorf(doc, doc.valPos(wp), wp, "%v", err)
 			return
 		}

@@ -214,9 +214,9 @@ type Credential struct {
 // SecretRef names a secret kept outside the project; only the reference is
 // ever stored, and the worker that runs a step resolves it.
 type SecretRef struct {
-	// Where the secret is: `env:NAME` (environment variable), `file:PATH` (file contents),
-	// `vault:PATH#FIELD` (HashiCorp Vault KV) or `cyberark:QUERY` (CyberArk Central Credential Provider).
-	Secret string `yaml:"secret" jsonschema:"required,pattern=^(env|file|vault|cyberark):.+$"`
+	// Where the secret is. The providers, their description in the schema
+	// and reference, and the pattern come from engine.SecretSchemes.
+	Secret string `yaml:"secret" jsonschema:"required"`
 }
 
 // ProtocolProfile says how TLS is done for the connections that use it: the

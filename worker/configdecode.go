@@ -7,6 +7,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/flows"
 )
 
@@ -37,8 +38,8 @@ func (s *SecretRef) DecodeYAML(d *flows.Decoding, n ast.Node, path string) {
 	if str, ok := flows.StringValue(n); ok {
 		// Repeat the text only when it is a reference: otherwise it is
 		// likely the secret itself.
-		switch scheme, rest, _ := strings.Cut(str, ":"); {
-		case rest != "" && (scheme == "env" || scheme == "file" || scheme == "vault" || scheme == "cyberark"):
+		switch {
+		case engine.IsSecretRef(str):
 			d.ErrAt(n, path, "write secrets by reference as {secret: %s}", str)
 		default:
 			d.ErrAt(n, path, "write secrets by reference, such as {secret: env:NAME}; the config never holds a secret itself")
@@ -53,13 +54,11 @@ func (s *SecretRef) DecodeYAML(d *flows.Decoding, n ast.Node, path string) {
 		d.Errorf(d.ValPos(path), sp, "missing secret: the reference, such as {secret: env:NAME}")
 	case s.Ref != "":
 		scheme, rest, _ := strings.Cut(s.Ref, ":")
-		switch scheme {
-		case "env", "file", "vault", "cyberark":
-			if rest == "" {
-				d.Errorf(d.ValPos(sp), sp, "%q names nothing after %s:", s.Ref, scheme)
-			}
-		default:
-			d.Errorf(d.ValPos(sp), sp, "%q has no known provider; write env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or cyberark:SAFE/OBJECT", s.Ref)
+		switch {
+		case engine.SecretSchemeOf(scheme) == nil:
+			d.Errorf(d.ValPos(sp), sp, "%q has no known provider; write %s", s.Ref, engine.SecretForms())
+		case rest == "":
+			d.Errorf(d.ValPos(sp), sp, "%q names nothing after %s:", s.Ref, scheme)
 		}
 	}
 }

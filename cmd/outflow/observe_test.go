@@ -199,7 +199,7 @@ func TestObservedEncryptedFlowRun(t *testing.T) {
 		}
 		for _, s := range ended {
 			for _, kv := range s.Attributes() {
-				if v := kv.Value.Emit(); strings.Contains(v, qs.apiPassword) || strings.Contains(v, qs.keystorePassword) {
+				if v := kv.Value.String(); strings.Contains(v, qs.apiPassword) || strings.Contains(v, qs.keystorePassword) {
 					t.Fatalf("span %s attribute %s carries a secret", s.Name(), kv.Key)
 				}
 			}

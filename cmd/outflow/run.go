@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +31,11 @@ type runFlags struct {
 	id         string
 	step       string
 	detach     bool
+	// live allows `outflow test` to call real partners where CI=true.
+	live bool
+	// beforeRun, when set, sees the compiled plan before anything starts;
+	// an error stops the command.
+	beforeRun func(plan *engine.Plan) error
 }
 
 func runCmd(g *globalFlags) *cobra.Command {
@@ -64,7 +72,12 @@ for real, as run does, and prints its execution details; --step runs one step.
 
 With --record TEST, test runs the test's target for real once and writes what
 the partner answered into the test's mocks, without credentials, cookies or
-API keys. See docs/testing.md.`,
+API keys.
+
+The first line on stderr says which kind of run it is: "offline test run: ..."
+or "live run against real partners: ...". Where CI=true, a live run is
+refused unless --live is given, so that a renamed test cannot turn a CI job
+into real calls. See docs/testing.md.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if record {
@@ -78,10 +91,20 @@ API keys. See docs/testing.md.`,
 				return reportProblems(cmd, err)
 			}
 			if !isTest {
+				f.beforeRun = func(plan *engine.Plan) error {
+					what := strings.ToLower(plan.Kind) + " " + plan.Name
+					if f.step != "" {
+						what = "step " + f.step + " of " + what
+					}
+					return announceLiveRun(cmd, f, "outflow test "+args[0], what, plan)
+				}
 				return runPlanCmd(cmd, g, f, args[0], f.step)
 			}
 			if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" {
 				return errors.New("--step, --input and --inputs apply to a real run of an action or flow; a test's inputs are in its document")
+			}
+			if f.live {
+				return errors.New("--live applies to a run against real partners; tests run offline, answered by their mocks")
 			}
 			return offlineTestCmd(cmd, proj, tests, f.asJSON)
 		},
@@ -89,7 +112,62 @@ API keys. See docs/testing.md.`,
 	addRunFlags(cmd, f)
 	cmd.Flags().StringVar(&f.step, "step", "", "run only this step; give what it reads from earlier steps with --input")
 	cmd.Flags().BoolVar(&record, "record", false, "run the test's target for real and save the partner's answers as its mocks")
+	cmd.Flags().BoolVar(&f.live, "live", false, "allow a run against real partners (an action, a flow, --record) where CI=true")
 	return cmd
+}
+
+// inCI reports whether the command runs in continuous integration: CI set
+// to true, as GitHub Actions, GitLab CI and most CI services do.
+func inCI() bool {
+	v, err := strconv.ParseBool(os.Getenv("CI"))
+	return err == nil && v
+}
+
+// announceLiveRun prints the first line of a run that calls real partners,
+// naming what runs and where it calls, after refusing it in CI without
+// --live: a test renamed or misspelt must not turn a CI job into real
+// requests. command is how the user asked ("outflow test lookup-customer"),
+// what the run ("action lookup-customer").
+func announceLiveRun(cmd *cobra.Command, f *runFlags, command, what string, plans ...*engine.Plan) error {
+	calls := partnerList(plans...)
+	if inCI() && !f.live {
+		return fmt.Errorf("refusing a live run in CI (CI=%s): %s runs %s, which calls real partners (%s); pass --live to call them, or name a test (kind: Test) to run it offline",
+			os.Getenv("CI"), command, what, calls)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "live run against real partners: %s calls %s\n", what, calls)
+	return nil
+}
+
+// partnerList names the connections plans call, with their base URLs.
+func partnerList(plans ...*engine.Plan) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range plans {
+		names := make([]string, 0, len(p.Connections))
+		for name := range p.Connections {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if c := p.Connections[name]; c != nil && !seen[name] {
+				seen[name] = true
+				out = append(out, fmt.Sprintf("%s at %s", name, baseURL(c)))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "no connection"
+	}
+	return strings.Join(out, ", ")
+}
+
+// baseURL is a connection's base URL, default ports left out.
+func baseURL(c *engine.Connection) string {
+	host := c.Host
+	if c.Port != 0 && !(c.Scheme == "https" && c.Port == 443) && !(c.Scheme == "http" && c.Port == 80) {
+		host = net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+	}
+	return c.Scheme + "://" + host + c.BasePath
 }
 
 // testsToRun says which tests the arguments of test name: all of the
@@ -135,9 +213,14 @@ func yamlFile(arg string) (string, bool) {
 
 func offlineTestCmd(cmd *cobra.Command, proj *flows.Project, tests []string, asJSON bool) error {
 	if len(tests) == 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "no tests in %s; write a document of kind: Test (see docs/testing.md)\n", proj.Root())
+		fmt.Fprintf(cmd.ErrOrStderr(), "offline test run: no tests in %s; write a document of kind: Test (see docs/testing.md)\n", proj.Root())
 		return nil
 	}
+	n := fmt.Sprintf("%d tests", len(tests))
+	if len(tests) == 1 {
+		n = "test " + tests[0]
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "offline test run: %s of %s; every REST and SOAP call is answered by mocks, nothing is sent\n", n, proj.Root())
 	results := offline.RunProject(cmd.Context(), proj, tests)
 	if asJSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
@@ -170,12 +253,21 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 		return fmt.Errorf("%q is not a test of the project %s", name, testList(proj.Tests()))
 	}
 	var agents []string
+	var plans []*engine.Plan
 	for _, t := range tests {
 		tc, err := proj.TestCase(t)
 		if err != nil {
 			return err
 		}
 		agents = append(agents, planAgents(tc.Plan)...)
+		plans = append(plans, tc.Plan)
+	}
+	what := "the target of test " + strings.Join(tests, ", ")
+	if len(tests) > 1 {
+		what = "the targets of tests " + strings.Join(tests, ", ")
+	}
+	if err := announceLiveRun(cmd, f, "outflow test --record "+name, what, plans...); err != nil {
+		return err
 	}
 	errOut := cmd.ErrOrStderr()
 	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: agents, log: errOut})
@@ -306,6 +398,11 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 		plan.Inputs = nil
 		for k := range inputs {
 			plan.Inputs = append(plan.Inputs, engine.InputSpec{Name: k})
+		}
+	}
+	if f.beforeRun != nil {
+		if err := f.beforeRun(plan); err != nil {
+			return err
 		}
 	}
 	out := cmd.OutOrStdout()

@@ -158,7 +158,7 @@ func pick(r *Rule, n int) (Reply, bool) {
 func (t *Transport) Check(step string) error {
 	i := t.rule(step)
 	if i < 0 {
-		return fmt.Errorf("no mock for step %q: offline tests use no network, so every rest and soap step that runs needs one; add %q under mocks:", step, step)
+		return fmt.Errorf("no mock for step %q: offline tests use no network, so every rest and soap step that runs needs one; add a mock for %q under mocks", step, step)
 	}
 	r := &t.rules[i]
 	t.mu.Lock()

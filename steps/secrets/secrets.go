@@ -1,6 +1,8 @@
 // Package secrets resolves secret references on the worker that runs a
-// step: "env:NAME", "file:PATH", "vault:MOUNT/PATH#FIELD" (HashiCorp Vault
-// KV v2) and "cyberark:SAFE/OBJECT" (CyberArk Central Credential Provider).
+// step, of the schemes engine.SecretSchemes lists: "env:NAME" and
+// "file:PATH" (New registers them), "vault:MOUNT/PATH#FIELD" (HashiCorp
+// Vault KV v2, NewVault) and "cyberark:SAFE/OBJECT" (CyberArk Central
+// Credential Provider, NewCyberArk), which a worker's config sets up.
 // Values never leave the worker: they are not returned to workflows, logged
 // or put in errors; errors name the reference.
 package secrets
@@ -13,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/outflow-dev/outflow/engine"
 )
 
 // Provider resolves references of one scheme ("env", "file", ...).
@@ -86,7 +90,7 @@ func (r *Resolver) Register(scheme string, p Provider) {
 func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 	scheme, name, ok := strings.Cut(ref, ":")
 	if !ok || name == "" {
-		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or cyberark:SAFE/OBJECT")}
+		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like %s", engine.SecretForms())}
 	}
 	r.mu.RLock()
 	p, seen, pol := r.providers[scheme], r.seen, r.policy
@@ -99,8 +103,8 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 	}
 	if p == nil {
 		hint := ""
-		if scheme == "vault" || scheme == "cyberark" {
-			hint = fmt.Sprintf("; configure secrets.%s in the worker's config (outflow worker --config)", scheme)
+		if s := engine.SecretSchemeOf(scheme); s != nil && s.Store != "" {
+			hint = fmt.Sprintf("; configure %s in the worker's config (outflow worker --config)", s.Store)
 		}
 		return "", &Error{Ref: ref, Err: fmt.Errorf("no secret provider %q on this worker (have: %s)%s", scheme, strings.Join(r.schemes(), ", "), hint)}
 	}

@@ -105,7 +105,7 @@ func (f *WSDLFetcher) file(u string) string {
 
 // get fetches one document over the connection.
 func (f *WSDLFetcher) get(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, rawURL string) ([]byte, error) {
-	if err := wsdl.CheckFetchURL(rawURL, conn.Name, conn.Host, conn.Scheme); err != nil {
+	if err := wsdl.CheckFetchURL(rawURL, conn.Name, conn.Host, conn.Scheme, conn.Port); err != nil {
 		return nil, err
 	}
 	timeout := f.Timeout

@@ -58,9 +58,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // "TLSHandshake".
 func (e *Error) ErrorType() string {
 	if e.Code == CodeKeystore {
-		return "Certificate"
+		return engine.ErrCertificate
 	}
-	return "TLSHandshake"
+	return engine.ErrTLSHandshake
 }
 
 // Retryable reports whether the same request may succeed when tried

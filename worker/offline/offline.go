@@ -132,8 +132,8 @@ func rules(mocks []flows.MockRule) []mock.Rule {
 func offlineSecrets() *secrets.Resolver {
 	r := secrets.New("")
 	p := secrets.ProviderFunc(func(context.Context, string) (string, error) { return Secret, nil })
-	for _, scheme := range []string{"env", "file", "vault", "cyberark"} {
-		r.Register(scheme, p)
+	for _, scheme := range engine.SecretSchemes {
+		r.Register(scheme.Name, p)
 	}
 	return r
 }

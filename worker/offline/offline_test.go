@@ -242,3 +242,15 @@ func TestPaginatedStepMockedPageByPage(t *testing.T) {
 		t.Fatalf("pages-pass (calls %v):\n%s", r.Calls, b.String())
 	}
 }
+
+// TestOfflineSecretsCoverEveryScheme checks that a test run resolves a
+// reference of every scheme engine.SecretSchemes lists, without the store.
+func TestOfflineSecretsCoverEveryScheme(t *testing.T) {
+	r := offlineSecrets()
+	for _, s := range engine.SecretSchemes {
+		v, err := r.Resolve(context.Background(), s.Name+":anything")
+		if err != nil || v != Secret {
+			t.Errorf("%s: %q, %v", s.Name, v, err)
+		}
+	}
+}
