@@ -222,7 +222,9 @@ func (d *decoder) resolveTag(t *ast.TagNode, path string) ast.Node {
 	case "!!map", "!!seq", "!!int", "!!float", "!!bool", "!!null", "!!omap", "!!timestamp":
 		return t.Value
 	}
-	d.errAt(t, path, "unsupported tag %s; Outflow reads plain YAML values only, remove the tag", tag)
+	// The tag is not repeated: an unquoted password that starts with !
+	// reads as one.
+	d.errAt(t, path, "unsupported tag; Outflow reads plain YAML values only: remove the tag, or quote the value if it is text that starts with !")
 	return nil
 }
 
@@ -733,6 +735,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// jsonNumber is a number as JSON writes it.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+
 // generic decodes a value of any shape into maps, lists and scalars that
 // encode to JSON, recording the position of every part.
 func (d *decoder) generic(n ast.Node, path string) any {
@@ -761,6 +766,17 @@ func (d *decoder) generic(n ast.Node, path string) any {
 		return nil
 	case *ast.StringNode, *ast.LiteralNode:
 		s, _ := stringValue(n)
+		if sn, ok := n.(*ast.StringNode); ok && sn.GetToken().Type == token.StringType && jsonNumber.MatchString(s) {
+			// The YAML library reads an exponent without a fraction (1e-07,
+			// 1E+2) and integers past 64 bits as strings; YAML 1.2 and JSON
+			// read numbers, and a JSON file must read as JSON does.
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				d.errAt(n, path, "%s is out of range for a number; quote it to make it a string", s)
+				return nil
+			}
+			return f
+		}
 		d.noteString(n, path, s)
 		return s
 	case *ast.MappingNode, *ast.MappingValueNode:
