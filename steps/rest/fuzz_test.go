@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -384,4 +385,40 @@ func checkOnConnection(t *testing.T, conn *engine.Connection, root, u *url.URL, 
 	if req.Host != root.Host && req.Host != "" {
 		t.Fatalf("%s: request Host %q", what, req.Host)
 	}
+}
+
+// TestLatin1AnswerFailureReachesTemporal: a partner that answers in
+// Latin-1 — its status line and its body — failed the step with a message
+// that is not UTF-8, which the worker cannot send to Temporal (a Failure's
+// message is a protobuf string): the failure was lost and the activity
+// timed out instead. The answer is written on a socket, as net/http's
+// server cannot write such a status line.
+func TestLatin1AnswerFailureReachesTemporal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					body := "Kunde M\xfcller nicht gefunden"
+					_, _ = io.WriteString(c, "HTTP/1.1 404 Nicht gef\xfcnden\r\nContent-Type: text/plain; charset=iso-8859-1\r\nConnection: close\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+				}
+			}()
+		}
+	}()
+	conn := &engine.Connection{Name: "partner", Scheme: "http", Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port}
+	_, err = execute(t, &Activity{}, &engine.RestRequest{Connection: conn, Method: "GET", Path: "/customers/7"})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != engine.ErrHTTPClient || !strings.Contains(appErr.Error(), "nicht gefunden") {
+		t.Fatalf("err = %v", err)
+	}
+	failureSendable(t, err)
 }
