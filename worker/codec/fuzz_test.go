@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"regexp"
+	"strings"
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -62,8 +63,13 @@ func FuzzDecode(f *testing.F) {
 			if out != nil {
 				t.Fatal("payloads and an error")
 			}
-			if len(data) >= 8 && bytes.Contains([]byte(err.Error()), data) {
-				t.Fatalf("the error repeats the payload: %v", err)
+			// Decoding other data of the same length: an error that holds
+			// the data only the first time took it from the payload.
+			if len(data) >= 4 && strings.Contains(err.Error(), string(data)) {
+				p2 := &commonpb.Payload{Metadata: p.Metadata, Data: bytes.Repeat([]byte{'#'}, len(data))}
+				if _, err2 := c.Decode([]*commonpb.Payload{p2}); err2 != nil && !strings.Contains(err2.Error(), string(data)) {
+					t.Fatalf("the error repeats the payload: %v", err)
+				}
 			}
 			return
 		}
