@@ -146,6 +146,9 @@ type decoder struct {
 	problems *Problems
 	aliases  map[*ast.AliasNode]ast.Node
 	public   *Decoding // what NodeDecoder hooks are given; nil until one is met
+	// strTagged holds the strings written with !!str, which stay strings
+	// however they read.
+	strTagged map[ast.Node]bool
 }
 
 // yamlDecoder is implemented by types that decode themselves. n is resolved
@@ -216,7 +219,12 @@ func (d *decoder) resolveTag(t *ast.TagNode, path string) ast.Node {
 			} else if l, ok := inner.(*ast.LiteralNode); ok && l.Value != nil {
 				v = l.Value.Value
 			}
-			return &ast.StringNode{BaseNode: &ast.BaseNode{}, Token: tk, Value: v}
+			sn := &ast.StringNode{BaseNode: &ast.BaseNode{}, Token: tk, Value: v}
+			if d.strTagged == nil {
+				d.strTagged = map[ast.Node]bool{}
+			}
+			d.strTagged[sn] = true
+			return sn
 		}
 		return inner
 	case "!!map", "!!seq", "!!int", "!!float", "!!bool", "!!null", "!!omap", "!!timestamp":
@@ -766,7 +774,7 @@ func (d *decoder) generic(n ast.Node, path string) any {
 		return nil
 	case *ast.StringNode, *ast.LiteralNode:
 		s, _ := stringValue(n)
-		if sn, ok := n.(*ast.StringNode); ok && sn.GetToken().Type == token.StringType && jsonNumber.MatchString(s) {
+		if tk := n.GetToken(); !d.strTagged[n] && tk != nil && tk.Type == token.StringType && jsonNumber.MatchString(s) {
 			// The YAML library reads an exponent without a fraction (1e-07,
 			// 1E+2) and integers past 64 bits as strings; YAML 1.2 and JSON
 			// read numbers, and a JSON file must read as JSON does.

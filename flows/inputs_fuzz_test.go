@@ -74,3 +74,17 @@ func FuzzParseInputs(f *testing.F) {
 		}
 	})
 }
+
+// TestParseInputsNumbers pins what FuzzParseInputs found: the YAML library
+// reads a plain 1e-07 (as Python's json.dumps writes it) or 1E+2 as a
+// string, and JSON as a number; a value quoted or tagged !!str stays text.
+func TestParseInputsNumbers(t *testing.T) {
+	in, err := flows.ParseInputs("inputs.yaml", []byte("a: 1e-07\nb: 1E+2\nc: !!str 1e5\nd: '1e5'\ne: 123456789012345678901234567890\nf: [2e3]\n"))
+	want := map[string]any{"a": 1e-07, "b": 100.0, "c": "1e5", "d": "1e5", "e": 1.2345678901234568e29, "f": []any{2000.0}}
+	if err != nil || !reflect.DeepEqual(in, want) {
+		t.Fatalf("%#v, %v; want %#v", in, err, want)
+	}
+	if _, err := flows.ParseInputs("inputs.yaml", []byte("big: 1e400\n")); err == nil || !strings.Contains(err.Error(), "inputs.yaml:1:6: big: 1e400 is out of range") {
+		t.Fatalf("1e400: %v", err)
+	}
+}
