@@ -226,6 +226,7 @@ func FuzzStatusWords(f *testing.F) {
 		{strings.Repeat("a", 299) + "ü", `Bearer error_description="a \"quoted\" word\\", error=x`, "Sun, 06 Nov 1994 08:49:37 GMT"},
 		{`{"title":"` + strings.Repeat("long ", 100) + `"}`, `Basic realm="x"`, "99999999999"},
 		{"", `Bearer error="`, "-1"},
+		{"", "", "9300000000"}, // 295 years: past what a Duration holds in nanoseconds
 		{"<html><body>502 Bad Gateway</body></html>", `bearer ERROR=invalid_request,error_description=no`, " 30 "},
 	} {
 		f.Add([]byte(seed.body), seed.challenge, seed.retry)
