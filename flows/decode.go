@@ -146,6 +146,9 @@ type decoder struct {
 	problems *Problems
 	aliases  map[*ast.AliasNode]ast.Node
 	public   *Decoding // what NodeDecoder hooks are given; nil until one is met
+	// strTagged holds the strings written with !!str, which stay strings
+	// however they read.
+	strTagged map[ast.Node]bool
 }
 
 // yamlDecoder is implemented by types that decode themselves. n is resolved
@@ -216,13 +219,20 @@ func (d *decoder) resolveTag(t *ast.TagNode, path string) ast.Node {
 			} else if l, ok := inner.(*ast.LiteralNode); ok && l.Value != nil {
 				v = l.Value.Value
 			}
-			return &ast.StringNode{BaseNode: &ast.BaseNode{}, Token: tk, Value: v}
+			sn := &ast.StringNode{BaseNode: &ast.BaseNode{}, Token: tk, Value: v}
+			if d.strTagged == nil {
+				d.strTagged = map[ast.Node]bool{}
+			}
+			d.strTagged[sn] = true
+			return sn
 		}
 		return inner
 	case "!!map", "!!seq", "!!int", "!!float", "!!bool", "!!null", "!!omap", "!!timestamp":
 		return t.Value
 	}
-	d.errAt(t, path, "unsupported tag %s; Outflow reads plain YAML values only, remove the tag", tag)
+	// The tag is not repeated: an unquoted password that starts with !
+	// reads as one.
+	d.errAt(t, path, "unsupported tag; Outflow reads plain YAML values only: remove the tag, or quote the value if it is text that starts with !")
 	return nil
 }
 
@@ -732,6 +742,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// jsonNumber is a number as JSON writes it.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+
 // generic decodes a value of any shape into maps, lists and scalars that
 // encode to JSON, recording the position of every part.
 func (d *decoder) generic(n ast.Node, path string) any {
@@ -760,6 +773,17 @@ func (d *decoder) generic(n ast.Node, path string) any {
 		return nil
 	case *ast.StringNode, *ast.LiteralNode:
 		s, _ := stringValue(n)
+		if tk := n.GetToken(); !d.strTagged[n] && tk != nil && tk.Type == token.StringType && jsonNumber.MatchString(s) {
+			// The YAML library reads an exponent without a fraction (1e-07,
+			// 1E+2) and integers past 64 bits as strings; YAML 1.2 and JSON
+			// read numbers, and a JSON file must read as JSON does.
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				d.errAt(n, path, "%s is out of range for a number; quote it to make it a string", s)
+				return nil
+			}
+			return f
+		}
 		d.noteString(n, path, s)
 		return s
 	case *ast.MappingNode, *ast.MappingValueNode:

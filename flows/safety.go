@@ -292,7 +292,9 @@ func (g *astGuard) walk(n ast.Node, depth int) measure {
 		name := anchorName(x.Value)
 		target, ok := g.anchors[name]
 		if !ok {
-			g.fail(x, "alias *%s refers to no anchor; define &%s on a value before this alias, in the same document", name, name)
+			// The name is not repeated: an unquoted password that starts
+			// with * reads as an alias.
+			g.fail(x, "this alias (*) refers to no anchor; define the anchor (&) on a value before the alias, in the same document, or quote the value if it is text that starts with *")
 			return measure{}
 		}
 		g.aliases[x] = target

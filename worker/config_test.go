@@ -319,7 +319,7 @@ profiles:
 
 	for name, c := range map[string]struct{ text, want, not string }{
 		"unknown tag": {"name: a\ngroups: [a]\ntemporal: !vault {address: t:1}\n",
-			"agent.yaml:3:11: temporal: unsupported tag !vault; Outflow reads plain YAML values only, remove the tag", ""},
+			"agent.yaml:3:11: temporal: unsupported tag; Outflow reads plain YAML values only: remove the tag, or quote the value if it is text that starts with !", ""},
 		"secret in place": {"name: a\ngroups: [a]\nsecrets:\n  vault:\n    address: https://v\n    token: hunter2-s3cret\n",
 			"agent.yaml:6:12: secrets.vault.token: write secrets by reference, such as {secret: env:NAME}; the config never holds a secret itself", "hunter2-s3cret"},
 		"dotted profile": {"name: a\ngroups: [a]\nprofiles:\n  partner.v2: {}\n",

@@ -46,6 +46,12 @@ func (s *SecretRef) DecodeYAML(d *flows.Decoding, n ast.Node, path string) {
 		}
 		return
 	}
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
+		// A number is as likely the secret itself (a PIN) as a string is.
+		d.ErrAt(n, path, "write secrets by reference, such as {secret: env:NAME}; the config never holds a secret itself")
+		return
+	}
 	type plain SecretRef
 	d.Decode(n, (*plain)(s), path)
 	sp := path + ".secret"

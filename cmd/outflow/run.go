@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
 	"github.com/outflow-dev/outflow/engine"
@@ -358,8 +357,10 @@ func parseInputs(f *runFlags) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := yaml.Unmarshal(b, &inputs); err != nil {
-			return nil, fmt.Errorf("reading inputs from %s: %w", f.inputsFile, err)
+		// The project loader's guards and value rules; never a nil map,
+		// which --input would write into.
+		if inputs, err = flows.ParseInputs(f.inputsFile, b); err != nil {
+			return nil, fmt.Errorf("reading inputs: %w", err)
 		}
 	}
 	for _, kv := range f.inputs {

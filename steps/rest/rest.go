@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -536,19 +538,26 @@ func statusExpected(code int, expect []int) bool {
 }
 
 // PartnerWords extracts a short message from an error body: a JSON message
-// field when there is one, else the text.
+// field when there is one, else the text, at most 300 characters of UTF-8.
 func PartnerWords(data []byte) string {
 	var v map[string]any
 	if json.Unmarshal(data, &v) == nil {
 		for _, k := range []string{"message", "error_description", "error", "detail", "title"} {
 			if s, ok := v[k].(string); ok && s != "" {
-				return s
+				return shortWords(s)
 			}
 		}
 	}
-	s := strings.TrimSpace(string(data))
-	if len(s) > 300 {
-		s = s[:300] + "…"
+	return shortWords(string(data))
+}
+
+// shortWords trims a partner's text to 300 characters and makes it UTF-8,
+// as a Temporal failure message must be: a partner may answer in Latin-1,
+// and cutting at a byte count may split a character.
+func shortWords(s string) string {
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
+	if utf8.RuneCountInString(s) > 300 {
+		s = string([]rune(s)[:300]) + "…"
 	}
 	return s
 }
@@ -567,6 +576,9 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		if n > math.MaxInt64/int(time.Second) {
+			return 0, false // past what a delay can hold: not honoured, the retry policy applies
+		}
 		return time.Duration(n) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
@@ -597,6 +609,9 @@ func classifyTransportError(ctx context.Context, err error) (typ string, retry b
 }
 
 func newAppError(msg, typ string, retry bool, details any, next time.Duration) error {
+	// A message that is not UTF-8 (a partner's status line or header in
+	// Latin-1) cannot be sent to Temporal: the failure would be lost.
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
 	opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, NextRetryDelay: next}
 	if details != nil {
 		opts.Details = []any{details}

@@ -74,7 +74,9 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
 		typ, retry, err = rest.TimedOut(ctx, typ, retry, err)
 		opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, Details: []any{res}}
-		return nil, temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
+		// Temporal carries only UTF-8 messages; a partner's status line
+		// may be Latin-1.
+		return nil, temporal.NewApplicationErrorWithOptions(strings.ToValidUTF8(err.Error(), "\uFFFD"), typ, opts)
 	}
 	if req.Connection == nil {
 		return fail(engine.ErrConfig, false, errors.New("no connection given"))
