@@ -32,9 +32,9 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 				tlsInfo += " mTLS"
 			}
 			if s.TLS.Resumed {
-				tlsInfo += " resumed"
+				tlsInfo += ", resumed"
 			} else if !s.TLS.NewConnection {
-				tlsInfo += " reused"
+				tlsInfo += ", reused"
 			}
 		}
 		attempts := ""
@@ -93,6 +93,9 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 				fmt.Fprintf(w, "  tls:      %s %s", s.TLS.Version, s.TLS.CipherSuite)
 				if s.TLS.ClientCertificate != nil {
 					fmt.Fprintf(w, ", client cert %q (expires %s)", s.TLS.ClientCertificate.Subject, s.TLS.ClientCertificate.NotAfter.Format("2006-01-02"))
+					if s.TLS.ClientAuth == ClientAuthMTLSResumed {
+						fmt.Fprint(w, ", presented on the full handshake this session resumed")
+					}
 				}
 				fmt.Fprintln(w)
 				for _, n := range s.TLS.Notes {
