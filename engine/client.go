@@ -39,6 +39,9 @@ type Client struct {
 type RunOptions struct {
 	// WorkflowID defaults to "<flow>-<unix nanos>".
 	WorkflowID string
+	// Steps, when set, is what earlier steps gave, as expressions see it
+	// under steps: for a plan that runs one step of a flow alone.
+	Steps map[string]any
 }
 
 // EnsureSearchAttributes registers Outflow's search attributes on the
@@ -94,7 +97,15 @@ func (c *Client) Start(ctx context.Context, plan *Plan, inputs map[string]any, o
 		so.TypedSearchAttributes = temporal.NewSearchAttributes(
 			SearchAttrFlow.ValueSet(plan.Name), SearchAttrStatus.ValueSet(StatusRunning))
 	}
-	run, err := c.Temporal.ExecuteWorkflow(ctx, so, WorkflowName, RunInput{Plan: plan, Inputs: inputs, SearchAttributes: sa})
+	in := RunInput{Plan: plan, Inputs: inputs, SearchAttributes: sa}
+	if opts.Steps != nil {
+		rs, err := resumeWithSteps(plan, inputs, opts.Steps, id)
+		if err != nil {
+			return nil, fmt.Errorf("starting %s %q: %w", strings.ToLower(plan.Kind), plan.Name, err)
+		}
+		in.Inputs, in.Resume = nil, rs
+	}
+	run, err := c.Temporal.ExecuteWorkflow(ctx, so, WorkflowName, in)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s %q: %w", strings.ToLower(plan.Kind), plan.Name, err)
 	}

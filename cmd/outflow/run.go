@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +30,8 @@ type runFlags struct {
 	id         string
 	step       string
 	detach     bool
+	// stepsFile holds what earlier steps gave, for --step.
+	stepsFile string
 }
 
 func runCmd(g *globalFlags) *cobra.Command {
@@ -60,7 +64,9 @@ test what it expected and what the run gave; the exit status is 1 when any
 test fails.
 
 Given the name of an action or flow (or a file defining one), test runs it
-for real, as run does, and prints its execution details; --step runs one step.
+for real, as run does, and prints its execution details; --step runs one step,
+given what it reads from earlier steps with --input steps.ID.FIELD=VALUE
+(a JSON value, or text) or --steps FILE.
 
 With --record TEST, test runs the test's target for real once and writes what
 the partner answered into the test's mocks, without credentials, cookies or
@@ -80,14 +86,15 @@ API keys. See docs/testing.md.`,
 			if !isTest {
 				return runPlanCmd(cmd, g, f, args[0], f.step)
 			}
-			if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" {
-				return errors.New("--step, --input and --inputs apply to a real run of an action or flow; a test's inputs are in its document")
+			if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" || f.stepsFile != "" {
+				return errors.New("--step, --steps, --input and --inputs apply to a real run of an action or flow; a test's inputs are in its document")
 			}
 			return offlineTestCmd(cmd, proj, tests, f.asJSON)
 		},
 	}
 	addRunFlags(cmd, f)
-	cmd.Flags().StringVar(&f.step, "step", "", "run only this step; give what it reads from earlier steps with --input")
+	cmd.Flags().StringVar(&f.step, "step", "", "run only this step; give what it reads from earlier steps with --input steps.ID.FIELD=VALUE or --steps")
+	cmd.Flags().StringVar(&f.stepsFile, "steps", "", "with --step: JSON or YAML file of what earlier steps gave, as expressions see it under steps ({customer: {outputs: {id: \"7\"}}})")
 	cmd.Flags().BoolVar(&record, "record", false, "run the test's target for real and save the partner's answers as its mocks")
 	return cmd
 }
@@ -300,12 +307,22 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 	if err != nil {
 		return err
 	}
+	var given map[string]any
 	if step != "" {
 		// A single step reads what earlier steps would have given it from
-		// the inputs; the plan declares none, so accept them all.
-		plan.Inputs = nil
+		// steps.…: those come apart from the inputs.
+		if given, err = stepData(proj, name, f, inputs); err != nil {
+			return err
+		}
+		plan.Inputs = engine.LooseInputs(plan.Inputs, inputs)
+	} else {
+		if f.stepsFile != "" {
+			return errors.New("--steps gives earlier steps' data to one step run alone: add --step ID")
+		}
 		for k := range inputs {
-			plan.Inputs = append(plan.Inputs, engine.InputSpec{Name: k})
+			if strings.HasPrefix(k, "steps.") {
+				return fmt.Errorf("--input %s: earlier steps' data is given to one step run alone (outflow test FLOW --step ID); a whole run makes its own", k)
+			}
 		}
 	}
 	out := cmd.OutOrStdout()
@@ -317,7 +334,7 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 	if st.server != nil && !f.asJSON {
 		fmt.Fprintf(cmd.ErrOrStderr(), "embedded Temporal server at %s\n", st.server.FrontendAddress())
 	}
-	run, err := st.client.Start(ctx, plan, inputs, engine.RunOptions{WorkflowID: f.id})
+	run, err := st.client.Start(ctx, plan, inputs, engine.RunOptions{WorkflowID: f.id, Steps: given})
 	if err != nil {
 		return err
 	}
@@ -352,6 +369,57 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 		return exitError{1}
 	}
 	return nil
+}
+
+// stepData takes what earlier steps gave out of the inputs of a one-step
+// run (names steps.ID.FIELD…, values read as JSON when they are JSON, else
+// as text) and out of --steps FILE, and checks that each names a step of
+// the flow or action.
+func stepData(proj *flows.Project, name string, f *runFlags, inputs map[string]any) (map[string]any, error) {
+	steps := map[string]any{}
+	if f.stepsFile != "" {
+		b, err := os.ReadFile(f.stepsFile)
+		if err != nil {
+			return nil, err
+		}
+		if err := yaml.Unmarshal(b, &steps); err != nil {
+			return nil, fmt.Errorf("reading earlier steps' data from %s: %w", f.stepsFile, err)
+		}
+		if steps == nil {
+			steps = map[string]any{}
+		}
+	}
+	var paths []string
+	for k := range inputs {
+		if strings.HasPrefix(k, "steps.") {
+			paths = append(paths, k)
+		}
+	}
+	sort.Strings(paths)
+	for _, k := range paths {
+		v := inputs[k]
+		delete(inputs, k)
+		if s, ok := v.(string); ok {
+			var parsed any
+			if json.Unmarshal([]byte(s), &parsed) == nil {
+				v = parsed
+			}
+		}
+		if err := engine.SetStepValue(steps, strings.TrimPrefix(k, "steps."), v); err != nil {
+			return nil, fmt.Errorf("--input %s: %w", k, err)
+		}
+	}
+	full, err := proj.Plan(name)
+	if err != nil {
+		return nil, err
+	}
+	ids := engine.StepIDs(full.Steps)
+	for id := range steps {
+		if !slices.Contains(ids, id) {
+			return nil, fmt.Errorf("steps.%s: %s %q has no step %q (steps: %s)", id, strings.ToLower(full.Kind), full.Name, id, strings.Join(ids, ", "))
+		}
+	}
+	return steps, nil
 }
 
 func planAgents(p *engine.Plan) []string {
