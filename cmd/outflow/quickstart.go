@@ -124,7 +124,11 @@ func runQuickstart(ctx context.Context, g *globalFlags, dir string, inputs map[s
 	if !asJSON {
 		fmt.Fprintf(errOut, "example partner at https://%s%s (requires a client certificate)\n", qs.partner.Addr, plan.Connections[quickstartConnection].BasePath)
 	}
-	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan)})
+	logger, err := commandLogger(errOut, "")
+	if err != nil {
+		return nil, qs.partner, err
+	}
+	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan), logger: logger})
 	if err != nil {
 		return nil, qs.partner, err
 	}

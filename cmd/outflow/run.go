@@ -32,6 +32,8 @@ type runFlags struct {
 	detach     bool
 	// stepsFile holds what earlier steps gave, for --step.
 	stepsFile string
+	// logLevel shows the embedded worker's and the SDK's logs.
+	logLevel string
 }
 
 func runCmd(g *globalFlags) *cobra.Command {
@@ -185,7 +187,11 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 		agents = append(agents, planAgents(tc.Plan)...)
 	}
 	errOut := cmd.ErrOrStderr()
-	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: agents, log: errOut})
+	logger, err := commandLogger(errOut, f.logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: agents, log: errOut, logger: logger})
 	if err != nil {
 		return err
 	}
@@ -237,6 +243,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	cmd.Flags().StringArrayVarP(&f.inputs, "input", "i", nil, "input as name=value (repeatable); values are converted to the declared input type")
 	cmd.Flags().StringVar(&f.inputsFile, "inputs", "", "JSON or YAML file of inputs")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the whole execution record as JSON")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "", "also print the Temporal SDK's and the embedded worker's logs at this level: debug, info, warn or error (default: only errors the progress lines do not report)")
 }
 
 // resolveTarget turns FLOW (a name or a YAML file) into a project and a name.
@@ -326,7 +333,11 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 		}
 	}
 	out := cmd.OutOrStdout()
-	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan), log: cmd.ErrOrStderr()})
+	logger, err := commandLogger(cmd.ErrOrStderr(), f.logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan), log: cmd.ErrOrStderr(), logger: logger})
 	if err != nil {
 		return err
 	}
