@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -250,13 +251,32 @@ type Execution struct {
 // ListOptions filter a listing.
 type ListOptions struct {
 	Flow   string
-	Status string // running | succeeded | failed
+	Status string // one of ListStatuses
 	Since  time.Duration
 	Limit  int
 }
 
+// ListStatuses are the statuses executions can be listed by: the values of
+// the OutflowStatus search attribute.
+var ListStatuses = []string{StatusRunning, StatusSucceeded, StatusFailed}
+
+// Check reports a filter that cannot match anything, such as an unknown
+// status, instead of letting it list nothing.
+func (o ListOptions) Check() error {
+	if o.Status != "" && !slices.Contains(ListStatuses, o.Status) {
+		return fmt.Errorf("unknown status %q: executions are listed by status %s", o.Status, strings.Join(ListStatuses, ", "))
+	}
+	if o.Since < 0 {
+		return fmt.Errorf("since %s is negative", o.Since)
+	}
+	return nil
+}
+
 // List lists Outflow executions, newest first.
 func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
 	q := []string{fmt.Sprintf("WorkflowType = %q", WorkflowName)}
 	if o.Flow != "" {
 		q = append(q, fmt.Sprintf("OutflowFlow = %q", o.Flow))

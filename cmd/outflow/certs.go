@@ -24,17 +24,21 @@ import (
 )
 
 // parseWithin reads "30d", "12h" or "720h".
-func parseWithin(s string) (time.Duration, error) {
+func parseWithin(s string) (time.Duration, error) { return parseDays("within", s) }
+
+// parseDays reads the value of a window flag: a number of days ("30d") or
+// a Go duration ("12h", "90m").
+func parseDays(flag, s string) (time.Duration, error) {
 	if strings.HasSuffix(s, "d") {
 		n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
 		if err != nil || n < 0 {
-			return 0, fmt.Errorf("--within %q: want a number of days like 30d or a duration like 72h", s)
+			return 0, fmt.Errorf("--%s %q: want a number of days like 30d or a duration like 72h", flag, s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("--within %q: want a number of days like 30d or a duration like 72h", s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--%s %q: want a number of days like 30d or a duration like 72h", flag, s)
 	}
 	return d, nil
 }
