@@ -65,15 +65,16 @@ func certsCmd(g *globalFlags) *cobra.Command {
 			pw, kpw := "", ""
 			if password != "" {
 				if pw, err = res.Resolve(cmd.Context(), password); err != nil {
-					return err
+					return fmt.Errorf("--password takes a secret reference such as env:NAME or file:PATH: %w", err)
 				}
 			}
 			if keyPassword != "" {
 				if kpw, err = res.Resolve(cmd.Context(), keyPassword); err != nil {
-					return err
+					return fmt.Errorf("--key-password takes a secret reference such as env:NAME or file:PATH: %w", err)
 				}
 			}
 			rep := keystore.Inspect(data, pw, kpw, alias, time.Now(), w)
+			rep.NameSettings("--password", "--key-password")
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

@@ -7,9 +7,11 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,7 +42,17 @@ type Error struct {
 	Err error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("resolving secret %q: %v", e.Ref, e.Err) }
+func (e *Error) Error() string {
+	if e.Ref == "" {
+		return fmt.Sprintf("resolving secret: %v", e.Err)
+	}
+	return fmt.Sprintf("resolving secret %q: %v", e.Ref, e.Err)
+}
+
+// Schemes are the names of the secret providers Outflow has; a worker has
+// those it is configured for. They are safe to repeat in a message.
+var Schemes = []string{"env", "file", "vault", "cyberark"}
+
 func (e *Error) Unwrap() error { return e.Err }
 
 // New returns a resolver with the env and file providers; relative file paths
@@ -81,14 +93,21 @@ func (r *Resolver) Register(scheme string, p Provider) {
 
 // Resolve returns the value of a reference such as "env:PARTNER_PASSWORD".
 func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
+	// Something that is not a reference may be the secret itself, given
+	// where a reference was wanted: it is never repeated in the error.
 	scheme, name, ok := strings.Cut(ref, ":")
 	if !ok || name == "" {
-		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or cyberark:SAFE/OBJECT")}
+		return "", &Error{Err: errors.New("the value given is not a secret reference (it is not repeated here, since it may be the secret itself): " +
+			"a reference looks like env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or cyberark:SAFE/OBJECT")}
 	}
 	r.mu.RLock()
 	p, seen := r.providers[scheme], r.seen
 	r.mu.RUnlock()
 	if p == nil {
+		if !slices.Contains(Schemes, scheme) {
+			return "", &Error{Err: fmt.Errorf("the value given does not start with a secret provider of this worker (%s) and is not repeated here, since it may be the secret itself",
+				strings.Join(r.schemes(), ", "))}
+		}
 		hint := ""
 		if scheme == "vault" || scheme == "cyberark" {
 			hint = fmt.Sprintf("; configure secrets.%s in the worker's config (outflow worker --config)", scheme)
