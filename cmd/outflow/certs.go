@@ -246,15 +246,23 @@ func checkProfiles(ctx context.Context, proj *flows.Project, within time.Duratio
 // problems for `outflow validate`: errors fail validation, warnings do not.
 func certProblems(ctx context.Context, proj *flows.Project) []validateFinding {
 	var out []validateFinding
+	// Each problem is positioned at the field it is about (keystore.path,
+	// keystore.password, ...), not at the profile's first line.
+	at := func(c steps.ProfileCheck, field string) string {
+		if pos := proj.Position(flows.KindProtocolProfile, c.Profile, field); pos != "" {
+			return pos
+		}
+		return c.Source
+	}
 	for _, c := range checkProfiles(ctx, proj, 30*24*time.Hour) {
 		for _, p := range c.Problems {
 			if p.Severity == keystore.SeverityInfo {
 				continue
 			}
-			out = append(out, validateFinding{where: c.Source, profile: c.Profile, severity: string(p.Severity), message: p.Message})
+			out = append(out, validateFinding{where: at(c, c.Field(p)), profile: c.Profile, severity: string(p.Severity), message: p.Message})
 		}
 		if c.NotChecked != "" {
-			out = append(out, validateFinding{where: c.Source, profile: c.Profile, severity: "note", message: c.NotChecked})
+			out = append(out, validateFinding{where: at(c, c.NotCheckedField), profile: c.Profile, severity: "note", message: c.NotChecked})
 		}
 	}
 	return out
