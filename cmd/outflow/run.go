@@ -446,10 +446,13 @@ func planAgents(p *engine.Plan) []string {
 }
 
 // stepPrinter prints each step once when it ends (and when it starts waiting).
+// A step that holds others (an action call, a foreach, a parallel step) is
+// printed after the steps inside it that ended by the same update: it ended
+// after them.
 func stepPrinter(w io.Writer) func(*engine.Record) {
 	printed := map[string]string{}
 	return func(r *engine.Record) {
-		for _, s := range r.Steps {
+		for _, s := range progressOrder(r) {
 			if printed[s.ID] == s.Status {
 				continue
 			}
@@ -472,7 +475,7 @@ func stepPrinter(w io.Writer) func(*engine.Record) {
 			if s.Response != nil {
 				line += fmt.Sprintf(" %d", s.Response.StatusCode)
 			}
-			line += fmt.Sprintf(" %s", time.Duration(s.Duration).Round(100*time.Microsecond))
+			line += " " + engine.FormatDuration(time.Duration(s.Duration))
 			if n := len(s.Pages); n > 0 {
 				line += fmt.Sprintf(" (%d pages)", n)
 			}
@@ -482,6 +485,48 @@ func stepPrinter(w io.Writer) func(*engine.Record) {
 			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// progressOrder is the record's steps with each step that holds others
+// moved after the last of them (the record lists a holder first, then what
+// runs inside it).
+func progressOrder(r *engine.Record) []*engine.StepRecord {
+	holding := holderIDs(r)
+	inside := func(id, holder string) bool {
+		return strings.HasPrefix(id, holder+"/") || strings.HasPrefix(id, holder+"[")
+	}
+	out := make([]*engine.StepRecord, 0, len(r.Steps))
+	var open []*engine.StepRecord
+	for _, s := range r.Steps {
+		for len(open) > 0 && !inside(s.ID, open[len(open)-1].ID) {
+			out = append(out, open[len(open)-1])
+			open = open[:len(open)-1]
+		}
+		if holding[s.ID] {
+			open = append(open, s)
+		} else {
+			out = append(out, s)
+		}
+	}
+	for i := len(open) - 1; i >= 0; i-- {
+		out = append(out, open[i])
+	}
+	return out
+}
+
+// holderIDs are the paths of the record's steps that hold others: every
+// prefix of a step path that ends before a "/" or "[" ("ack" and "ack[2]"
+// of "ack[2]/post").
+func holderIDs(r *engine.Record) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range r.Steps {
+		for i := 0; i < len(s.ID); i++ {
+			if s.ID[i] == '/' || s.ID[i] == '[' {
+				out[s.ID[:i]] = true
+			}
+		}
+	}
+	return out
 }
 
 var _ = context.Background
