@@ -95,3 +95,18 @@ func TestReadableBodyLeavesOtherTextAlone(t *testing.T) {
 		}
 	}
 }
+
+// The progress query leaves bodies out, not their sizes.
+func TestProgressKeepsBodySizes(t *testing.T) {
+	rec := &Record{Steps: []*StepRecord{
+		{ID: "get", Status: StatusSucceeded, Response: &ResponseSummary{StatusCode: 200, BodySize: 61, Body: `{"id":"42","name":"Customer 42","tier":"bronze","since":"2020"}`}},
+		{ID: "big", Status: StatusSucceeded, Response: &ResponseSummary{StatusCode: 200, BodySize: 1 << 30, BodyTruncated: true, BodyLimit: 262144, Body: "…"}},
+	}}
+	p := rec.Progress()
+	if r := p.Steps[0].Response; r.BodySize != 61 || r.Body != "" || r.StatusCode != 200 {
+		t.Errorf("progress of get: %+v", r)
+	}
+	if r := p.Steps[1].Response; r.BodySize != 1<<30 || !r.BodyTruncated || r.BodyLimit != 262144 || r.Body != "" {
+		t.Errorf("progress of big: %+v", r)
+	}
+}
