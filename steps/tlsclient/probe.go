@@ -104,8 +104,14 @@ func (p *Probe) gotConnection(info httptrace.GotConnInfo) {
 	}
 }
 
+// handshakeDone records the handshake of the connection this probe's
+// request dialed. That is not always the connection the request goes over:
+// when a pooled one frees up first, the request takes it, and the dialed
+// one, handshaking still, goes to the pool for a later request.
 func (p *Probe) handshakeDone(state tls.ConnectionState, err error) {
-	c := p.connection()
+	p.mu.Lock()
+	c := p.dialing
+	p.mu.Unlock()
 	if c == nil {
 		return
 	}
