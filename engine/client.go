@@ -45,6 +45,9 @@ type Client struct {
 type RunOptions struct {
 	// WorkflowID defaults to "<flow>-<unix nanos>".
 	WorkflowID string
+	// Steps, when set, is what earlier steps gave, as expressions see it
+	// under steps: for a plan that runs one step of a flow alone.
+	Steps map[string]any
 }
 
 // EnsureSearchAttributes registers Outflow's search attributes on the
@@ -100,7 +103,15 @@ func (c *Client) Start(ctx context.Context, plan *Plan, inputs map[string]any, o
 		so.TypedSearchAttributes = temporal.NewSearchAttributes(
 			SearchAttrFlow.ValueSet(plan.Name), SearchAttrStatus.ValueSet(StatusRunning))
 	}
-	run, err := c.Temporal.ExecuteWorkflow(ctx, so, WorkflowName, RunInput{Plan: plan, Inputs: inputs, SearchAttributes: sa})
+	in := RunInput{Plan: plan, Inputs: inputs, SearchAttributes: sa}
+	if opts.Steps != nil {
+		rs, err := resumeWithSteps(plan, inputs, opts.Steps, id)
+		if err != nil {
+			return nil, fmt.Errorf("starting %s %q: %w", strings.ToLower(plan.Kind), plan.Name, err)
+		}
+		in.Inputs, in.Resume = nil, rs
+	}
+	run, err := c.Temporal.ExecuteWorkflow(ctx, so, WorkflowName, in)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s %q: %w", strings.ToLower(plan.Kind), plan.Name, err)
 	}
@@ -316,8 +327,25 @@ func executionStatus(e *workflowpb.WorkflowExecutionInfo) string {
 	return strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
 }
 
+// Check reports a filter that cannot match anything, such as an unknown
+// status, instead of letting it list nothing.
+func (o ListOptions) Check() error {
+	if o.Status != "" {
+		if _, err := statusQuery(o.Status); err != nil {
+			return err
+		}
+	}
+	if o.Since < 0 {
+		return fmt.Errorf("since %s is negative", o.Since)
+	}
+	return nil
+}
+
 // List lists Outflow executions, newest first.
 func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
 	q := []string{fmt.Sprintf("WorkflowType = %q", WorkflowName)}
 	if o.Flow != "" {
 		q = append(q, fmt.Sprintf("OutflowFlow = %q", o.Flow))

@@ -191,8 +191,8 @@ func (s *StepRecord) dropDetails() {
 }
 
 // Progress is a small copy of the record for following a run: each step's
-// path, kind, status, attempts, status code, duration, worker and error,
-// without requests, responses or TLS facts.
+// path, kind, status, attempts, status code and body size, duration, worker
+// and error, without requests, bodies, headers or TLS facts.
 func (r *Record) Progress() *Record {
 	p := *r
 	p.Inputs, p.Outputs = nil, nil
@@ -201,7 +201,9 @@ func (r *Record) Progress() *Record {
 		c := *s
 		c.Request, c.TLS, c.Outputs, c.Timings = nil, nil, nil, nil
 		if s.Response != nil {
-			c.Response = &ResponseSummary{StatusCode: s.Response.StatusCode}
+			// The sizes are small and say what the body was; the body is not.
+			c.Response = &ResponseSummary{StatusCode: s.Response.StatusCode, BodySize: s.Response.BodySize,
+				BodyTruncated: s.Response.BodyTruncated, BodyLimit: s.Response.BodyLimit}
 		}
 		p.Steps[i] = &c
 	}

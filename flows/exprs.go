@@ -111,6 +111,10 @@ func compileError(err error) (string, int) {
 		// The expression language appends its own (line:column) within the
 		// expression; the problem's position already points at it.
 		msg = strings.TrimSpace(exprLocation.ReplaceAllString(msg, ""))
+		if strings.Contains(msg, `Operator("=")`) {
+			// A single = is the commonest slip in a condition.
+			msg += "; did you mean ==? Expressions compare with ==, and a single = is not an operator"
+		}
 		return "invalid expression " + quoteExpr(ee.Code) + ": " + msg, ee.Offset
 	}
 	return "invalid expression: " + firstLine(err.Error()), 0

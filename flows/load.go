@@ -382,6 +382,13 @@ func parseGuarded(name string, data []byte) ([]guardedDoc, Problems) {
 	file, err := parse(tokens)
 	if err != nil {
 		at, msg := syntaxProblem(err)
+		if q, end := unclosedQuote(tokens, at); q != nil {
+			// The parser trips where the runaway text ends, lines later;
+			// the mistake is where it starts.
+			return nil, problem(pos{q.Position.Line, q.Position.Column},
+				"invalid YAML: the quoted text that starts here is not closed on its line, so it runs on to line %d, where the parser stopped (%s); add the closing %s on line %d",
+				end, strings.TrimPrefix(msg, "invalid YAML: "), quoteChar(q), q.Position.Line)
+		}
 		return nil, problem(at, "%s", msg)
 	}
 	var docs []guardedDoc
@@ -442,6 +449,42 @@ func syntaxProblem(err error) (pos, string) {
 		return at, "invalid YAML: " + firstLine(se.Message)
 	}
 	return pos{}, "invalid YAML: " + firstLine(err.Error())
+}
+
+// unclosedQuote finds the quoted scalar a syntax error at `at` most likely
+// comes from: one that spans lines (rare on purpose in a flow) and ends on
+// the error's line or the one before it. A missing closing quote makes the
+// scalar run on to the next quote, and the parser fails there. It returns
+// the scalar's token and the line it ends on.
+func unclosedQuote(tokens token.Tokens, at pos) (*token.Token, int) {
+	if at.Line == 0 {
+		return nil, 0
+	}
+	var found *token.Token
+	foundEnd := 0
+	for _, tk := range tokens {
+		if tk.Position == nil || tk.Position.Line > at.Line {
+			break
+		}
+		if tk.Type != token.DoubleQuoteType && tk.Type != token.SingleQuoteType {
+			continue
+		}
+		lines := strings.Count(strings.TrimSpace(tk.Origin), "\n")
+		if lines == 0 {
+			continue
+		}
+		if end := tk.Position.Line + lines; end == at.Line || end == at.Line-1 {
+			found, foundEnd = tk, end
+		}
+	}
+	return found, foundEnd
+}
+
+func quoteChar(tk *token.Token) string {
+	if tk.Type == token.SingleQuoteType {
+		return "'"
+	}
+	return `"`
 }
 
 func firstLine(s string) string {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,10 @@ type runFlags struct {
 	// beforeRun, when set, sees the compiled plan before anything starts;
 	// an error stops the command.
 	beforeRun func(plan *engine.Plan) error
+	// stepsFile holds what earlier steps gave, for --step.
+	stepsFile string
+	// logLevel shows the embedded worker's and the SDK's logs.
+	logLevel string
 }
 
 func runCmd(g *globalFlags) *cobra.Command {
@@ -67,7 +72,9 @@ test what it expected and what the run gave; the exit status is 1 when any
 test fails.
 
 Given the name of an action or flow (or a file defining one), test runs it
-for real, as run does, and prints its execution details; --step runs one step.
+for real, as run does, and prints its execution details; --step runs one step,
+given what it reads from earlier steps with --input steps.ID.FIELD=VALUE
+(a JSON value, or text) or --steps FILE.
 
 With --record TEST, test runs the test's target for real once and writes what
 the partner answered into the test's mocks, without credentials, cookies or
@@ -99,8 +106,8 @@ into real calls. See docs/testing.md.`,
 				}
 				return runPlanCmd(cmd, g, f, args[0], f.step)
 			}
-			if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" {
-				return errors.New("--step, --input and --inputs apply to a real run of an action or flow; a test's inputs are in its document")
+			if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" || f.stepsFile != "" {
+				return errors.New("--step, --steps, --input and --inputs apply to a real run of an action or flow; a test's inputs are in its document")
 			}
 			if f.live {
 				return errors.New("--live applies to a run against real partners; tests run offline, answered by their mocks")
@@ -109,7 +116,8 @@ into real calls. See docs/testing.md.`,
 		},
 	}
 	addRunFlags(cmd, f)
-	cmd.Flags().StringVar(&f.step, "step", "", "run only this step; give what it reads from earlier steps with --input")
+	cmd.Flags().StringVar(&f.step, "step", "", "run only this step; give what it reads from earlier steps with --input steps.ID.FIELD=VALUE or --steps")
+	cmd.Flags().StringVar(&f.stepsFile, "steps", "", "with --step: JSON or YAML file of what earlier steps gave, as expressions see it under steps ({customer: {outputs: {id: \"7\"}}})")
 	cmd.Flags().BoolVar(&record, "record", false, "run the test's target for real and save the partner's answers as its mocks")
 	cmd.Flags().BoolVar(&f.live, "live", false, "allow a run against real partners (an action, a flow, --record) where CI=true")
 	return cmd
@@ -269,7 +277,11 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 		return err
 	}
 	errOut := cmd.ErrOrStderr()
-	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: agents, log: errOut})
+	logger, err := commandLogger(errOut, f.logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: agents, log: errOut, logger: logger})
 	if err != nil {
 		return err
 	}
@@ -321,6 +333,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	cmd.Flags().StringArrayVarP(&f.inputs, "input", "i", nil, "input as name=value (repeatable); values are converted to the declared input type")
 	cmd.Flags().StringVar(&f.inputsFile, "inputs", "", "JSON or YAML file of inputs")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the whole execution record as JSON")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "", "also print the Temporal SDK's and the embedded worker's logs at this level: debug, info, warn or error (default: only errors the progress lines do not report)")
 }
 
 // resolveTarget turns FLOW (a name or a YAML file) into a project and a name.
@@ -393,12 +406,22 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 	if err != nil {
 		return err
 	}
+	var given map[string]any
 	if step != "" {
 		// A single step reads what earlier steps would have given it from
-		// the inputs; the plan declares none, so accept them all.
-		plan.Inputs = nil
+		// steps.…: those come apart from the inputs.
+		if given, err = stepData(proj, name, f, inputs); err != nil {
+			return err
+		}
+		plan.Inputs = engine.LooseInputs(plan.Inputs, inputs)
+	} else {
+		if f.stepsFile != "" {
+			return errors.New("--steps gives earlier steps' data to one step run alone: add --step ID")
+		}
 		for k := range inputs {
-			plan.Inputs = append(plan.Inputs, engine.InputSpec{Name: k})
+			if strings.HasPrefix(k, "steps.") {
+				return fmt.Errorf("--input %s: earlier steps' data is given to one step run alone (outflow test FLOW --step ID); a whole run makes its own", k)
+			}
 		}
 	}
 	if f.beforeRun != nil {
@@ -407,7 +430,11 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 		}
 	}
 	out := cmd.OutOrStdout()
-	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan), log: cmd.ErrOrStderr()})
+	logger, err := commandLogger(cmd.ErrOrStderr(), f.logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan), log: cmd.ErrOrStderr(), logger: logger})
 	if err != nil {
 		return err
 	}
@@ -415,7 +442,7 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 	if st.server != nil && !f.asJSON {
 		fmt.Fprintf(cmd.ErrOrStderr(), "embedded Temporal server at %s\n", st.server.FrontendAddress())
 	}
-	run, err := st.client.Start(ctx, plan, inputs, engine.RunOptions{WorkflowID: f.id})
+	run, err := st.client.Start(ctx, plan, inputs, engine.RunOptions{WorkflowID: f.id, Steps: given})
 	if err != nil {
 		return err
 	}
@@ -452,6 +479,55 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 	return nil
 }
 
+// stepData takes what earlier steps gave out of the inputs of a one-step
+// run (names steps.ID.FIELD…, values read as JSON when they are JSON, else
+// as text) and out of --steps FILE, and checks that each names a step of
+// the flow or action.
+func stepData(proj *flows.Project, name string, f *runFlags, inputs map[string]any) (map[string]any, error) {
+	steps := map[string]any{}
+	if f.stepsFile != "" {
+		b, err := os.ReadFile(f.stepsFile)
+		if err != nil {
+			return nil, err
+		}
+		// Read with the project loader's guards, like --inputs files.
+		if steps, err = flows.ParseInputs(f.stepsFile, b); err != nil {
+			return nil, fmt.Errorf("reading earlier steps' data from %s: %w", f.stepsFile, err)
+		}
+	}
+	var paths []string
+	for k := range inputs {
+		if strings.HasPrefix(k, "steps.") {
+			paths = append(paths, k)
+		}
+	}
+	sort.Strings(paths)
+	for _, k := range paths {
+		v := inputs[k]
+		delete(inputs, k)
+		if s, ok := v.(string); ok {
+			var parsed any
+			if json.Unmarshal([]byte(s), &parsed) == nil {
+				v = parsed
+			}
+		}
+		if err := engine.SetStepValue(steps, strings.TrimPrefix(k, "steps."), v); err != nil {
+			return nil, fmt.Errorf("--input %s: %w", k, err)
+		}
+	}
+	full, err := proj.Plan(name)
+	if err != nil {
+		return nil, err
+	}
+	ids := engine.StepIDs(full.Steps)
+	for id := range steps {
+		if !slices.Contains(ids, id) {
+			return nil, fmt.Errorf("steps.%s: %s %q has no step %q (steps: %s)", id, strings.ToLower(full.Kind), full.Name, id, strings.Join(ids, ", "))
+		}
+	}
+	return steps, nil
+}
+
 func planAgents(p *engine.Plan) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -465,10 +541,13 @@ func planAgents(p *engine.Plan) []string {
 }
 
 // stepPrinter prints each step once when it ends (and when it starts waiting).
+// A step that holds others (an action call, a foreach, a parallel step) is
+// printed after the steps inside it that ended by the same update: it ended
+// after them.
 func stepPrinter(w io.Writer) func(*engine.Record) {
 	printed := map[string]string{}
 	return func(r *engine.Record) {
-		for _, s := range r.Steps {
+		for _, s := range progressOrder(r) {
 			if printed[s.ID] == s.Status {
 				continue
 			}
@@ -491,7 +570,7 @@ func stepPrinter(w io.Writer) func(*engine.Record) {
 			if s.Response != nil {
 				line += fmt.Sprintf(" %d", s.Response.StatusCode)
 			}
-			line += fmt.Sprintf(" %s", time.Duration(s.Duration).Round(100*time.Microsecond))
+			line += " " + engine.FormatDuration(time.Duration(s.Duration))
 			if n := len(s.Pages); n > 0 {
 				line += fmt.Sprintf(" (%d pages)", n)
 			}
@@ -501,6 +580,48 @@ func stepPrinter(w io.Writer) func(*engine.Record) {
 			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// progressOrder is the record's steps with each step that holds others
+// moved after the last of them (the record lists a holder first, then what
+// runs inside it).
+func progressOrder(r *engine.Record) []*engine.StepRecord {
+	holding := holderIDs(r)
+	inside := func(id, holder string) bool {
+		return strings.HasPrefix(id, holder+"/") || strings.HasPrefix(id, holder+"[")
+	}
+	out := make([]*engine.StepRecord, 0, len(r.Steps))
+	var open []*engine.StepRecord
+	for _, s := range r.Steps {
+		for len(open) > 0 && !inside(s.ID, open[len(open)-1].ID) {
+			out = append(out, open[len(open)-1])
+			open = open[:len(open)-1]
+		}
+		if holding[s.ID] {
+			open = append(open, s)
+		} else {
+			out = append(out, s)
+		}
+	}
+	for i := len(open) - 1; i >= 0; i-- {
+		out = append(out, open[i])
+	}
+	return out
+}
+
+// holderIDs are the paths of the record's steps that hold others: every
+// prefix of a step path that ends before a "/" or "[" ("ack" and "ack[2]"
+// of "ack[2]/post").
+func holderIDs(r *engine.Record) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range r.Steps {
+		for i := 0; i < len(s.ID); i++ {
+			if s.ID[i] == '/' || s.ID[i] == '[' {
+				out[s.ID[:i]] = true
+			}
+		}
+	}
+	return out
 }
 
 var _ = context.Background

@@ -132,7 +132,10 @@ func Do(ctx context.Context, transports Transports, baseDir string, conn *engine
 			ex.TLS = basicFacts(resp.TLS, !reused)
 		}
 	}
-	if ex.TLS != nil && conn.MutualAuth && ex.TLS.NewConnection && ex.TLS.ClientCertificate == nil {
+	// Only a handshake known to have presented nothing warns: a resumed
+	// session carries the identity of the full handshake it came from, and
+	// one whose origin was not observed proves nothing either way.
+	if ex.TLS != nil && conn.MutualAuth && ex.TLS.NewConnection && ex.TLS.ClientAuth == engine.ClientAuthNone {
 		ex.TLS.Notes = append(ex.TLS.Notes, "mutual_auth is on but the server did not ask for a client certificate: "+
 			"no certificate was presented, so the partner does not authenticate Outflow by it (check the host and port, or whether mTLS is enforced on this endpoint)")
 	}

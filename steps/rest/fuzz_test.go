@@ -117,7 +117,7 @@ func FuzzResponse(f *testing.F) {
 				Header: h.Clone(), Body: io.NopCloser(bytes.NewReader(body)), ContentLength: -1, Request: r}
 		}
 		bodyLimit := int64(limit)
-		v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: conn, Method: "GET", Path: "/orders", BodyLimit: bodyLimit})
+		v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn, BodyLimit: bodyLimit}, Method: "GET", Path: "/orders"})
 		var res engine.StepResult
 		switch {
 		case err == nil:
@@ -137,8 +137,11 @@ func FuzzResponse(f *testing.F) {
 				t.Fatalf("status %d failed: %v", status, err)
 			}
 			wantType, final := engine.ErrHTTPStatus, false
-			if status >= 400 && status < 500 && status != 408 && status != 429 {
+			switch {
+			case status >= 400 && status < 500 && status != 408 && status != 429:
 				wantType, final = engine.ErrHTTPClient, true
+			case status >= 300 && status < 400:
+				final = true // a redirect is not followed, and retrying cannot change that
 			}
 			if appErr.Type() != wantType || appErr.NonRetryable() != final {
 				t.Fatalf("status %d: type %s, non-retryable %v", status, appErr.Type(), appErr.NonRetryable())
@@ -416,7 +419,7 @@ func TestLatin1AnswerFailureReachesTemporal(t *testing.T) {
 		}
 	}()
 	conn := &engine.Connection{Name: "partner", Scheme: "http", Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port}
-	_, err = execute(t, &Activity{}, &engine.RestRequest{Connection: conn, Method: "GET", Path: "/customers/7"})
+	_, err = execute(t, &Activity{}, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Path: "/customers/7"})
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != engine.ErrHTTPClient || !strings.Contains(appErr.Error(), "nicht gefunden") {
 		t.Fatalf("err = %v", err)

@@ -9,9 +9,11 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -47,7 +49,17 @@ type Error struct {
 	Err error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("resolving secret %q: %v", e.Ref, e.Err) }
+func (e *Error) Error() string {
+	if e.Ref == "" {
+		return fmt.Sprintf("resolving secret: %v", e.Err)
+	}
+	return fmt.Sprintf("resolving secret %q: %v", e.Ref, e.Err)
+}
+
+// Schemes are the names of the secret providers Outflow has; a worker has
+// those it is configured for. They are safe to repeat in a message.
+var Schemes = []string{"env", "file", "vault", "cyberark"}
+
 func (e *Error) Unwrap() error { return e.Err }
 
 // New returns a resolver with the env and file providers; relative file paths
@@ -88,9 +100,12 @@ func (r *Resolver) Register(scheme string, p Provider) {
 
 // Resolve returns the value of a reference such as "env:PARTNER_PASSWORD".
 func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
+	// Something that is not a reference may be the secret itself, given
+	// where a reference was wanted: it is never repeated in the error.
 	scheme, name, ok := strings.Cut(ref, ":")
 	if !ok || name == "" {
-		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like %s", engine.SecretForms())}
+		return "", &Error{Err: errors.New("the value given is not a secret reference (it is not repeated here, since it may be the secret itself): " +
+			"a reference looks like " + engine.SecretForms())}
 	}
 	r.mu.RLock()
 	p, seen, pol := r.providers[scheme], r.seen, r.policy
@@ -102,6 +117,10 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 		}
 	}
 	if p == nil {
+		if !slices.Contains(Schemes, scheme) {
+			return "", &Error{Err: fmt.Errorf("the value given does not start with a secret provider of this worker (%s) and is not repeated here, since it may be the secret itself",
+				strings.Join(r.schemes(), ", "))}
+		}
 		hint := ""
 		if s := engine.SecretSchemeOf(scheme); s != nil && s.Store != "" {
 			hint = fmt.Sprintf("; configure %s in the worker's config (outflow worker --config)", s.Store)

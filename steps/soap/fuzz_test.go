@@ -120,7 +120,7 @@ func latin1Partner(t *testing.T, answer string) *engine.Connection {
 // was lost and the activity timed out instead.
 func TestLatin1StatusFailureReachesTemporal(t *testing.T) {
 	conn := latin1Partner(t, "HTTP/1.1 200 Gel\xe4ufig\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html>x</html")
-	_, err := execute(t, &Activity{}, &SoapRequest{Connection: conn, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
+	_, err := execute(t, &Activity{}, &SoapRequest{CallHeader: engine.CallHeader{Connection: conn}, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
 	appErr, _ := appError(t, err)
 	if !strings.Contains(appErr.Error(), "not with a SOAP envelope") {
 		t.Fatalf("err = %v", err)

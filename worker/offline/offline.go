@@ -39,6 +39,10 @@ var StartTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // need no secrets, and a value that is not secret cannot leak one.
 const Secret = "offline-secret"
 
+// testInterceptors are given to the test environment's worker; tests of
+// this package use them to watch the workflow goroutine.
+var testInterceptors []interceptor.WorkerInterceptor
+
 // ErrNoMock is the error type of a step that ran without a mock.
 const ErrNoMock = "NoMock"
 
@@ -67,8 +71,13 @@ type Result struct {
 
 // Run runs one test and checks its expectations.
 func Run(ctx context.Context, tc *flows.TestCase) *Result {
-	start := time.Now()
 	res := &Result{Name: tc.Name, Target: tc.Target, At: fmt.Sprintf("%s:%d", tc.File, tc.Line)}
+	// The process's one-time warm-up is not the test's time.
+	if err := warmUp(); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	start := time.Now()
 	tr := mock.New(rules(tc.Mocks))
 	rec, err := execute(ctx, tc, tr)
 	res.Duration = time.Since(start)
@@ -144,12 +153,18 @@ func execute(ctx context.Context, tc *flows.TestCase, tr *mock.Transport) (rec *
 	if tc.Plan == nil {
 		return nil, fmt.Errorf("test %q has no plan", tc.Name)
 	}
+	if err := warmUp(); err != nil {
+		return nil, err
+	}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(idleTimeout)
 	env.SetStartTime(StartTime)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "test-" + tc.Name})
+	if len(testInterceptors) > 0 {
+		env.SetWorkerOptions(worker.Options{Interceptors: testInterceptors})
+	}
 	if deadline, ok := ctx.Deadline(); ok {
 		if d := time.Until(deadline); d > 0 && d < idleTimeout {
 			env.SetTestTimeout(d)
