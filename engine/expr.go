@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -16,7 +17,7 @@ import (
 
 // Names visible to expressions. Anything else is a compile error, so typos are
 // reported by `outflow validate` rather than at run time.
-var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution", "page"}
+var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution", "page", "iteration"}
 
 const (
 	exprOpen  = "${{"
@@ -33,6 +34,11 @@ type exprEnv struct {
 	Execution any `expr:"execution"`
 	// Page is the page just read, in a paginated step's stop_when.
 	Page any `expr:"page"`
+	// Iteration is the pass of a repeat step, from 1.
+	Iteration any `expr:"iteration"`
+	// Now is now(): the workflow's deterministic time (workflow.Now), bound
+	// by the scope; outside a running flow it fails (exprtime.go).
+	Now func() (time.Time, error) `expr:"now" json:"-"`
 	// Tick charges one iteration of a loop body of n nodes; the bounds
 	// patcher calls it from each body. A flow cannot name it (see
 	// exprInternalPrefix). A typed field, not a function, so each call is a
@@ -166,6 +172,7 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 	e := exprEnv{
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
+		Iteration: env["iteration"], Now: nowOf(env),
 		budget: b, Tick: b.tick,
 	}
 	if b.legacy() {
@@ -208,6 +215,10 @@ func Stringify(v any) string {
 		return fmt.Sprint(x)
 	case int, int64, int32, bool, uint, uint64:
 		return fmt.Sprint(x)
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case time.Duration:
+		return x.String()
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -255,7 +266,7 @@ func boundedOptions(p *boundsPatcher) []expr.Option {
 			}
 			return p[0], nil
 		}, new(func(any, any) any)),
-	}, boundedExprOptions(p)...)
+	}, append(timeOptions(), boundedExprOptions(p)...)...)
 }
 
 var (
