@@ -141,4 +141,3 @@ func (r *runner) continueRepeat(ctx workflow.Context, path string, iterations in
 	r.boundResume(&next, r.current)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
 }
-

@@ -18,7 +18,9 @@ type body struct {
 	what   string // "flow" or "action"
 	name   string
 	inputs map[string]Input
-	vars   map[string]bool // nil for actions, which have no vars
+	vars   map[string]bool // nil for actions, which have no vars until a set
+	// setLater lists the vars a set: step anywhere in the body assigns.
+	setLater map[string]bool
 	decls  map[string][]decl
 	scopes map[string]*scope // foreach step path → the scope of its steps
 	top    *scope
@@ -54,6 +56,7 @@ func (c *checker) checkRunnable(doc *document, what string, inputs map[string]In
 			b.vars[k] = true
 		}
 	}
+	b.setLater = setNames(steps, "steps", nil)
 	c.checkInputs(b, inputs)
 
 	upTo := map[string]bool{}
