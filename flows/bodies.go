@@ -21,9 +21,9 @@ type body struct {
 	vars   map[string]bool // nil for actions, which have no vars until a set
 	// setLater lists the vars a set: step anywhere in the body assigns.
 	setLater map[string]bool
-	decls  map[string][]decl
-	scopes map[string]*scope // foreach step path → the scope of its steps
-	top    *scope
+	decls    map[string][]decl
+	scopes   map[string]*scope // foreach step path → the scope of its steps
+	top      *scope
 }
 
 func (b *body) owner() string { return fmt.Sprintf("%s %q", b.what, b.name) }

@@ -248,10 +248,10 @@ func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
 
 // boundOnlyIn says where the names that are bound only in some places are.
 var boundOnlyIn = map[string]string{
-	"item":   "item is defined only inside the steps of a foreach",
-	"index":  "index is defined only inside the steps of a foreach",
-	"page":   "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages",
-	"branch": "branch is defined only inside the steps of a parallel branch, where it is the branch's id",
+	"item":      "item is defined only inside the steps of a foreach",
+	"index":     "index is defined only inside the steps of a foreach",
+	"page":      "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages",
+	"branch":    "branch is defined only inside the steps of a parallel branch, where it is the branch's id",
 	"iteration": "iteration is defined only inside a repeat (its steps, until, break_when and continue_when)",
 }
 
