@@ -14,9 +14,6 @@ func failKind() stepKind {
 				c.errorf(doc, doc.keyPos(sp), sp, "fail needs message: the error's words, such as \"order ${{ inputs.id }} is locked\"")
 			}
 			c.checkString(doc, sp+".message", f.Message, s.env)
-			if f.Type != "" && !identPattern.MatchString(f.Type) {
-				c.errorf(doc, doc.valPos(sp+".type"), sp+".type", "type %q must be a name: letters, digits and underscores, not starting with a digit, such as PartnerLocked", f.Type)
-			}
 		},
 		compile: func(c *compiler, doc *document, sp string, st *Step, es *engine.Step) {
 			es.Fail = &engine.FailStep{Message: st.Fail.Message, Type: st.Fail.Type}
