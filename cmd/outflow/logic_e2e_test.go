@@ -187,6 +187,6 @@ func TestLogicConstructsOnEmbeddedServer(t *testing.T) {
 	for _, kind := range []string{"set", "switch", "repeat"} {
 		took, events := timed(kind, 1000)
 		t.Logf("MEASURE %s x1000: %v wall, %d history events; one set: %v, %d events; per %s: %v",
-			kind, took.Round(time.Millisecond), events, base.Round(time.Millisecond), baseEvents, kind, ((took-base)/999).Round(time.Microsecond))
+			kind, took.Round(time.Millisecond), events, base.Round(time.Millisecond), baseEvents, kind, ((took - base) / 999).Round(time.Microsecond))
 	}
 }
