@@ -370,3 +370,19 @@ func TestTimeHelpers(t *testing.T) {
 		t.Errorf("long layout: %v", err)
 	}
 }
+
+// A set that would make the vars larger than MaxVarsBytes fails with
+// ErrLimit instead of growing the continue-as-new input past Temporal's
+// payload limit.
+func TestSetBoundsVarsSize(t *testing.T) {
+	p := testPlan(Step{ID: "grow", Repeat: &Repeat{MaxIterations: 100, Steps: []Step{
+		setStep("add", "blob", "${{ default(vars.blob, '') + repeat('x', 100000) }}"),
+	}}})
+	rec, err := runPlan(t, p, map[string]any{"id": "1"}, &fakePartner{})
+	if err == nil || rec.Error.Type != ErrLimit || !strings.Contains(rec.Error.Message, "over the limit of 524288") {
+		t.Fatalf("err %v, record error %+v", err, rec.Error)
+	}
+	if add := rec.Step("grow[6]/add"); add == nil || add.Status != StatusFailed {
+		t.Fatalf("the sixth pass should fail: %v", stepIDs(rec))
+	}
+}

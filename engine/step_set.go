@@ -1,8 +1,17 @@
 package engine
 
 import (
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
+
+// MaxVarsBytes bounds the JSON size of the vars a scope holds after a
+// set. The flow's vars travel in the input of every continue-as-new,
+// whose payload Temporal limits (2 MB by default): a repeat that keeps
+// appending to a var must fail with words, not wedge the flow there.
+const MaxVarsBytes = 512 << 10
 
 func setKind() stepKind {
 	return stepKind{
@@ -29,6 +38,11 @@ func (r *runner) runSet(ctx workflow.Context, st *Step, sc *scope, path string) 
 		sc.vars[b.Name] = storable(v)
 		names = append(names, b.Name)
 	}
+	if n := varsSize(sc.vars); n > MaxVarsBytes {
+		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"set: the vars would hold about %d bytes, over the limit of %d; keep large data in a step's answer and only ids or counts in vars",
+			n, MaxVarsBytes), ErrLimit, nil))
+	}
 	// The record names what was set, not the values: a value may come from
 	// a secret input.
 	rec.Outputs = map[string]any{"set": names}
@@ -36,4 +50,21 @@ func (r *runner) runSet(ctx workflow.Context, st *Step, sc *scope, path string) 
 	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
 	sc.steps[st.ID] = map[string]any{"status": StatusSucceeded}
 	return nil
+}
+
+// varsSize is the JSON size of vars, stopping soon after MaxVarsBytes. The
+// sum does not depend on the order the map is read in.
+func varsSize(vars map[string]any) int {
+	total := 2
+	for k, v := range vars {
+		n := valueSize(v, MaxVarsBytes+1, false)
+		if n < 0 {
+			n = 0
+		}
+		total += len(k) + 4 + n
+		if total > MaxVarsBytes {
+			return total
+		}
+	}
+	return total
 }
