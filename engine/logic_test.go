@@ -386,3 +386,21 @@ func TestSetBoundsVarsSize(t *testing.T) {
 		t.Fatalf("the sixth pass should fail: %v", stepIDs(rec))
 	}
 }
+
+// A plan made by hand with a repeat that cannot end fails instead of
+// looping in the workflow task; an endless repeat of skipped steps meets
+// the run's step limit.
+func TestRepeatThatCannotEnd(t *testing.T) {
+	p := testPlan(Step{ID: "loop", Repeat: &Repeat{Steps: []Step{setStep("s", "x", "1")}}})
+	rec, err := runPlan(t, p, map[string]any{"id": "1"}, &fakePartner{})
+	if err == nil || rec.Error.Type != ErrConfig {
+		t.Fatalf("err %v, rec %+v", err, rec)
+	}
+	p = testPlan(Step{ID: "a", Switch: &SwitchStep{Cases: []Case{{Name: "then", When: "${{ true }}", Steps: []Step{
+		{ID: "loop", Repeat: &Repeat{Until: "${{ false }}", Steps: []Step{}}},
+	}}}}})
+	rec, err = runPlan(t, p, map[string]any{"id": "1"}, &fakePartner{})
+	if err == nil || rec.Error.Type != ErrLimit {
+		t.Fatalf("err %v, rec %+v", err, rec.Error)
+	}
+}

@@ -60,6 +60,11 @@ func (r *runner) runRepeat(ctx workflow.Context, st *Step, sc *scope, path strin
 		n = rs.Iterations
 		r.resumeRepeat = nil
 	}
+	if rp.Until == "" && rp.MaxIterations <= 0 {
+		// validate refuses it; a plan made by hand must not loop forever.
+		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(
+			"repeat needs until or max_iterations, or it never ends", ErrConfig, nil))
+	}
 	topLevel := !strings.ContainsAny(path, "/[") && r.top != nil && sc == r.top
 	done := func() error {
 		rec.Status = StatusSucceeded
@@ -93,6 +98,11 @@ func (r *runner) runRepeat(ctx workflow.Context, st *Step, sc *scope, path strin
 				}
 				rec.Status = StatusRunning
 			}
+		}
+		// A pass counts as a step of the run, so that a repeat whose steps
+		// are empty or all skipped still meets the run's step limit.
+		if err := r.beginStep(ctx); err != nil {
+			return r.stopStep(ctx, st, sc, path, err)
 		}
 		isc := sc.with("iteration", n+1)
 		if rp.BreakWhen != "" {
