@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -23,7 +24,7 @@ type ExprRoot struct {
 	Key string
 	// Scope is where the name is bound: "" everywhere, "foreach" inside a
 	// foreach's steps, "paginate" in paginate.stop_when and
-	// paginate.each_page, "parallel" inside a parallel branch.
+	// paginate.each_page, "parallel" inside a parallel branch, "repeat" inside a repeat's steps.
 	Scope string
 	// Doc says what it holds, for docs.
 	Doc string
@@ -43,6 +44,7 @@ var ExprRoots = []ExprRoot{
 	{Name: "page", Scope: "paginate", Doc: "the page a paginated step just read"},
 	{Name: "execution", Key: "FIELD", Doc: "the run itself: id, run_id, flow, started_at, attempt, run"},
 	{Name: "branch", Scope: "parallel", Doc: "the id of the parallel branch the step runs in"},
+	{Name: "iteration", Scope: "repeat", Doc: "the pass of a repeat, from 1"},
 }
 
 const (
@@ -60,6 +62,11 @@ type exprEnv struct {
 	Execution any `expr:"execution"`
 	// Page is the page just read, in a paginated step's stop_when.
 	Page any `expr:"page"`
+	// Iteration is the pass of a repeat step, from 1.
+	Iteration any `expr:"iteration"`
+	// Now is now(): the workflow's deterministic time (workflow.Now), bound
+	// by the scope; outside a running flow it fails (exprtime.go).
+	Now func() (time.Time, error) `expr:"now" json:"-"`
 	// Tick charges one iteration of a loop body of n nodes; the bounds
 	// patcher calls it from each body. A flow cannot name it (see
 	// exprInternalPrefix). A typed field, not a function, so each call is a
@@ -193,6 +200,7 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 	e := exprEnv{
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
+		Iteration: env["iteration"], Now: nowOf(env),
 		budget: b, Tick: b.tick,
 	}
 	if b.legacy() {
@@ -235,6 +243,10 @@ func Stringify(v any) string {
 		return fmt.Sprint(x)
 	case int, int64, int32, bool, uint, uint64:
 		return fmt.Sprint(x)
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case time.Duration:
+		return x.String()
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -282,7 +294,7 @@ func boundedOptions(p *boundsPatcher) []expr.Option {
 			}
 			return p[0], nil
 		}, new(func(any, any) any)),
-	}, boundedExprOptions(p)...)
+	}, append(timeOptions(), boundedExprOptions(p)...)...)
 }
 
 var (

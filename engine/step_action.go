@@ -35,7 +35,7 @@ func (r *runner) runAction(ctx workflow.Context, st *Step, sc *scope, path strin
 	if err != nil {
 		return r.failStep(ctx, st, sc, path, err)
 	}
-	inner := &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra(), execution: sc.execution}
+	inner := &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra(), execution: sc.execution, now: sc.now}
 	if err := r.runSteps(ctx, def.Steps, inner, path+"/"); err != nil {
 		return r.failStep(ctx, st, sc, path, err)
 	}

@@ -24,6 +24,11 @@ type Foreach struct {
 	Items       string `json:"items"`
 	Concurrency int    `json:"concurrency,omitempty"`
 	Steps       []Step `json:"steps"`
+	// BreakWhen, checked before an item starts (with item and index
+	// bound), starts no more items; those running finish.
+	BreakWhen string `json:"break_when,omitempty"`
+	// ContinueWhen, checked before an item starts, skips the item.
+	ContinueWhen string `json:"continue_when,omitempty"`
 }
 
 func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path string) error {
@@ -58,6 +63,21 @@ func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path stri
 		if ff.stopped() {
 			break // the items not started never start
 		}
+		if st.Foreach.BreakWhen != "" || st.Foreach.ContinueWhen != "" {
+			brk, skip, err := r.foreachGuards(st, sc, path, i, item)
+			if err != nil {
+				ff.failed(i, err)
+				errs[i] = err
+				break
+			}
+			if brk {
+				break
+			}
+			if skip {
+				results[i] = map[string]any{"skipped": true}
+				continue
+			}
+		}
 		running++
 		started++
 		i, item := i, item
@@ -86,6 +106,29 @@ func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path stri
 	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
 	sc.steps[st.ID].(map[string]any)["status"] = StatusSucceeded
 	return nil
+}
+
+// foreachGuards evaluates break_when and continue_when for item i, in
+// the workflow, before the item starts.
+func (r *runner) foreachGuards(st *Step, sc *scope, path string, i int, item any) (brk, skip bool, err error) {
+	env := sc.env()
+	env["item"], env["index"] = item, i
+	for _, g := range []struct {
+		name, expr string
+		out        *bool
+	}{{"break_when", st.Foreach.BreakWhen, &brk}, {"continue_when", st.Foreach.ContinueWhen, &skip}} {
+		if g.expr == "" {
+			continue
+		}
+		v, err := EvalValue(g.expr, env)
+		if err != nil {
+			return false, false, exprError(fmt.Sprintf("%s[%d].%s", path, i, g.name), err)
+		}
+		if *g.out = Truthy(v); *g.out {
+			return brk, skip, nil
+		}
+	}
+	return false, false, nil
 }
 
 // anyListChange gates foreach over lists other than []any (a range, the

@@ -43,6 +43,8 @@ func (r *runner) runParallel(ctx workflow.Context, st *Step, sc *scope, path str
 			if r.execution != nil {
 				bsc = sc.with("branch", b.ID)
 			}
+			// A set in a branch stays in the branch (workflow.go, scope).
+			bsc = bsc.ownVars()
 			errs[i] = r.runSteps(gctx, b.Steps, bsc, path+"/"+b.ID+"/")
 			ff.failed(i, errs[i])
 		})

@@ -24,6 +24,11 @@ type Step struct {
 	Foreach  *Foreach    `json:"foreach,omitempty"`
 	Parallel []Branch    `json:"parallel,omitempty"`
 	Wait     *WaitStep   `json:"wait,omitempty"`
+	Switch   *SwitchStep `json:"switch,omitempty"`
+	// Set assigns vars, in order (step_set.go).
+	Set    []Binding `json:"set,omitempty"`
+	Repeat *Repeat   `json:"repeat,omitempty"`
+	Fail   *FailStep `json:"fail,omitempty"`
 
 	// Poll repeats a rest or soap step until a condition holds.
 	Poll *Poll `json:"poll,omitempty"`
@@ -67,6 +72,10 @@ func stepKinds() []stepKind {
 		foreachKind(),
 		parallelKind(),
 		waitKind(),
+		switchKind(),
+		setKind(),
+		repeatKind(),
+		failKind(),
 	}
 }
 

@@ -57,6 +57,8 @@ type Resume struct {
 	Poll     *PollState     `json:"poll,omitempty"`
 	// Page is a paginated step in progress.
 	Page *PageState `json:"page,omitempty"`
+	// Repeat is a repeat step in progress (step_repeat.go).
+	Repeat *RepeatState `json:"repeat,omitempty"`
 }
 
 // PollState is a poll in progress at a continue-as-new.
@@ -104,6 +106,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 
 	var sc *scope
 	first := 0
+	clock := func() time.Time { return workflow.Now(ctx) }
 	if rs := in.Resume; rs != nil && rs.Record != nil {
 		r.rec = rs.Record
 		r.rec.RunID = info.WorkflowExecution.RunID
@@ -111,7 +114,8 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 		r.resumePoll = rs.Poll
 		r.resumePage = rs.Page
 		r.execution = r.executionData(ctx)
-		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps), extra: r.bounds.scopeExtra(), execution: r.execution}
+		r.resumeRepeat = rs.Repeat
+		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps), extra: r.bounds.scopeExtra(), execution: r.execution, now: clock}
 		first = rs.NextStep
 	} else {
 		r.execution = r.executionData(ctx)
@@ -120,7 +124,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 			return r.finish(ctx, in, nil, err)
 		}
 		r.rec.Inputs = redactInputs(in.Plan.Inputs, inputs)
-		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra(), execution: r.execution}
+		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra(), execution: r.execution, now: clock}
 		for _, b := range in.Plan.Vars {
 			v, err := EvalValue(b.Value, sc.env())
 			if err != nil {
@@ -201,6 +205,8 @@ type runner struct {
 	current    int
 	resumePoll *PollState
 	resumePage *PageState
+	// resumeRepeat is the repeat step a resumed run continues.
+	resumeRepeat *RepeatState
 	// events estimates this run's history length.
 	events int
 	budget recordBudget
@@ -211,18 +217,29 @@ type runner struct {
 }
 
 // scope is what expressions of one sequence of steps can see.
+//
+// vars is shared by reference with the scopes of the blocks that run once
+// in it (switch cases, then/else, repeat passes: with shares it), so a set
+// there is seen by every later step of the flow; a foreach item (child) and
+// a parallel branch (ownVars) get a copy, so a set there stays local to the
+// item or branch and concurrent ones never write the same map.
 type scope struct {
 	inputs    map[string]any
 	vars      map[string]any
 	steps     map[string]any
-	extra     map[string]any // item, index, page, branch
+	extra     map[string]any // item, index, page, branch, iteration
 	execution map[string]any
+	// now is the workflow's clock, what now() reads; nil where none runs.
+	now func() time.Time
 }
 
 func (s *scope) env() map[string]any {
 	env := map[string]any{"inputs": s.inputs, "vars": s.vars, "steps": s.steps}
 	if s.execution != nil {
 		env["execution"] = s.execution
+	}
+	if s.now != nil {
+		env[nowKey] = s.now
 	}
 	for k, v := range s.extra {
 		env[k] = v
@@ -231,14 +248,30 @@ func (s *scope) env() map[string]any {
 }
 
 // with returns a scope that shares s's steps (what its steps store, the
-// steps after it read) and binds name to v besides.
+// steps after it read) and vars, and binds name to v besides.
 func (s *scope) with(name string, v any) *scope {
 	extra := make(map[string]any, len(s.extra)+1)
 	for k, e := range s.extra {
 		extra[k] = e
 	}
 	extra[name] = v
-	return &scope{inputs: s.inputs, vars: s.vars, steps: s.steps, extra: extra, execution: s.execution}
+	return &scope{inputs: s.inputs, vars: s.vars, steps: s.steps, extra: extra, execution: s.execution, now: s.now}
+}
+
+// ownVars returns a scope that shares s's steps but holds a copy of its
+// vars: a parallel branch's.
+func (s *scope) ownVars() *scope {
+	c := *s
+	c.vars = copyVars(s.vars)
+	return &c
+}
+
+func copyVars(vars map[string]any) map[string]any {
+	out := make(map[string]any, len(vars))
+	for k, v := range vars {
+		out[k] = v
+	}
+	return out
 }
 
 func (s *scope) child(extra map[string]any) *scope {
@@ -253,7 +286,7 @@ func (s *scope) child(extra map[string]any) *scope {
 	for k, v := range extra {
 		merged[k] = v
 	}
-	return &scope{inputs: s.inputs, vars: s.vars, steps: steps, extra: merged, execution: s.execution}
+	return &scope{inputs: s.inputs, vars: copyVars(s.vars), steps: steps, extra: merged, execution: s.execution, now: s.now}
 }
 
 func (r *runner) finish(ctx workflow.Context, in RunInput, outputs map[string]any, err error) (*Record, error) {
@@ -278,7 +311,7 @@ func (r *runner) finish(ctx workflow.Context, in RunInput, outputs map[string]an
 }
 
 func (r *runner) newStepRecord(ctx workflow.Context, st *Step, path string) *StepRecord {
-	if (r.resumePoll != nil && r.resumePoll.Step == path) || (r.resumePage != nil && r.resumePage.Step == path) {
+	if (r.resumePoll != nil && r.resumePoll.Step == path) || (r.resumePage != nil && r.resumePage.Step == path) || (r.resumeRepeat != nil && r.resumeRepeat.Step == path) {
 		if existing := r.rec.Step(path); existing != nil {
 			return existing
 		}

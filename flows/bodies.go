@@ -18,10 +18,12 @@ type body struct {
 	what   string // "flow" or "action"
 	name   string
 	inputs map[string]Input
-	vars   map[string]bool // nil for actions, which have no vars
-	decls  map[string][]decl
-	scopes map[string]*scope // foreach step path → the scope of its steps
-	top    *scope
+	vars   map[string]bool // nil for actions, which have no vars until a set
+	// setLater lists the vars a set: step anywhere in the body assigns.
+	setLater map[string]bool
+	decls    map[string][]decl
+	scopes   map[string]*scope // foreach step path → the scope of its steps
+	top      *scope
 }
 
 func (b *body) owner() string { return fmt.Sprintf("%s %q", b.what, b.name) }
@@ -54,6 +56,7 @@ func (c *checker) checkRunnable(doc *document, what string, inputs map[string]In
 			b.vars[k] = true
 		}
 	}
+	b.setLater = setNames(steps, "steps", nil)
 	c.checkInputs(b, inputs)
 
 	upTo := map[string]bool{}

@@ -251,10 +251,11 @@ func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
 
 // boundOnlyIn says where the names that are bound only in some places are.
 var boundOnlyIn = map[string]string{
-	"item":   "item is defined only inside the steps of a foreach",
-	"index":  "index is defined only inside the steps of a foreach",
-	"page":   "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages",
-	"branch": "branch is defined only inside the steps of a parallel branch, where it is the branch's id",
+	"item":      "item is defined only inside the steps of a foreach",
+	"index":     "index is defined only inside the steps of a foreach",
+	"page":      "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages",
+	"branch":    "branch is defined only inside the steps of a parallel branch, where it is the branch's id",
+	"iteration": "iteration is defined only inside a repeat (its steps, until, break_when and continue_when)",
 }
 
 // checkRef returns what is wrong with a name an expression reads, and
@@ -274,11 +275,14 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 		}
 		return fmt.Sprintf("unknown input %q %s", r.name, known(r.name, sortedKeys(b.inputs), "inputs")), false
 	case "vars":
-		if b.vars == nil {
+		if b.vars == nil && !b.setLater[r.name] {
 			return fmt.Sprintf("vars.%s: actions have no vars; pass the value as an input", r.name), false
 		}
 		if env.varsUpTo != nil && b.vars[r.name] && !env.varsUpTo[r.name] {
 			return fmt.Sprintf("vars.%s is defined at or below this var; a var can use only the vars above it", r.name), false
+		}
+		if !b.vars[r.name] && b.setLater[r.name] {
+			return fmt.Sprintf("vars.%s is read before any set: assigns it (or it is set only inside a foreach item or parallel branch, where it stays); set it above, or declare it under vars:", r.name), false
 		}
 		if !b.vars[r.name] {
 			return fmt.Sprintf("unknown var %q %s", r.name, known(r.name, sortedKeys(b.vars), "vars")), false
@@ -299,7 +303,7 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 			}
 			return fmt.Sprintf("unknown field execution.%s (fields: %s)", r.name, strings.Join(names, ", ")), false
 		}
-	case "item", "index", "page", "branch":
+	case "item", "index", "page", "branch", "iteration":
 		if !env.bound.has(r.root) {
 			return boundOnlyIn[r.root], false
 		}

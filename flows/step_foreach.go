@@ -11,12 +11,17 @@ func foreachKind() stepKind {
 		owns: []ownedKey{
 			{key: "concurrency", set: func(st *Step) bool { return st.Concurrency != 0 },
 				misplaced: "concurrency belongs to a foreach; add foreach: or remove concurrency:"},
+			{key: "break_when", set: func(st *Step) bool { return st.BreakWhen != "" },
+				misplaced: "break_when belongs to a foreach (or inside repeat:); add foreach: or remove break_when:"},
+			{key: "continue_when", set: func(st *Step) bool { return st.ContinueWhen != "" },
+				misplaced: "continue_when belongs to a foreach (or inside repeat:); add foreach: or remove continue_when:"},
 			{key: "steps", set: func(st *Step) bool { return len(st.Steps) > 0 }, alone: true,
 				misplaced: "steps: inside a step belongs to a foreach; add foreach: to run them for each item, or use parallel: to run branches at the same time"},
 		},
 		check: checkForeach,
 		compile: func(c *compiler, doc *document, sp string, st *Step, es *engine.Step) {
-			es.Foreach = &engine.Foreach{Items: st.Foreach, Concurrency: st.Concurrency, Steps: c.steps(doc, sp+".steps", st.Steps)}
+			es.Foreach = &engine.Foreach{Items: st.Foreach, Concurrency: st.Concurrency, Steps: c.steps(doc, sp+".steps", st.Steps),
+				BreakWhen: string(st.BreakWhen), ContinueWhen: string(st.ContinueWhen)}
 		},
 		blocks: func(st *Step, sp string) []block {
 			if st.Foreach == "" && len(st.Steps) == 0 {
@@ -37,4 +42,7 @@ func checkForeach(c *checker, s *stepCheck) {
 	if len(st.Steps) == 0 {
 		c.errorf(doc, doc.keyPos(sp+".foreach"), sp, "foreach needs steps: the steps to run for each item")
 	}
+	guards := &exprEnv{b: s.b, stepPath: sp, visible: s.visible, bound: s.bound.with("item", "index")}
+	c.checkString(doc, sp+".break_when", string(st.BreakWhen), guards)
+	c.checkString(doc, sp+".continue_when", string(st.ContinueWhen), guards)
 }

@@ -61,6 +61,29 @@ type Step struct {
 	Wait *Wait `yaml:"wait,omitempty"`
 	// Repeat this rest or soap call until a condition holds, such as a job that reports when it is done.
 	Poll *Poll `yaml:"poll,omitempty"`
+	// In a foreach: checked before each item (item and index bound); when
+	// it holds no more items start (those running finish).
+	BreakWhen Condition `yaml:"break_when,omitempty"`
+	// In a foreach: checked before each item; when it holds the item is skipped.
+	ContinueWhen Condition `yaml:"continue_when,omitempty"`
+	// Branch: the cases, in order; the steps of the first whose when holds
+	// run, in the flow's scope. The record's steps.ID.case names it (case0, case1, …).
+	Switch []Case `yaml:"switch,omitempty"`
+	// The steps a switch runs when no case holds (case default).
+	Default []Step `yaml:"default,omitempty"`
+	// With if: the steps that run when the condition holds (case then).
+	// A step with if: and no then: keeps if:'s meaning: skip unless.
+	Then []Step `yaml:"then,omitempty"`
+	// With if: and then: the steps that run when the condition does not hold (case else).
+	Else []Step `yaml:"else,omitempty"`
+	// Assign variables for the steps after this one: `{name: EXPR, ...}`,
+	// read as `vars.NAME`. Flow-wide, except inside a foreach item or a
+	// parallel branch, where they stay local to it. Runs in the workflow: no activity.
+	Set map[string]any `yaml:"set,omitempty"`
+	// Run a block of steps again and again, until a condition holds.
+	Repeat *Repeat `yaml:"repeat,omitempty"`
+	// End the flow (or the enclosing try) with this error.
+	Fail *Fail `yaml:"fail,omitempty"`
 }
 
 // stepKind is one row of the table of step kinds: everything the loader
@@ -145,6 +168,10 @@ func stepKinds() []stepKind {
 		foreachKind(),
 		parallelKind(),
 		waitKind(),
+		switchKind(),
+		setKind(),
+		repeatKind(),
+		failKind(),
 	}
 }
 
@@ -315,6 +342,12 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 			continue
 		}
 		for _, blk := range k.blocks(st, sp) {
+			// A set inside a foreach item or a parallel branch stays there.
+			local := blk.per != "" || blk.branch != ""
+			saved := b.vars
+			if local && b.vars != nil {
+				b.vars = copySet(saved)
+			}
 			inner := sc
 			if blk.per != "" {
 				if inner = b.scopes[blk.path]; inner == nil {
@@ -326,6 +359,9 @@ func (c *checker) checkStep(b *body, sc *scope, sp string, st *Step, visible map
 				vis[st.ID] = sp
 			}
 			c.checkSteps(b, inner, blk.path, blk.steps, vis, bound.with(blk.binds...))
+			if local {
+				b.vars = saved
+			}
 		}
 	}
 }

@@ -254,3 +254,24 @@ func TestOfflineSecretsCoverEveryScheme(t *testing.T) {
 		}
 	}
 }
+
+// Offline tests run flows with switch, set, repeat, if/then/else and fail:
+// mocks name the steps inside by record path, and a fail step's error is
+// what the test expects.
+func TestLogicConstructsOffline(t *testing.T) {
+	noDial(t)
+	for _, name := range []string{"drain-passes", "drain-fails-on-unknown-mode"} {
+		r := runTest(t, name)
+		if !r.Passed {
+			var b bytes.Buffer
+			WriteText(&b, []*Result{r})
+			t.Fatalf("%s failed:\n%s", name, b.String())
+		}
+		if name == "drain-passes" && (r.Calls["drain[1]/take"] != 1 || r.Calls["drain[2]/take"] != 1 || r.Calls["route/case0/count"] != 1) {
+			t.Fatalf("calls %v", r.Calls)
+		}
+		if name == "drain-fails-on-unknown-mode" && (r.Record.Error == nil || r.Record.Error.Type != "BadMode") {
+			t.Fatalf("record error %+v", r.Record.Error)
+		}
+	}
+}
