@@ -222,6 +222,7 @@ func panicWorkflow(ctx workflow.Context, what string) (string, error) {
 		switch what {
 		case "runtime":
 			var m map[string]int
+			//lint:ignore SA5000 the runtime panic is what this test recovers from
 			m["x"] = 1
 		default:
 			panic(what)

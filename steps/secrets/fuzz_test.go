@@ -49,13 +49,13 @@ func withSecretsReplaced(body []byte, vault bool) ([]byte, bool) {
 	i := 0
 	for k, v := range values {
 		i++
-		switch v.(type) {
+		switch x := v.(type) {
 		case string:
 			values[k] = fmt.Sprintf("~replaced secret %d~", i)
 		case float64:
 			values[k] = float64(1000003 + i)
 		case bool:
-			values[k] = !v.(bool)
+			values[k] = !x
 		case map[string]any, []any:
 			values[k] = []any{fmt.Sprintf("~replaced secret %d~", i)}
 		}
@@ -95,7 +95,7 @@ func FuzzVaultAnswer(f *testing.F) {
 		if status < 200 || status > 599 || !utf8.ValidString(ref) {
 			return // references are text of a YAML file
 		}
-		resolve := func(body []byte) (string, error, *storeAnswer) {
+		resolve := func(body []byte) (string, *storeAnswer, error) {
 			a := &storeAnswer{status: status, body: body}
 			v, err := NewVault(VaultOptions{Address: "https://vault.internal:8200", Mounts: []string{"team/kv"},
 				Token: func(context.Context) (string, error) { return "root-token-9a7e", nil }, Client: &http.Client{Transport: a}})
@@ -103,9 +103,9 @@ func FuzzVaultAnswer(f *testing.F) {
 				t.Fatal(err)
 			}
 			s, err := v.Resolve(context.Background(), ref)
-			return s, err, a
+			return s, a, err
 		}
-		got, err, a := resolve(body)
+		got, a, err := resolve(body)
 		for _, h := range a.hosts {
 			if h != "vault.internal:8200" {
 				t.Fatalf("asked %s", h)
@@ -146,7 +146,7 @@ func FuzzVaultAnswer(f *testing.F) {
 		if !ok || status != 200 {
 			return
 		}
-		got2, err2, _ := resolve(other)
+		got2, _, err2 := resolve(other)
 		if (err == nil) != (err2 == nil) || err != nil && err.Error() != err2.Error() {
 			t.Fatalf("the outcome depends on the secret values:\n%s: %q, %v\n%s: %q, %v", body, got, err, other, got2, err2)
 		}
