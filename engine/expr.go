@@ -16,7 +16,7 @@ import (
 
 // Names visible to expressions. Anything else is a compile error, so typos are
 // reported by `outflow validate` rather than at run time.
-var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution", "page"}
+var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution", "page", "error", "response"}
 
 const (
 	exprOpen  = "${{"
@@ -33,6 +33,10 @@ type exprEnv struct {
 	Execution any `expr:"execution"`
 	// Page is the page just read, in a paginated step's stop_when.
 	Page any `expr:"page"`
+	// Error is the failure a catch or on_failure step handles.
+	Error any `expr:"error"`
+	// Response is the response a fail_when or retry_when judges, in the activity.
+	Response any `expr:"response"`
 	// Tick charges one iteration of a loop body of n nodes; the bounds
 	// patcher calls it from each body. A flow cannot name it (see
 	// exprInternalPrefix). A typed field, not a function, so each call is a
@@ -166,6 +170,7 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 	e := exprEnv{
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
+		Error: env["error"], Response: env["response"],
 		budget: b, Tick: b.tick,
 	}
 	if b.legacy() {

@@ -24,6 +24,8 @@ type Step struct {
 	Foreach  *Foreach    `json:"foreach,omitempty"`
 	Parallel []Branch    `json:"parallel,omitempty"`
 	Wait     *WaitStep   `json:"wait,omitempty"`
+	Try      *TryStep    `json:"try,omitempty"`
+	Flow     *FlowCall   `json:"flow,omitempty"`
 
 	// Poll repeats a rest or soap step until a condition holds.
 	Poll *Poll `json:"poll,omitempty"`
@@ -67,6 +69,8 @@ func stepKinds() []stepKind {
 		foreachKind(),
 		parallelKind(),
 		waitKind(),
+		tryKind(),
+		flowKind(),
 	}
 }
 
