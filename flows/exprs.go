@@ -97,7 +97,7 @@ func (v *refVisitor) Visit(node *exprast.Node) {
 			v.refs = append(v.refs, exprRef{root: id.Value, name: prop.Value, at: n.Property.Location().From})
 		}
 	case *exprast.IdentifierNode:
-		if (n.Value == "item" || n.Value == "index" || n.Value == "page" || n.Value == "branch") && !v.declared[n.Value] {
+		if boundOnlyIn[n.Value] != "" && !v.declared[n.Value] {
 			v.refs = append(v.refs, exprRef{root: n.Value, at: n.Location().From})
 		}
 	}
@@ -248,10 +248,12 @@ func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
 
 // boundOnlyIn says where the names that are bound only in some places are.
 var boundOnlyIn = map[string]string{
-	"item":   "item is defined only inside the steps of a foreach",
-	"index":  "index is defined only inside the steps of a foreach",
-	"page":   "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages",
-	"branch": "branch is defined only inside the steps of a parallel branch, where it is the branch's id",
+	"item":     "item is defined only inside the steps of a foreach",
+	"index":    "index is defined only inside the steps of a foreach",
+	"page":     "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages",
+	"branch":   "branch is defined only inside the steps of a parallel branch, where it is the branch's id",
+	"error":    "error is defined only in the catch: steps of a try step and in on_failure: steps",
+	"response": "response is defined only in fail_when and retry_when of a rest or soap step, where it is the response being judged",
 }
 
 // checkRef returns what is wrong with a name an expression reads, and
@@ -296,7 +298,7 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 			}
 			return fmt.Sprintf("unknown field execution.%s (fields: %s)", r.name, strings.Join(names, ", ")), false
 		}
-	case "item", "index", "page", "branch":
+	case "item", "index", "page", "branch", "error", "response":
 		if !env.bound.has(r.root) {
 			return boundOnlyIn[r.root], false
 		}
