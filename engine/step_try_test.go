@@ -20,8 +20,8 @@ func rejected422() error {
 func TestTryCatchCompensatesAndReadsError(t *testing.T) {
 	partner := &fakePartner{fail: map[string]error{"/orders": rejected422()}}
 	p := testPlan(Step{ID: "sync", Try: &TryStep{
-		Steps: []Step{restStep("post", "/orders"), restStep("never", "/never")},
-		Catch: []Step{restStep("undo", "/undo/${{ error.status_code }}/${{ error.type }}/${{ error.step }}")},
+		Steps:   []Step{restStep("post", "/orders"), restStep("never", "/never")},
+		Catch:   []Step{restStep("undo", "/undo/${{ error.status_code }}/${{ error.type }}/${{ error.step }}")},
 		Finally: []Step{restStep("cleanup", "/cleanup")},
 	}}, restStep("after", "/after/${{ steps.sync.caught.message }}"))
 	p.Outputs = []Binding{{Name: "undone", Value: "${{ steps.undo.json.path }}"}}

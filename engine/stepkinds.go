@@ -29,6 +29,10 @@ type Step struct {
 
 	// Poll repeats a rest or soap step until a condition holds.
 	Poll *Poll `json:"poll,omitempty"`
+	// FailWhen and RetryWhen judge a rest or soap step's response in its
+	// activity (CallHeader.FailWhen).
+	FailWhen  string `json:"fail_when,omitempty"`
+	RetryWhen string `json:"retry_when,omitempty"`
 
 	Retry           *RetryPolicy `json:"retry,omitempty"`
 	Timeout         Duration     `json:"timeout,omitempty"`

@@ -214,6 +214,8 @@ type exprEnv struct {
 	bound    boundNames
 	noSteps  string          // why no step is available here, if none is
 	varsUpTo map[string]bool // in vars: the vars above; nil elsewhere
+	// boundOnly, when set, says why only the bound names may be read here.
+	boundOnly string
 }
 
 // checkValue checks every expression in a YAML-shaped value.
@@ -260,6 +262,9 @@ var boundOnlyIn = map[string]string{
 // whether it is only a warning.
 func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 	b := env.b
+	if env.boundOnly != "" && !env.bound.has(r.root) {
+		return fmt.Sprintf("%s cannot be read here: %s", r.root, env.boundOnly), false
+	}
 	switch r.root {
 	case "inputs":
 		if _, ok := b.inputs[r.name]; ok {

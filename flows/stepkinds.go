@@ -74,6 +74,15 @@ type Step struct {
 	// inputs, and wait for it. Later steps read `steps.ID.outputs` and
 	// `steps.ID.execution_id`.
 	Flow string `yaml:"flow,omitempty"`
+	// Fail a rest or soap call whose response this expression finds wrong,
+	// such as `${{ response.json.status == "ERROR" }}` on a 200: judged on the
+	// worker, in the call's activity, against `response.status_code`,
+	// `response.json`, `response.body` and `response.headers`. The step fails
+	// with type ResponseRejected and the partner's words, without retry.
+	FailWhen Condition `yaml:"fail_when,omitempty"`
+	// Like fail_when, but the call is retried with the step's retry policy
+	// while it holds, such as `${{ response.json.code == "LOCKED" }}`.
+	RetryWhen Condition `yaml:"retry_when,omitempty"`
 	// Repeat this rest or soap call until a condition holds, such as a job that reports when it is done.
 	Poll *Poll `yaml:"poll,omitempty"`
 }
@@ -390,6 +399,8 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 		Timeout:         engine.Duration(st.Timeout),
 		ContinueOnError: st.ContinueOnError,
 		Local:           st.Local,
+		FailWhen:        string(st.FailWhen),
+		RetryWhen:       string(st.RetryWhen),
 	}
 	if r := st.Retry; r != nil {
 		es.Retry = &engine.RetryPolicy{
