@@ -50,7 +50,7 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 	}
 	if detail {
 		for _, s := range r.Steps {
-			if s.Request == nil && s.Error == nil && s.Outputs == nil {
+			if s.Request == nil && s.Error == nil && s.Outputs == nil && s.ChildExecution == "" && s.Caught == nil {
 				continue
 			}
 			fmt.Fprintf(w, "\n── %s\n", s.ID)
@@ -105,6 +105,12 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 			if s.Timings != nil {
 				fmt.Fprintf(w, "  timings:  total %.1f ms, first byte %.1f ms, connect %.1f ms, tls %.1f ms\n",
 					s.Timings.TotalMillis, s.Timings.FirstByteMillis, s.Timings.ConnectMillis, s.Timings.TLSMillis)
+			}
+			if s.ChildExecution != "" {
+				fmt.Fprintf(w, "  child:    execution %s (outflow executions show %s)\n", s.ChildExecution, s.ChildExecution)
+			}
+			if s.Caught != nil {
+				fmt.Fprintf(w, "  caught:   %s: %s\n", s.Caught.Type, s.Caught.Message)
 			}
 			if len(s.Outputs) > 0 {
 				fmt.Fprintf(w, "  outputs:  %s\n", compactJSON(s.Outputs))

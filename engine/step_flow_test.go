@@ -87,3 +87,24 @@ func TestFlowStepMissingChildInputFails(t *testing.T) {
 		t.Fatalf("err = %v, record = %+v", err, rec.Error)
 	}
 }
+
+func TestReportLinksChildExecutions(t *testing.T) {
+	partner := &fakePartner{fail: map[string]error{"/orders": rejected422()}}
+	p := testPlan(
+		Step{ID: "sub", Flow: &FlowCall{Name: "child", With: []Binding{{Name: "id", Value: "7"}}}},
+		Step{ID: "sync", Try: &TryStep{Steps: []Step{restStep("post", "/orders")}, Catch: []Step{restStep("undo", "/undo")}}},
+	)
+	p.Flows = map[string]*Plan{"child": childPlan()}
+	rec, err := runPlan(t, p, map[string]any{"id": "7"}, partner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	rec.WriteText(&b, true)
+	id := ChildWorkflowID(rec.WorkflowID, "sub")
+	for _, want := range []string{"child:    execution " + id, "caught:   HTTPStatusClient: HTTP 422: order locked"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
