@@ -16,6 +16,12 @@ func flowKind() stepKind {
 		compile: func(c *compiler, doc *document, sp string, st *Step, es *engine.Step) {
 			es.Flow = &engine.FlowCall{Name: st.Flow, With: bindings(doc, sp+".with", st.With)}
 		},
+		called: func(idx *index, st *Step) (string, []Step) {
+			if fd := idx.flows[st.Flow]; fd != nil {
+				return st.Flow, fd.value.(*Flow).Steps
+			}
+			return "", nil
+		},
 		reach: (*compiler).reachFlow,
 	}
 }
