@@ -71,6 +71,16 @@ var ErrorFields = []struct{ Name, Doc string }{
 	{"status_code", "the HTTP status of the failed call's last response; null when there was none"},
 }
 
+// IsErrorField reports whether name is a field of `error`.
+func IsErrorField(name string) bool {
+	for _, f := range ErrorFields {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // errorData is what expressions read as `error` after err.
 func (r *runner) errorData(err error) map[string]any {
 	info := errorInfo(err)

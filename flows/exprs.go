@@ -93,7 +93,7 @@ func (v *refVisitor) Visit(node *exprast.Node) {
 			return
 		}
 		switch id.Value {
-		case "inputs", "vars", "steps", "execution":
+		case "inputs", "vars", "steps", "execution", "error":
 			v.refs = append(v.refs, exprRef{root: id.Value, name: prop.Value, at: n.Property.Location().From})
 		}
 	case *exprast.IdentifierNode:
@@ -306,6 +306,13 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 	case "item", "index", "page", "branch", "error", "response":
 		if !env.bound.has(r.root) {
 			return boundOnlyIn[r.root], false
+		}
+		if r.root == "error" && r.name != "" && !engine.IsErrorField(r.name) {
+			names := make([]string, len(engine.ErrorFields))
+			for i, f := range engine.ErrorFields {
+				names[i] = f.Name
+			}
+			return fmt.Sprintf("unknown field error.%s (fields: %s)", r.name, strings.Join(names, ", ")), false
 		}
 	}
 	return "", false

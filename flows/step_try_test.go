@@ -1,9 +1,12 @@
 package flows
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/outflow-dev/outflow/engine"
 )
 
 const tryProject = `kind: Connection
@@ -84,6 +87,10 @@ func TestTryAndFlowProblems(t *testing.T) {
   - id: s
     try: [{id: u, rest: {connection: api, path: "/${{ error.type }}"}}]
     finally: [{id: f, rest: {connection: api}}]`, `steps[0].try[0].rest.path: error is defined only in the catch: steps`},
+		{"unknown error field", `
+  - id: s
+    try: [{id: u, rest: {connection: api}}]
+    catch: [{id: c, rest: {connection: api, path: "/${{ error.kind }}"}}]`, `steps[0].catch[0].rest.path: unknown field error.kind (fields: type, message, step, status_code)`},
 		{"unknown flow", `
   - id: s
     flow: chld`, `flow.yaml:9:11: steps[0].flow: unknown flow "chld" (did you mean "child"?`},
@@ -135,5 +142,18 @@ steps:
 func TestTryProjectIsValid(t *testing.T) {
 	if got := loadProblems(t, tryProject); got != "" {
 		t.Fatalf("problems: %s", got)
+	}
+}
+
+// docs/flows.md lists every field of error, from the engine's table.
+func TestFlowsDocListsErrorFields(t *testing.T) {
+	doc, err := os.ReadFile("../docs/flows.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range engine.ErrorFields {
+		if !strings.Contains(string(doc), "| `error."+f.Name+"` |") {
+			t.Errorf("docs/flows.md lacks a row for error.%s", f.Name)
+		}
 	}
 }
