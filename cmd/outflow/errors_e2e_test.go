@@ -20,6 +20,7 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/examples/partner"
@@ -75,32 +76,9 @@ func (p *syncPartner) count(key string) int {
 	return p.calls[key]
 }
 
-const errorsProject = `kind: ProtocolProfile
-name: partner-mtls
-port: PORT
-keystore:
-  path: certs/client.p12
-  password: {secret: env:PARTNER_KEYSTORE_PASSWORD}
-truststore:
-  paths: [certs/partner-ca.pem]
----
-kind: Connection
-name: partner-api
-host: 127.0.0.1
-base_path: /v2
-mutual_auth: true
-protocol_profile: partner-mtls
-credential: {type: basic, username: svc-outflow, password: {secret: env:PARTNER_PASSWORD}}
----
-kind: Flow
-name: item-sync
-inputs: {item: {type: string, required: true}}
-steps:
-  - id: put
-    rest: {connection: partner-api, method: POST, path: "/items/${{ inputs.item }}"}
-outputs: {item: "${{ inputs.item }}", code: "${{ steps.put.status_code }}"}
----
-kind: Flow
+// parkedProject adds to examples/resilient-sync flows whose children wait
+// for an hour, to cancel their parent.
+const parkedProject = `kind: Flow
 name: park
 inputs: {item: {type: string, required: true}}
 steps:
@@ -119,44 +97,6 @@ steps:
       - id: child
         flow: park
         with: {item: "${{ item }}"}
----
-kind: Flow
-name: order-sync
-inputs: {items: {type: array, required: true}}
-steps:
-  - id: book
-    try:
-      - id: post
-        rest: {connection: partner-api, method: POST, path: /bookings, body: {order: 1}}
-    catch:
-      - id: compensate
-        rest:
-          connection: partner-api
-          method: POST
-          path: "/compensations/${{ error.status_code }}"
-          body: {failed_step: "${{ error.step }}", type: "${{ error.type }}", why: "${{ error.message }}"}
-    finally:
-      - id: release
-        rest: {connection: partner-api, method: POST, path: /release}
-  - id: each
-    foreach: "${{ inputs.items }}"
-    concurrency: 5
-    steps:
-      - id: child
-        flow: item-sync
-        with: {item: "${{ item }}"}
-  - id: guarded
-    try:
-      - id: status
-        rest: {connection: partner-api, path: /status}
-        fail_when: "${{ response.json.status == 'ERROR' }}"
-    catch:
-      - id: rejected
-        rest: {connection: partner-api, method: POST, path: "/rejections/${{ error.type }}", body: {why: "${{ error.message }}"}}
-outputs:
-  children: "${{ map(steps.each.results, .child.execution_id) }}"
-  codes: "${{ map(steps.each.results, .child.outputs.code) }}"
-  compensated: "${{ steps.book.caught.type }}"
 `
 
 type errorsSetup struct {
@@ -183,8 +123,19 @@ func startErrorsProject(t *testing.T) *errorsSetup {
 	t.Setenv("PARTNER_KEYSTORE_PASSWORD", certs.KeystorePassword)
 	t.Setenv("PARTNER_PASSWORD", p.password)
 	port := ln.Addr().(*net.TCPAddr).Port
-	src := strings.Replace(errorsProject, "port: PORT", fmt.Sprintf("port: %d", port), 1)
-	if err := os.WriteFile(filepath.Join(dir, "flows.yaml"), []byte(src), 0o644); err != nil {
+	// The example project, with the partner on this test's port.
+	example := filepath.Join("..", "..", "examples", "resilient-sync")
+	for _, name := range []string{"partner.yaml", "flows.yaml"} {
+		b, err := os.ReadFile(filepath.Join(example, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = []byte(strings.Replace(string(b), "port: 8443", fmt.Sprintf("port: %d", port), 1))
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "parked.yaml"), []byte(parkedProject), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	st, err := openStack(context.Background(), &globalFlags{namespace: "default"}, stackOptions{embedWorker: true})
@@ -317,9 +268,7 @@ func TestMeasureChildFlowFanOut(t *testing.T) {
 		t.Skip("set OUTFLOW_MEASURE_CHILDREN=2000 to measure")
 	}
 	s := startErrorsProject(t)
-	src := `
----
-kind: Flow
+	src := `kind: Flow
 name: fan-out
 steps:
   - id: each
@@ -331,12 +280,9 @@ steps:
         with: {item: "${{ string(item) }}"}
 outputs: {done: "${{ steps.each.count }}"}
 `
-	f, err := os.OpenFile(filepath.Join(s.dir, "flows.yaml"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
+	if err := os.WriteFile(filepath.Join(s.dir, "fanout.yaml"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.WriteString(src)
-	f.Close()
 	proj, err := openProject(s.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -358,6 +304,6 @@ outputs: {done: "${{ steps.each.count }}"}
 	}
 	hist := fetchHistory(t, s.st, "fan-out-measure", "")
 	runs := rec.Runs + 1
-	t.Logf("MEASURE children=%s concurrency=20 wall=%s parent_history_events(last run)=%d runs=%d done=%v partner_calls=%d",
-		n, wall.Round(time.Millisecond), len(hist.Events), runs, rec.Outputs["done"], len(s.partner.calls))
+	t.Logf("MEASURE children=%s concurrency=20 wall=%s parent_history_events(last run)=%d parent_history_bytes=%d runs=%d done=%v partner_calls=%d",
+		n, wall.Round(time.Millisecond), len(hist.Events), proto.Size(hist), runs, rec.Outputs["done"], len(s.partner.calls))
 }

@@ -38,3 +38,18 @@ func TestOfflineTryCatchChildFlowsFailWhen(t *testing.T) {
 		t.Fatalf("unused mocks: %v", r.Unused)
 	}
 }
+
+// The example project's offline tests pass.
+func TestResilientSyncExample(t *testing.T) {
+	noDial(t)
+	p, err := flows.Load("../../examples/resilient-sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := RunProject(context.Background(), p, nil)
+	var b bytes.Buffer
+	WriteText(&b, results)
+	if len(results) != 1 || !results[0].Passed {
+		t.Fatalf("examples/resilient-sync:\n%s", b.String())
+	}
+}
