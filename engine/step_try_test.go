@@ -165,3 +165,37 @@ func TestActionOnFailure(t *testing.T) {
 		t.Fatalf("calls = %q", partner.calls)
 	}
 }
+
+func TestFinallyThatFailsFailsTheBlock(t *testing.T) {
+	partner := &fakePartner{fail: map[string]error{
+		"/cleanup": temporal.NewNonRetryableApplicationError("cleanup refused", "CleanupRefused", nil),
+	}}
+	p := testPlan(Step{ID: "sync", Try: &TryStep{
+		Steps:   []Step{restStep("post", "/orders")},
+		Finally: []Step{restStep("cleanup", "/cleanup")},
+	}}, restStep("after", "/after"))
+	rec, err := runPlan(t, p, map[string]any{"id": "1"}, partner)
+	if err == nil || rec.Error == nil || rec.Error.Type != "CleanupRefused" {
+		t.Fatalf("err = %v, record error = %+v; want the finally's failure", err, rec.Error)
+	}
+	if strings.Join(partner.calls, "|") != "GET /orders|GET /cleanup" {
+		t.Fatalf("calls = %q", partner.calls)
+	}
+}
+
+// A step inside try with continue_on_error does not trigger catch.
+func TestContinueOnErrorInsideTryIsNotCaught(t *testing.T) {
+	partner := &fakePartner{fail: map[string]error{"/orders": rejected422()}}
+	post := restStep("post", "/orders")
+	post.ContinueOnError = true
+	p := testPlan(Step{ID: "sync", Try: &TryStep{
+		Steps: []Step{post, restStep("next", "/next/${{ steps.post.status }}")},
+		Catch: []Step{restStep("undo", "/undo")},
+	}})
+	if _, err := runPlan(t, p, map[string]any{"id": "1"}, partner); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(partner.calls, "|") != "GET /orders|GET /next/failed" {
+		t.Fatalf("calls = %q", partner.calls)
+	}
+}
