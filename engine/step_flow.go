@@ -26,6 +26,43 @@ type FlowCall struct {
 	With []Binding `json:"with,omitempty"`
 }
 
+// reachableFlows returns the plans of all the flows p's steps can start,
+// directly or through the actions they call and the flows they start, or
+// nil when they start none.
+func reachableFlows(p *Plan, all map[string]*Plan) map[string]*Plan {
+	var out map[string]*Plan
+	seenActions := map[*ActionDef]bool{}
+	var walk func(in *Plan, steps []Step)
+	walk = func(in *Plan, steps []Step) {
+		for i := range steps {
+			st := &steps[i]
+			if st.Flow != nil {
+				if def := all[st.Flow.Name]; def != nil && out[st.Flow.Name] == nil {
+					if out == nil {
+						out = map[string]*Plan{}
+					}
+					out[st.Flow.Name] = def
+					walk(def, def.Steps)
+					walk(def, def.OnFailure)
+				}
+			}
+			if st.Action != nil {
+				if a := in.Actions[st.Action.Name]; a != nil && !seenActions[a] {
+					seenActions[a] = true
+					walk(in, a.Steps)
+					walk(in, a.OnFailure)
+				}
+			}
+			for _, b := range st.Blocks() {
+				walk(in, b.Steps)
+			}
+		}
+	}
+	walk(p, p.Steps)
+	walk(p, p.OnFailure)
+	return out
+}
+
 // ChildWorkflowID is the execution ID of the flow a flow: step at path
 // starts, derived from its parent's so that a replayed or retried parent
 // finds the same child.
@@ -41,9 +78,10 @@ func (r *runner) runFlow(ctx workflow.Context, st *Step, sc *scope, path string)
 	if err != nil {
 		return r.failStep(ctx, st, sc, path, exprError(path+".with", err))
 	}
-	// The child carries every flow its own steps may call.
+	// The child carries the flows its own steps may call, and no others:
+	// its input is in the parent's history once per child.
 	child := *def
-	child.Flows = r.plan.Flows
+	child.Flows = reachableFlows(def, r.plan.Flows)
 	id := ChildWorkflowID(r.rec.WorkflowID, path)
 	rec.ChildExecution = id
 	opts := workflow.ChildWorkflowOptions{

@@ -108,3 +108,43 @@ func TestReportLinksChildExecutions(t *testing.T) {
 		}
 	}
 }
+
+// A child gets the plans of the flows it can start, and no others: its
+// input is in the parent's history once per child.
+func TestChildCarriesOnlyTheFlowsItCanStart(t *testing.T) {
+	leaf := childPlan()
+	mid := testPlan(Step{ID: "call", Action: &ActionCall{Name: "a"}})
+	mid.Name = "mid"
+	mid.Actions = map[string]*ActionDef{"a": {Name: "a", Steps: []Step{{ID: "sync", Try: &TryStep{
+		Steps: []Step{{ID: "leaf", Flow: &FlowCall{Name: "child"}}}, Finally: []Step{restStep("f", "/f")}}}}}}
+	all := map[string]*Plan{"child": leaf, "mid": mid, "other": testPlan()}
+	if got := reachableFlows(leaf, all); got != nil {
+		t.Fatalf("a flow that starts none carries %v", got)
+	}
+	got := reachableFlows(mid, all)
+	if len(got) != 1 || got["child"] != leaf {
+		t.Fatalf("mid carries %v, want child alone (through its action's try)", got)
+	}
+	top := testPlan(Step{ID: "m", Flow: &FlowCall{Name: "mid"}})
+	if got := reachableFlows(top, all); len(got) != 2 || got["mid"] == nil || got["child"] == nil {
+		t.Fatalf("top carries %v, want mid and child", got)
+	}
+}
+
+func TestGrandchildFlow(t *testing.T) {
+	partner := &fakePartner{}
+	mid := testPlan(Step{ID: "leaf", Flow: &FlowCall{Name: "child", With: []Binding{{Name: "id", Value: "${{ inputs.id }}"}}}})
+	mid.Name = "mid"
+	mid.Outputs = []Binding{{Name: "leaf", Value: "${{ steps.leaf.execution_id }}"}}
+	top := testPlan(Step{ID: "m", Flow: &FlowCall{Name: "mid", With: []Binding{{Name: "id", Value: "9"}}}})
+	top.Flows = map[string]*Plan{"child": childPlan(), "mid": mid}
+	top.Outputs = []Binding{{Name: "leaf", Value: "${{ steps.m.outputs.leaf }}"}}
+	rec, err := runPlan(t, top, map[string]any{"id": "1"}, partner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ChildWorkflowID(ChildWorkflowID(rec.WorkflowID, "m"), "leaf")
+	if rec.Outputs["leaf"] != want || strings.Join(partner.calls, "|") != "GET /child/9" {
+		t.Fatalf("outputs %v, calls %q", rec.Outputs, partner.calls)
+	}
+}
