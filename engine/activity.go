@@ -49,6 +49,12 @@ type CallHeader struct {
 	// responses cannot be read in part (SOAP envelopes) fails the step
 	// past it.
 	BodyLimit int64 `json:"body_limit,omitempty"`
+	// FailWhen and RetryWhen are templates the activity evaluates against
+	// the response (`response.status_code`, `.json`, `.body`, `.headers`):
+	// when one holds, the call fails with type ResponseRejected, retried
+	// only for RetryWhen. See JudgeResponse.
+	FailWhen  string `json:"fail_when,omitempty"`
+	RetryWhen string `json:"retry_when,omitempty"`
 }
 
 // Header returns the header, so that code handling any activity-backed

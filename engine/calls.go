@@ -45,6 +45,9 @@ func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connNa
 	if err != nil {
 		return r.failStep(ctx, st, sc, path, err)
 	}
+	if cr, ok := req.(CallRequest); ok && (st.FailWhen != "" || st.RetryWhen != "") {
+		cr.Header().FailWhen, cr.Header().RetryWhen = st.FailWhen, st.RetryWhen
+	}
 	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st, conn, rec.TaskQueue))
 	var poll *PollState
 	if st.Poll != nil {

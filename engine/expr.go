@@ -24,7 +24,8 @@ type ExprRoot struct {
 	Key string
 	// Scope is where the name is bound: "" everywhere, "foreach" inside a
 	// foreach's steps, "paginate" in paginate.stop_when and
-	// paginate.each_page, "parallel" inside a parallel branch, "repeat" inside a repeat's steps.
+	// paginate.each_page, "parallel" inside a parallel branch, "repeat" inside a repeat's steps, "catch" in catch and on_failure,
+	// "judge" in fail_when and retry_when.
 	Scope string
 	// Doc says what it holds, for docs.
 	Doc string
@@ -45,6 +46,8 @@ var ExprRoots = []ExprRoot{
 	{Name: "execution", Key: "FIELD", Doc: "the run itself: id, run_id, flow, started_at, attempt, run"},
 	{Name: "branch", Scope: "parallel", Doc: "the id of the parallel branch the step runs in"},
 	{Name: "iteration", Scope: "repeat", Doc: "the pass of a repeat, from 1"},
+	{Name: "error", Key: "FIELD", Scope: "catch", Doc: "the failure a catch or on_failure step handles: type, message, step, status_code"},
+	{Name: "response", Scope: "judge", Doc: "the response fail_when and retry_when judge, in the activity: status_code, json, body, headers"},
 }
 
 const (
@@ -67,6 +70,10 @@ type exprEnv struct {
 	// Now is now(): the workflow's deterministic time (workflow.Now), bound
 	// by the scope; outside a running flow it fails (exprtime.go).
 	Now func() (time.Time, error) `expr:"now" json:"-"`
+	// Error is the failure a catch or on_failure step handles.
+	Error any `expr:"error"`
+	// Response is the response a fail_when or retry_when judges, in the activity.
+	Response any `expr:"response"`
 	// Tick charges one iteration of a loop body of n nodes; the bounds
 	// patcher calls it from each body. A flow cannot name it (see
 	// exprInternalPrefix). A typed field, not a function, so each call is a
@@ -201,6 +208,7 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
 		Iteration: env["iteration"], Now: nowOf(env),
+		Error: env["error"], Response: env["response"],
 		budget: b, Tick: b.tick,
 	}
 	if b.legacy() {

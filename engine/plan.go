@@ -30,6 +30,13 @@ type Plan struct {
 	Profiles    map[string]*ProtocolProfile `json:"profiles,omitempty"`
 	Triggers    []Trigger                   `json:"triggers,omitempty"`
 	Settings    Settings                    `json:"settings"`
+	// Flows holds the plans of the flows reachable through flow: steps,
+	// keyed by name; each is complete but for Flows, which a child gets
+	// from its parent.
+	Flows map[string]*Plan `json:"flows,omitempty"`
+	// OnFailure runs when the flow fails, before the failure is returned,
+	// with `error` bound to it.
+	OnFailure []Step `json:"on_failure,omitempty"`
 }
 
 // Settings are project-wide knobs that travel with the plan.
@@ -86,6 +93,9 @@ type ActionDef struct {
 	Inputs  []InputSpec `json:"inputs,omitempty"`
 	Steps   []Step      `json:"steps"`
 	Outputs []Binding   `json:"outputs,omitempty"`
+	// OnFailure runs when the action fails, before the failure is
+	// returned, with `error` bound to it.
+	OnFailure []Step `json:"on_failure,omitempty"`
 }
 
 // RetryPolicy maps onto Temporal's retry policy.

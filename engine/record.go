@@ -70,6 +70,10 @@ type StepRecord struct {
 	Timings  *Timings         `json:"timings,omitempty"`
 	Outputs  map[string]any   `json:"outputs,omitempty"`
 	Error    *ErrorInfo       `json:"error,omitempty"`
+	// Caught is the failure a try step's catch handled.
+	Caught *ErrorInfo `json:"caught,omitempty"`
+	// ChildExecution is the workflow ID of the execution a flow: step started.
+	ChildExecution string `json:"child_execution,omitempty"`
 	// Pages lists the pages of a paginated step, in order; Request and
 	// Response above are the last page's.
 	Pages []PageRecord `json:"pages,omitempty"`

@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -27,11 +31,41 @@ func TestReplayCorpus(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(FlowWorkflow, workflow.RegisterOptions{Name: WorkflowName})
-			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
+			err = r.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
+				OriginalExecution: workflow.Execution{ID: originalID(hist), RunID: "replayed"},
+			})
+			if err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
+}
+
+// originalID is the workflow ID a history must replay under. A history
+// exported from Temporal does not name its own execution, and the replayer
+// would use a default ID; that matters only to a flow that starts child
+// flows, whose IDs are its own ID followed by "/" and the step path
+// (ChildWorkflowID), so the parent's ID is read back from the first child.
+// Parent IDs in the corpus hold no "/".
+func originalID(hist *historypb.History) string {
+	for _, e := range hist.GetEvents() {
+		if e.GetEventType() == enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED {
+			id := e.GetStartChildWorkflowExecutionInitiatedEventAttributes().GetWorkflowId()
+			if parent, _, ok := strings.Cut(id, "/"); ok {
+				return parent
+			}
+		}
+	}
+	return "replayed"
 }

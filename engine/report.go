@@ -52,7 +52,7 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 	}
 	if detail {
 		for _, s := range r.Steps {
-			if s.Request == nil && s.Error == nil && s.Outputs == nil {
+			if s.Request == nil && s.Error == nil && s.Outputs == nil && s.ChildExecution == "" && s.Caught == nil {
 				continue
 			}
 			fmt.Fprintf(w, "\n── %s\n", s.ID)
@@ -117,6 +117,12 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 			if t := s.Timings; t != nil && (t.TotalMillis > 0 || s.Response != nil) {
 				fmt.Fprintf(w, "  timings:  total %s, first byte %s, connect %s, tls %s\n",
 					millis(t.TotalMillis), millis(t.FirstByteMillis), millis(t.ConnectMillis), millis(t.TLSMillis))
+			}
+			if s.ChildExecution != "" {
+				fmt.Fprintf(w, "  child:    execution %s (outflow executions show %s)\n", s.ChildExecution, s.ChildExecution)
+			}
+			if s.Caught != nil {
+				fmt.Fprintf(w, "  caught:   %s: %s\n", s.Caught.Type, s.Caught.Message)
 			}
 			if len(s.Outputs) > 0 {
 				fmt.Fprintf(w, "  outputs:  %s\n", valueText(s.Outputs))

@@ -37,6 +37,7 @@ func (r *runner) runAction(ctx workflow.Context, st *Step, sc *scope, path strin
 	}
 	inner := &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra(), execution: sc.execution, now: sc.now}
 	if err := r.runSteps(ctx, def.Steps, inner, path+"/"); err != nil {
+		r.onFailure(ctx, def.OnFailure, inner, path+"/on_failure/", err)
 		return r.failStep(ctx, st, sc, path, err)
 	}
 	outputs, err := evalBindings(def.Outputs, inner.env())

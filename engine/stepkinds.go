@@ -29,9 +29,15 @@ type Step struct {
 	Set    []Binding `json:"set,omitempty"`
 	Repeat *Repeat   `json:"repeat,omitempty"`
 	Fail   *FailStep `json:"fail,omitempty"`
+	Try    *TryStep  `json:"try,omitempty"`
+	Flow   *FlowCall `json:"flow,omitempty"`
 
 	// Poll repeats a rest or soap step until a condition holds.
 	Poll *Poll `json:"poll,omitempty"`
+	// FailWhen and RetryWhen judge a rest or soap step's response in its
+	// activity (CallHeader.FailWhen).
+	FailWhen  string `json:"fail_when,omitempty"`
+	RetryWhen string `json:"retry_when,omitempty"`
 
 	Retry           *RetryPolicy `json:"retry,omitempty"`
 	Timeout         Duration     `json:"timeout,omitempty"`
@@ -76,6 +82,8 @@ func stepKinds() []stepKind {
 		setKind(),
 		repeatKind(),
 		failKind(),
+		tryKind(),
+		flowKind(),
 	}
 }
 

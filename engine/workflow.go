@@ -150,6 +150,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 			if errors.As(err, &can) {
 				return nil, err
 			}
+			r.onFailure(ctx, in.Plan.OnFailure, sc, "on_failure/", err)
 			return r.finish(ctx, in, nil, err)
 		}
 	}
@@ -341,7 +342,7 @@ func (r *runner) failStep(ctx workflow.Context, st *Step, sc *scope, path string
 	if st.ContinueOnError {
 		return nil
 	}
-	return fmt.Errorf("step %s: %w", path, err)
+	return &StepError{Path: path, Err: err}
 }
 
 func evalString(s string, env map[string]any) (string, error) {

@@ -45,7 +45,7 @@ type decl struct {
 	branch string // path of the innermost parallel branch it is in, within its scope
 }
 
-func (c *checker) checkRunnable(doc *document, what string, inputs map[string]Input, vars map[string]any, steps []Step, outputs map[string]any) *body {
+func (c *checker) checkRunnable(doc *document, what string, inputs map[string]Input, vars map[string]any, steps []Step, outputs map[string]any, onFailure []Step) *body {
 	b := &body{
 		doc: doc, what: what, name: doc.name, inputs: inputs,
 		decls: map[string][]decl{}, scopes: map[string]*scope{},
@@ -73,6 +73,7 @@ func (c *checker) checkRunnable(doc *document, what string, inputs map[string]In
 	c.checkShadowing(b)
 	visible := map[string]string{}
 	c.checkSteps(b, b.top, "steps", steps, visible, nil)
+	c.checkOnFailure(b, onFailure, visible)
 
 	for _, k := range doc.order["outputs"] {
 		p := joinPath("outputs", k)

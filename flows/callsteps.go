@@ -52,6 +52,7 @@ func (c *checker) checkCallFields(s *stepCheck, given []*stepKind) {
 			}
 		}
 	}
+	c.checkJudge(s, call, given)
 	if pl := st.Poll; pl != nil {
 		if call == nil && len(given) == 1 {
 			c.errorf(doc, doc.keyPos(sp+".poll"), sp+".poll", "poll repeats %s calls only; remove it from this %s step", callKinds, given[0].name)

@@ -86,24 +86,39 @@ func (p *Project) Plan(name string) (*engine.Plan, error) {
 	var plan *engine.Plan
 	switch v := doc.value.(type) {
 	case *Flow:
-		plan = &engine.Plan{
-			Inputs:  compileInputs(doc, v.Inputs),
-			Vars:    bindings(doc, "vars", v.Vars),
-			Steps:   c.steps(doc, "steps", v.Steps),
-			Outputs: bindings(doc, "outputs", v.Outputs),
-		}
-		for i, t := range v.Triggers {
-			plan.Triggers = append(plan.Triggers, compileTrigger(doc, indexPath("triggers", i), t))
-		}
+		plan = c.flowPlan(doc, v)
 	case *Action:
 		plan = &engine.Plan{
-			Inputs:  compileInputs(doc, v.Inputs),
-			Steps:   c.steps(doc, "steps", v.Steps),
-			Outputs: bindings(doc, "outputs", v.Outputs),
+			Inputs:    compileInputs(doc, v.Inputs),
+			Steps:     c.steps(doc, "steps", v.Steps),
+			Outputs:   bindings(doc, "outputs", v.Outputs),
+			OnFailure: c.onFailure(doc, v.OnFailure),
 		}
 	}
 	c.finish(p, doc, plan)
 	return plan, nil
+}
+
+// flowPlan compiles a flow's own part of its plan; finish adds the rest.
+func (c *compiler) flowPlan(doc *document, v *Flow) *engine.Plan {
+	plan := &engine.Plan{
+		Inputs:    compileInputs(doc, v.Inputs),
+		Vars:      bindings(doc, "vars", v.Vars),
+		Steps:     c.steps(doc, "steps", v.Steps),
+		Outputs:   bindings(doc, "outputs", v.Outputs),
+		OnFailure: c.onFailure(doc, v.OnFailure),
+	}
+	for i, t := range v.Triggers {
+		plan.Triggers = append(plan.Triggers, compileTrigger(doc, indexPath("triggers", i), t))
+	}
+	return plan
+}
+
+func (c *compiler) onFailure(doc *document, steps []Step) []engine.Step {
+	if len(steps) == 0 {
+		return nil
+	}
+	return c.steps(doc, "on_failure", steps)
 }
 
 // StepPlan compiles a plan of the flow or action name that runs only the
@@ -209,6 +224,11 @@ func (p *Project) runnable(name string) (*document, error) {
 type compiler struct {
 	p       *Project
 	actions map[string]*engine.ActionDef
+	// flows holds the plans of the flows reached through flow: steps,
+	// shared by the compilers of those plans; child says this compiler
+	// builds one of them, which does not carry the others itself.
+	flows map[string]*engine.Plan
+	child bool
 }
 
 func (p *Project) newCompiler() *compiler {
@@ -242,8 +262,12 @@ func (c *compiler) finish(p *Project, doc *document, plan *engine.Plan) {
 		}
 	}
 	reach(plan.Steps)
+	reach(plan.OnFailure)
 	if len(c.actions) > 0 {
 		plan.Actions = c.actions
+	}
+	if !c.child && len(c.flows) > 0 {
+		plan.Flows = c.flows
 	}
 	for _, name := range sortedKeys(conns) {
 		cn := p.compileConnection(p.idx.connections[name])

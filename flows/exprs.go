@@ -217,6 +217,8 @@ type exprEnv struct {
 	bound    boundNames
 	noSteps  string          // why no step is available here, if none is
 	varsUpTo map[string]bool // in vars: the vars above; nil elsewhere
+	// boundOnly, when set, says why only the bound names may be read here.
+	boundOnly string
 }
 
 // checkValue checks every expression in a YAML-shaped value.
@@ -256,12 +258,17 @@ var boundOnlyIn = map[string]string{
 	"page":      "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages",
 	"branch":    "branch is defined only inside the steps of a parallel branch, where it is the branch's id",
 	"iteration": "iteration is defined only inside a repeat (its steps, until, break_when and continue_when)",
+	"error":     "error is defined only in the catch: steps of a try step and in on_failure: steps",
+	"response":  "response is defined only in fail_when and retry_when of a rest or soap step, where it is the response being judged",
 }
 
 // checkRef returns what is wrong with a name an expression reads, and
 // whether it is only a warning.
 func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 	b := env.b
+	if env.boundOnly != "" && !env.bound.has(r.root) {
+		return fmt.Sprintf("%s cannot be read here: %s", r.root, env.boundOnly), false
+	}
 	switch r.root {
 	case "inputs":
 		if _, ok := b.inputs[r.name]; ok {
@@ -303,9 +310,16 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 			}
 			return fmt.Sprintf("unknown field execution.%s (fields: %s)", r.name, strings.Join(names, ", ")), false
 		}
-	case "item", "index", "page", "branch", "iteration":
+	case "item", "index", "page", "branch", "iteration", "error", "response":
 		if !env.bound.has(r.root) {
 			return boundOnlyIn[r.root], false
+		}
+		if r.root == "error" && r.name != "" && !engine.IsErrorField(r.name) {
+			names := make([]string, len(engine.ErrorFields))
+			for i, f := range engine.ErrorFields {
+				names[i] = f.Name
+			}
+			return fmt.Sprintf("unknown field error.%s (fields: %s)", r.name, strings.Join(names, ", ")), false
 		}
 	}
 	return "", false

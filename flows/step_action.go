@@ -41,9 +41,9 @@ func (c *checker) checkActionCall(b *body, sp string, st *Step, env *exprEnv) {
 		}
 		return
 	}
-	if b.what == "action" {
-		c.calls[b.name] = append(c.calls[b.name], actionCall{to: st.Action, doc: doc, path: ap})
-	}
+	// Flows are nodes too: an action may start a flow (flow:), so a flow
+	// that calls an action that starts it is a cycle.
+	c.calls[b.name] = append(c.calls[b.name], actionCall{to: st.Action, doc: doc, path: ap})
 	a := target.value.(*Action)
 	c.checkWith(doc, sp+".with", st.With, a.Inputs, fmt.Sprintf("action %q", a.Name), doc.keyPos(ap), env)
 }
@@ -65,5 +65,6 @@ func (c *compiler) reachAction(st *engine.Step) []engine.Step {
 	}
 	c.actions[name] = def // before its steps: cycles are refused, but stay finite regardless
 	def.Steps = c.steps(adoc, "steps", a.Steps)
-	return def.Steps
+	def.OnFailure = c.onFailure(adoc, a.OnFailure)
+	return append(append([]engine.Step(nil), def.Steps...), def.OnFailure...)
 }

@@ -46,7 +46,7 @@ type Step struct {
 	Soap *SoapStep `yaml:"soap,omitempty"`
 	// Call the action with this name.
 	Action string `yaml:"action,omitempty"`
-	// The inputs of the called action, by name; values may hold expressions.
+	// The inputs of the called action or flow, by name; values may hold expressions.
 	With map[string]any `yaml:"with,omitempty"`
 	// Run `steps` once per item of this list expression, such as
 	// `${{ steps.list.json.items }}`. Inside, `item` is the element and `index` its position.
@@ -59,6 +59,30 @@ type Step struct {
 	Parallel []Branch `yaml:"parallel,omitempty"`
 	// Pause the flow durably, for a time or until a moment; a worker restart does not cut it short.
 	Wait *Wait `yaml:"wait,omitempty"`
+	// Run these steps; when one fails (after its retries), run `catch`.
+	// The ids of try, catch and finally steps are readable after the step.
+	Try []Step `yaml:"try,omitempty"`
+	// The steps that run when a step of `try` fails, with `error.type`,
+	// `error.message`, `error.step` (the failed step's path) and
+	// `error.status_code` readable. A catch that ends normally means the
+	// try step succeeded.
+	Catch []Step `yaml:"catch,omitempty"`
+	// The steps that run after `try` (and `catch`), whatever happened, also
+	// when the flow is canceled.
+	Finally []Step `yaml:"finally,omitempty"`
+	// Start the flow with this name as a child execution, with `with` as its
+	// inputs, and wait for it. Later steps read `steps.ID.outputs` and
+	// `steps.ID.execution_id`.
+	Flow string `yaml:"flow,omitempty"`
+	// Fail a rest or soap call whose response this expression finds wrong,
+	// such as `${{ response.json.status == "ERROR" }}` on a 200: judged on the
+	// worker, in the call's activity, against `response.status_code`,
+	// `response.json`, `response.body` and `response.headers`. The step fails
+	// with type ResponseRejected and the partner's words, without retry.
+	FailWhen Condition `yaml:"fail_when,omitempty"`
+	// Like fail_when, but the call is retried with the step's retry policy
+	// while it holds, such as `${{ response.json.code == "LOCKED" }}`.
+	RetryWhen Condition `yaml:"retry_when,omitempty"`
 	// Repeat this rest or soap call until a condition holds, such as a job that reports when it is done.
 	Poll *Poll `yaml:"poll,omitempty"`
 	// In a foreach: checked before each item (item and index bound); when
@@ -172,6 +196,8 @@ func stepKinds() []stepKind {
 		setKind(),
 		repeatKind(),
 		failKind(),
+		tryKind(),
+		flowKind(),
 	}
 }
 
@@ -409,6 +435,8 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 		Timeout:         engine.Duration(st.Timeout),
 		ContinueOnError: st.ContinueOnError,
 		Local:           st.Local,
+		FailWhen:        string(st.FailWhen),
+		RetryWhen:       string(st.RetryWhen),
 	}
 	if r := st.Retry; r != nil {
 		es.Retry = &engine.RetryPolicy{

@@ -118,7 +118,7 @@ steps:
 `)
 	for _, want := range []string{
 		"flow.yaml:10:5: steps[0].steps: steps: inside a step belongs to a foreach",
-		`flow.yaml:11:5: steps[1]: step "only_with" does nothing; give it one of rest, soap, action, foreach, parallel, wait, switch, set, repeat or fail`,
+		`flow.yaml:11:5: steps[1]: step "only_with" does nothing; give it one of rest, soap, action, foreach, parallel, wait, switch, set, repeat, fail, try or flow`,
 		"flow.yaml:12:5: steps[1].with: with: gives the inputs of an action",
 	} {
 		if !strings.Contains(got, want) {

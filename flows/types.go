@@ -41,6 +41,11 @@ type Flow struct {
 	// The results of a run, computed after the last step in the order written;
 	// values may use inputs, vars and steps.
 	Outputs map[string]any `yaml:"outputs,omitempty"`
+	// Steps that run when the flow fails, before the failure is returned,
+	// with `error` readable (type, message, step, status_code). They are
+	// recorded as `on_failure/ID`; the flow fails whatever they do. A
+	// canceled flow runs none.
+	OnFailure []Step `yaml:"on_failure,omitempty"`
 }
 
 // Action is a reusable sequence of steps with inputs and outputs, called from
@@ -60,6 +65,10 @@ type Action struct {
 	// The results of the action, computed after its last step. The calling
 	// step exposes them as `steps.ID.outputs.NAME`.
 	Outputs map[string]any `yaml:"outputs,omitempty"`
+	// Steps that run when the action fails, before the failure is returned
+	// to the calling step, with `error` readable. They are recorded as
+	// `CALL/on_failure/ID`; the action fails whatever they do.
+	OnFailure []Step `yaml:"on_failure,omitempty"`
 }
 
 // Input declares one input of a flow or action.

@@ -130,9 +130,9 @@ func (c *checker) checkDocument(doc *document) {
 	case *Connection:
 		c.checkConnection(doc)
 	case *Action:
-		c.checkRunnable(doc, "action", v.Inputs, nil, v.Steps, v.Outputs)
+		c.checkRunnable(doc, "action", v.Inputs, nil, v.Steps, v.Outputs, v.OnFailure)
 	case *Flow:
-		b := c.checkRunnable(doc, "flow", v.Inputs, v.Vars, v.Steps, v.Outputs)
+		b := c.checkRunnable(doc, "flow", v.Inputs, v.Vars, v.Steps, v.Outputs, v.OnFailure)
 		for i, t := range v.Triggers {
 			c.checkSchedule(b, indexPath("triggers", i)+".schedule", t.Schedule)
 		}
@@ -189,7 +189,11 @@ func (c *checker) checkCycles() {
 				key := cycleKey(cycle[:len(cycle)-1])
 				if !reported[key] {
 					reported[key] = true
-					c.errorf(call.doc, call.doc.valPos(call.path), call.path, "action cycle: %s; an action cannot call itself, directly or through other actions", strings.Join(cycle, " → "))
+					if c.anyFlow(cycle) {
+						c.errorf(call.doc, call.doc.valPos(call.path), call.path, "flow cycle: %s; a flow cannot start itself, directly or through other flows and actions", strings.Join(cycle, " → "))
+					} else {
+						c.errorf(call.doc, call.doc.valPos(call.path), call.path, "action cycle: %s; an action cannot call itself, directly or through other actions", strings.Join(cycle, " → "))
+					}
 				}
 			}
 		}
@@ -201,6 +205,16 @@ func (c *checker) checkCycles() {
 			visit(name)
 		}
 	}
+}
+
+// anyFlow says a cycle of calls goes through a flow.
+func (c *checker) anyFlow(names []string) bool {
+	for _, n := range names {
+		if c.idx.flows[n] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // cycleKey names a cycle the same whichever action it starts from.

@@ -197,6 +197,11 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 		}
 		return nil, StatusError(resp, data, msg, res)
 	}
+	// fail_when and retry_when judge the answer here, before redaction (in
+	// Execute) and before it reaches the workflow.
+	if err := engine.JudgeResponse(&req.CallHeader, res); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -201,6 +201,11 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	}
 	res.Body = parsed.Body
 	res.SOAPHeader = parsed.Header
+	// fail_when and retry_when judge the answer here, before redaction (in
+	// Execute) and before it reaches the workflow.
+	if err := engine.JudgeResponse(&req.CallHeader, res); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -238,7 +238,14 @@ func (a *guardedActivity) ExecuteActivity(ctx context.Context, in *interceptor.E
 	if req == nil || req.Header() == nil {
 		return a.Next.ExecuteActivity(ctx, in)
 	}
-	return guard(a.tr, req.Header().StepPath, func() (any, error) { return a.Next.ExecuteActivity(ctx, in) })
+	h := req.Header()
+	if i := strings.IndexByte(h.WorkflowID, '/'); i >= 0 {
+		// A child flow (flow: step) runs as its own execution, whose ID is
+		// the parent's and the step's path: its mocks are named under that
+		// path, as the steps of an action are under the calling step.
+		h.StepPath = h.WorkflowID[i+1:] + "/" + h.StepPath
+	}
+	return guard(a.tr, h.StepPath, func() (any, error) { return a.Next.ExecuteActivity(ctx, in) })
 }
 
 // guard runs a step's activity, turning a call the mocks cannot answer
