@@ -21,6 +21,11 @@ func TestCheck(t *testing.T) {
 		m("bench"):            {m("worker/devserver")},
 		m("examples/partner"): {m("worker/devserver"), m("steps/keystore/devpki")},
 		m("engine/x"):         {m("steps")},
+		m("steps/httpcall"):   {m("engine"), m("steps/secrets"), m("steps/rest")},
+		m("steps/telemetry"):  {m("steps/httpcall"), m("steps/rest")},
+		m("steps/mock"):       {m("steps/httpcall"), m("steps/oauth2")},
+		m("steps/mock/x"):     {m("steps/rest/echotest")},
+		m("steps/restx"):      {m("steps/rest")},
 	}
 	var got []string
 	for _, v := range check(pkgs) {
@@ -30,8 +35,12 @@ func TestCheck(t *testing.T) {
 		"engine/x steps",
 		"examples/partner worker/devserver",
 		"flows go.temporal.io/sdk/client",
+		"steps/httpcall steps/rest",
+		"steps/mock/x steps/rest/echotest",
 		"steps/rest go.temporal.io/sdk/workflow",
 		"steps/soap flows",
+		"steps/soap steps/rest",
+		"steps/telemetry steps/rest",
 		"worker cmd/outflow",
 		"worker flows",
 	}

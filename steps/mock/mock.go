@@ -1,4 +1,4 @@
-// Package mock is a rest.Transports that answers every request from canned
+// Package mock is a httpcall.Transports that answers every request from canned
 // responses, chosen by the step the request serves, and never opens a
 // socket. The offline test runner gives it to the real rest and soap
 // activities, so that a test exercises the same request building, response
@@ -20,8 +20,8 @@ import (
 	"sync"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"github.com/outflow-dev/outflow/steps/oauth2"
-	"github.com/outflow-dev/outflow/steps/rest"
 )
 
 // Reply is one canned answer: a response, or a network failure.
@@ -86,9 +86,9 @@ type Transport struct {
 }
 
 var (
-	_ rest.Transports   = (*Transport)(nil)
-	_ rest.TokenCacher  = (*Transport)(nil)
-	_ http.RoundTripper = (*Transport)(nil)
+	_ httpcall.Transports  = (*Transport)(nil)
+	_ httpcall.TokenCacher = (*Transport)(nil)
+	_ http.RoundTripper    = (*Transport)(nil)
 )
 
 // OfflineToken is the access token steps of an OAuth 2.0 connection send
@@ -222,7 +222,7 @@ func (t *Transport) Unused() []string {
 }
 
 // RoundTrip answers req from the rule of the step its context names
-// (rest.StepPathFrom).
+// (httpcall.StepPathFrom).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		// The request was already recorded by the step; read it as a server
@@ -233,7 +233,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("reading the request body: %w", err)
 		}
 	}
-	step := rest.StepPathFrom(req.Context())
+	step := httpcall.StepPathFrom(req.Context())
 	if step == "" {
 		return nil, errors.New("mock transport: the request names no step; offline tests answer only the requests of rest and soap steps")
 	}

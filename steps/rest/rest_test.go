@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -178,16 +177,4 @@ func TestBodyIsCappedWhileStreaming(t *testing.T) {
 	if len(res.Response.Body) != 1000 || !res.Response.BodyTruncated {
 		t.Fatalf("body %d bytes, truncated %v", len(res.Response.Body), res.Response.BodyTruncated)
 	}
-}
-
-func TestRetryAfterDate(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d, ok := retryAfter(now.Add(90*time.Second).Format(http.TimeFormat), now)
-	if !ok || d != 90*time.Second {
-		t.Fatalf("d = %v ok = %v", d, ok)
-	}
-	if _, ok := retryAfter("soon", now); ok {
-		t.Fatal("garbage accepted")
-	}
-	_ = context.Background()
 }

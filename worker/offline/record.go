@@ -13,7 +13,7 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/flows"
-	"github.com/outflow-dev/outflow/steps/rest"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 )
 
 // Recording turns a real run into mocks: what the partner answered each
@@ -32,7 +32,7 @@ var droppedHeaders = map[string]bool{
 // such as access_token, password or client_secret.
 func sensitiveField(name string, cred *engine.Credential) bool {
 	n := strings.ToLower(name)
-	return rest.IsSensitiveHeader(name, cred) || strings.Contains(n, "api_key") || strings.Contains(n, "apikey") ||
+	return httpcall.IsSensitiveHeader(name, cred) || strings.Contains(n, "api_key") || strings.Contains(n, "apikey") ||
 		strings.Contains(n, "private_key") || strings.Contains(n, "credential")
 }
 
@@ -129,7 +129,7 @@ func fixture(s *engine.StepRecord, cred *engine.Credential) (yaml.MapSlice, stri
 	}
 	var headers yaml.MapSlice
 	for _, k := range sortedKeys(r.Headers) {
-		if droppedHeaders[k] || rest.IsSensitiveHeader(k, cred) {
+		if droppedHeaders[k] || httpcall.IsSensitiveHeader(k, cred) {
 			continue
 		}
 		if k == "content-type" && defaultContentType(s.Kind, r) {
@@ -145,7 +145,7 @@ func fixture(s *engine.StepRecord, cred *engine.Credential) (yaml.MapSlice, stri
 	case r.JSON != nil:
 		m = append(m, yaml.MapItem{Key: "body", Value: redactJSON(r.JSON, cred)})
 	case r.Body != "":
-		body := sensitiveElement.ReplaceAllString(r.Body, "${1}"+rest.Redacted+"${3}")
+		body := sensitiveElement.ReplaceAllString(r.Body, "${1}"+httpcall.Redacted+"${3}")
 		m = append(m, yaml.MapItem{Key: "body", Value: body})
 	}
 	if r.BodyTruncated {
@@ -183,7 +183,7 @@ func redactJSON(v any, cred *engine.Credential) any {
 			val := redactJSON(x[k], cred)
 			if sensitiveField(k, cred) {
 				if _, nested := x[k].(map[string]any); !nested {
-					val = rest.Redacted
+					val = httpcall.Redacted
 				}
 			}
 			out = append(out, yaml.MapItem{Key: k, Value: val})

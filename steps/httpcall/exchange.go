@@ -1,4 +1,4 @@
-package rest
+package httpcall
 
 import (
 	"context"
@@ -185,7 +185,7 @@ func StatusError(resp *http.Response, data []byte, msg string, details any) erro
 		}
 		msg += "; a step never follows redirects, so that no request or credential goes to another URL than the connection's: " +
 			"point the connection or the step's path at the new location, or list the status in expect to take the answer as it is"
-		return newAppError(msg, engine.ErrHTTPStatus, false, details, 0)
+		return NewAppError(msg, engine.ErrHTTPStatus, false, details, 0)
 	}
 	words := PartnerWords(data)
 	if words == "" && resp.StatusCode == http.StatusUnauthorized {
@@ -195,10 +195,10 @@ func StatusError(resp *http.Response, data []byte, msg string, details any) erro
 		msg += ": " + words
 	}
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429 {
-		return newAppError(msg, engine.ErrHTTPClient, false, details, 0)
+		return NewAppError(msg, engine.ErrHTTPClient, false, details, 0)
 	}
 	d, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
-	return newAppError(msg, engine.ErrHTTPStatus, true, details, d)
+	return NewAppError(msg, engine.ErrHTTPStatus, true, details, d)
 }
 
 // redirectTarget is a redirect's Location without its query and fragment,
