@@ -59,8 +59,6 @@ func (d *document) setAt(at pos) {
 	d.kit.At = at
 }
 
-func (d *document) trouble(path string) { d.kit.Trouble(path) }
-
 // valPos is the position of the value at path, falling back to its parents
 // when the value is absent (a problem about a missing field points at the
 // mapping that lacks it).

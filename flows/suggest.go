@@ -11,9 +11,6 @@ func closest(s string, candidates []string) (string, bool) {
 // Closest is yamlkit.Closest.
 var Closest = yamlkit.Closest
 
-// maxListed caps how many names a message lists.
-const maxListed = yamlkit.MaxListed
-
 // known formats the names a reference could have been (yamlkit.Known).
 func known(s string, names []string, what string) string { return yamlkit.Known(s, names, what) }
 
