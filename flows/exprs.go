@@ -165,7 +165,7 @@ func exprPos(doc *document, path, value string, off int) pos {
 	default:
 		return at
 	}
-	return pos{at.Line, col + utf8.RuneCountInString(value[:off])}
+	return pos{Line: at.Line, Col: col + utf8.RuneCountInString(value[:off])}
 }
 
 // literalPos maps an offset of a literal block scalar (|) onto its lines,
@@ -187,7 +187,7 @@ func literalPos(src strSource, value string, off int, at pos) pos {
 	}
 	before := value[:off]
 	lineStart := strings.LastIndexByte(before, '\n') + 1
-	return pos{src.blockLine + 1 + strings.Count(before, "\n"), indent + 1 + utf8.RuneCountInString(before[lineStart:])}
+	return pos{Line: src.blockLine + 1 + strings.Count(before, "\n"), Col: indent + 1 + utf8.RuneCountInString(before[lineStart:])}
 }
 
 // walkStrings calls fn for every string in a YAML-shaped value, with its path.

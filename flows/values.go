@@ -261,16 +261,6 @@ func (r *SecretRef) decodeYAML(dec *decoder, n ast.Node, path string) {
 	}
 }
 
-// describeValue names a value for messages, quoting short strings. Only
-// fields that never hold secrets use it: a secret written by mistake must
-// not be repeated in the output.
-func describeValue(n ast.Node) string {
-	if s, ok := stringValue(n); ok && len(s) <= 40 && !strings.Contains(s, "\n") {
-		return "the string " + strconv.Quote(s)
-	}
-	return describe(n)
-}
-
 // namePattern is the syntax of document, agent and queue names.
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/engine/yamlkit"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 )
 
@@ -53,9 +53,9 @@ secrets:
     cache_ttl: soon
 `)
 	_, err := LoadConfig(path)
-	var ps flows.Problems
+	var ps yamlkit.Problems
 	if !errors.As(err, &ps) {
-		t.Fatalf("LoadConfig: %v, want flows.Problems", err)
+		t.Fatalf("LoadConfig: %v, want yamlkit.Problems", err)
 	}
 	want := []string{
 		`agent.yaml:1:7: name: invalid agent name "dmz 1"`,
@@ -258,11 +258,11 @@ func TestConfigBombsAreRefused(t *testing.T) {
 	for name, c := range map[string]struct{ text, want string }{
 		"billion laughs": {laughs.String(), "alias"},
 		"deep nesting":   {"name: a\ngroups: " + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + "\n", "nest deeper than"},
-		"too large":      {"name: a\ngroups: [a]\n#" + strings.Repeat("x", flows.MaxFileSize) + "\n", "larger than"},
+		"too large":      {"name: a\ngroups: [a]\n#" + strings.Repeat("x", yamlkit.MaxFileSize) + "\n", "larger than"},
 	} {
 		path := writeConfig(t, dir, "agent.yaml", c.text)
 		_, err := LoadConfig(path)
-		var ps flows.Problems
+		var ps yamlkit.Problems
 		if !errors.As(err, &ps) || len(ps) == 0 || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "agent.yaml") {
 			t.Errorf("%s: %v\nwant a problem in agent.yaml saying %q", name, err, c.want)
 		}

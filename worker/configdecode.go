@@ -8,10 +8,10 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/engine/yamlkit"
 )
 
-// The agent config is decoded by the project decoder (flows.Decoding): the
+// The agent config is decoded by the project decoder (yamlkit.Decoding): the
 // same YAML rules, words and positions as a project's files, every problem
 // at once. This file holds what is the config's own: its checker, which
 // adds warnings to the decoder's problems, and the values that decode
@@ -20,22 +20,22 @@ import (
 // cfgDecoder is a decoded agent config's positions and problems, and the
 // warnings of its checks.
 type cfgDecoder struct {
-	*flows.Decoding
+	*yamlkit.Decoding
 	file     string
-	warnings flows.Problems
+	warnings yamlkit.Problems
 }
 
 func newCfgDecoder(file string) *cfgDecoder {
-	return &cfgDecoder{Decoding: flows.NewDecoding(file), file: file}
+	return &cfgDecoder{Decoding: yamlkit.NewDecoding(file), file: file}
 }
 
-func (d *cfgDecoder) warnf(at flows.Position, path, format string, args ...any) {
-	d.warnings = append(d.warnings, flows.Problem{File: d.file, Line: at.Line, Col: at.Col, Path: path, Message: fmt.Sprintf(format, args...)})
+func (d *cfgDecoder) warnf(at yamlkit.Position, path, format string, args ...any) {
+	d.warnings = append(d.warnings, yamlkit.Problem{File: d.file, Line: at.Line, Col: at.Col, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 // DecodeYAML reads {secret: REF}, refusing a secret written in place.
-func (s *SecretRef) DecodeYAML(d *flows.Decoding, n ast.Node, path string) {
-	if str, ok := flows.StringValue(n); ok {
+func (s *SecretRef) DecodeYAML(d *yamlkit.Decoding, n ast.Node, path string) {
+	if str, ok := yamlkit.StringValue(n); ok {
 		// Repeat the text only when it is a reference: otherwise it is
 		// likely the secret itself.
 		switch {
@@ -70,14 +70,14 @@ func (s *SecretRef) DecodeYAML(d *flows.Decoding, n ast.Node, path string) {
 }
 
 // DecodeYAML reads a duration such as 30s or 5m, or 0.
-func (du *Duration) DecodeYAML(d *flows.Decoding, n ast.Node, path string) {
-	s, ok := flows.StringValue(n)
+func (du *Duration) DecodeYAML(d *yamlkit.Decoding, n ast.Node, path string) {
+	s, ok := yamlkit.StringValue(n)
 	if !ok {
 		if i, isInt := n.(*ast.IntegerNode); isInt && i.GetToken().Value == "0" {
 			*du = 0
 			return
 		}
-		d.ErrAt(n, path, "expected a duration such as 30s or 5m, got %s", flows.Describe(n))
+		d.ErrAt(n, path, "expected a duration such as 30s or 5m, got %s", yamlkit.Describe(n))
 		return
 	}
 	v, err := time.ParseDuration(s)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/engine/yamlkit"
 )
 
 // fuzzAgentDir is a folder with the files the seed configs name, so that
@@ -111,7 +111,7 @@ func FuzzParseConfig(f *testing.F) {
 		cfg, err := ParseConfig(file, data)
 		lines := lineCount(data)
 		if err != nil {
-			var ps flows.Problems
+			var ps yamlkit.Problems
 			if !errors.As(err, &ps) || len(ps) == 0 {
 				t.Fatalf("error that is not Problems: %v", err)
 			}
