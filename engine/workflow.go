@@ -426,7 +426,7 @@ func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connNa
 	if err != nil {
 		return r.failStep(ctx, st, sc, path, err)
 	}
-	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st, conn, rec.TaskQueue))
+	actx := workflow.WithActivityOptions(ctx, withActivitySummary(ctx, r.activityOptions(st, conn, rec.TaskQueue), path, conn))
 	var poll *PollState
 	if st.Poll != nil {
 		poll = &PollState{Step: path, Started: workflow.Now(ctx)}
