@@ -332,7 +332,8 @@ func (c *Console) describe(ctx context.Context, id, runID string, full bool) (*e
 	} else if err != nil {
 		ex.RecordErr = err.Error()
 	}
-	if !ex.Running && (ex.Status == "terminated" || ex.Status == "canceled") {
+	canceled := ex.Record != nil && ex.Record.Error != nil && ex.Record.Error.Type == "Canceled"
+	if !ex.Running && (ex.Status == "terminated" || ex.Status == "canceled" || canceled) {
 		ex.Closed = c.closeInfo(ctx, id, ex.RunID, ex.Status)
 	}
 	return ex, nil
