@@ -210,7 +210,7 @@ type executionData struct {
 	Inputs   string
 	Outputs  string
 	Live     bool
-	RunQuery string
+	RunQuery template.URL
 }
 
 func (c *Console) executionData(ctx context.Context, id, runID string, full bool) (*executionData, error) {
@@ -220,7 +220,7 @@ func (c *Console) executionData(ctx context.Context, id, runID string, full bool
 	}
 	d := &executionData{Ex: ex, Live: ex.Running}
 	if runID != "" {
-		d.RunQuery = "&run=" + url.QueryEscape(runID)
+		d.RunQuery = template.URL("&run=" + url.QueryEscape(runID))
 	}
 	if ex.Record != nil {
 		nodes := flatten(stepTree(ex.Record.Steps))
@@ -278,7 +278,7 @@ type stepData struct {
 	Curl        string
 	Outputs     string
 	AuthSummary string
-	RunQuery    string
+	RunQuery    template.URL
 }
 
 func (c *Console) stepPage(w http.ResponseWriter, r *http.Request) {
@@ -299,7 +299,7 @@ func (c *Console) stepPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := stepData{Ex: ex, Step: st}
 	if runID != "" {
-		d.RunQuery = "&run=" + url.QueryEscape(runID)
+		d.RunQuery = template.URL("&run=" + url.QueryEscape(runID))
 	}
 	if st.Request != nil {
 		d.Request = redactHeaders(st.Request.Headers)
@@ -594,7 +594,7 @@ func graph(plan *engine.Plan, steps []engine.Step, depth int) []gnode {
 		n := gnode{ID: st.ID, Kind: st.Kind(), If: st.If}
 		switch {
 		case st.Rest != nil:
-			n.Detail = st.Rest.Method + " " + st.Rest.Connection + st.Rest.Path
+			n.Detail = st.Rest.Method + " " + st.Rest.Path + " via " + st.Rest.Connection
 			if st.Rest.Paginate != nil {
 				n.Note = "paginated"
 				if len(st.Rest.Paginate.EachPage) > 0 && depth < maxGraphDepth {
