@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -149,7 +150,9 @@ func readLines(file string) ([]string, error) {
 
 // startConsole listens on addr (after the listening policy agreed) and
 // serves the console until ctx ends. It returns the console's URL.
-func startConsole(ctx context.Context, addr string, f *consoleFlags, g *globalFlags, c *engine.Client, logger *slog.Logger) (string, error) {
+// With anyPort, an address in use gives way to a free port of the same host
+// (a second `outflow dev`, or tests running several).
+func startConsole(ctx context.Context, addr string, anyPort bool, f *consoleFlags, g *globalFlags, c *engine.Client, logger *slog.Logger) (string, error) {
 	a, cert, err := f.config(ctx, g.project)
 	if err != nil {
 		return "", err
@@ -163,6 +166,10 @@ func startConsole(ctx context.Context, addr string, f *consoleFlags, g *globalFl
 		return "", err
 	}
 	ln, err := console.Listen(addr, cert, a)
+	if err != nil && anyPort && errors.Is(err, syscall.EADDRINUSE) {
+		host, _, _ := net.SplitHostPort(addr)
+		ln, err = console.Listen(net.JoinHostPort(host, "0"), cert, a)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -197,7 +204,7 @@ docs/console.md.`,
 			}
 			defer st.Close()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			url, err := startConsole(ctx, listen, &f, g, st.client, logger)
+			url, err := startConsole(ctx, listen, false, &f, g, st.client, logger)
 			if err != nil {
 				return err
 			}

@@ -90,7 +90,7 @@ func devCmd(g *globalFlags) *cobra.Command {
 			out := cmd.OutOrStdout()
 			ec := &engine.Client{Temporal: c, Namespace: g.namespace, DataConverter: dc}
 			if conAt != "" {
-				url, err := startConsole(ctx, conAt, &conF, g, ec, o.logger)
+				url, err := startConsole(ctx, conAt, !cmd.Flags().Changed("console"), &conF, g, ec, o.logger)
 				if err != nil {
 					return err
 				}
