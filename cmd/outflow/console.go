@@ -198,6 +198,18 @@ docs/console.md.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// The listening policy first: a refusal needs no Temporal.
+			a, cert, err := f.config(ctx, g.project)
+			if err != nil {
+				return err
+			}
+			host, _, err := net.SplitHostPort(listen)
+			if err != nil {
+				return fmt.Errorf("--listen %q: %w", listen, err)
+			}
+			if err := console.CheckListen(host, a, cert != nil); err != nil {
+				return err
+			}
 			st, err := remoteStack(cmd, g)
 			if err != nil {
 				return err

@@ -27,7 +27,10 @@ url: http://%s/v2
 ---
 kind: Flow
 name: tiny
-steps: []
+steps:
+  - id: get
+    local: true
+    rest: {connection: partner, method: GET, path: "/customers/1"}
 ---
 kind: Flow
 name: five-hundred
