@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -114,6 +115,9 @@ func (c *Console) certificates(ctx context.Context) certsData {
 			row := certRow{Profile: p.Name, Connections: strings.Join(u.Connections, ", "), Role: cs.Role, Subject: cs.Subject,
 				Issuer: cs.Issuer, NotAfter: cs.NotAfter, DaysLeft: cs.DaysLeft, File: cs.File,
 				Expired: !cs.NotAfter.After(now), Expiring: cs.NotAfter.Before(now.Add(c.o.CertWithin))}
+			if rel, err := filepath.Rel(c.o.Project.Root(), cs.File); err == nil && !strings.HasPrefix(rel, "..") {
+				row.File = filepath.ToSlash(rel)
+			}
 			if cs.Role == "client" {
 				row.Handshake = shakes[p.Name]
 				hasClient = true
