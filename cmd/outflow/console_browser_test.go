@@ -218,6 +218,17 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
+const nightlyFlow = `kind: Flow
+name: nightly
+description: A scheduled flow, for the schedules page.
+triggers:
+  - schedule: {cron: "0 2 * * *"}
+steps:
+  - id: customer
+    action: lookup-customer
+    with: {customer_id: "5"}
+`
+
 const slowFlow = `kind: Flow
 name: slow-sync
 description: Waits a long time for the partner, so that it can be canceled.
@@ -237,8 +248,10 @@ steps:
 func TestConsoleInBrowser(t *testing.T) {
 	exe := chromiumPath(t)
 	dir := copyQuickstart(t)
-	if err := os.WriteFile(filepath.Join(dir, "slow.yaml"), []byte(slowFlow), 0o644); err != nil {
-		t.Fatal(err)
+	for name, text := range map[string]string{"slow.yaml": slowFlow, "nightly.yaml": nightlyFlow} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	qs, err := prepareQuickstart(dir) // the partner, its certificates, the secrets in the environment
 	if err != nil {
@@ -333,6 +346,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal("the failed filter shows a succeeded execution")
 	}
 
+	b.run(t, "searching", chromedp.Navigate(u+"/executions?q=lookup-customer"), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr[data-id="%s"]`, actionID))))
+	if n := value(t, b, "counting rows", chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll('tr[data-id="%s"]').length`, failedID))); n != 0 {
+		t.Fatal("the search for lookup-customer shows an order-sync execution")
+	}
+
 	// Cancel from the page, behind a confirmation; the list updates itself.
 	b.run(t, "the list, live", chromedp.Navigate(u+"/executions"), chromedp.WaitVisible(chromedp.CSS("#executions")))
 	b.run(t, "test-running the slow flow",
@@ -367,6 +385,39 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	cliID := strings.TrimSpace(string(out))
 	b.run(t, "the list refreshing itself", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr[data-id="%s"]`, cliID))))
+
+	// Terminate, with its reason, from the page.
+	b.run(t, "test-running the slow flow again",
+		chromedp.Navigate(u+"/flows/slow-sync"), chromedp.WaitVisible(chromedp.CSS("#run-form")),
+		chromedp.Click(chromedp.CSS("#run")), chromedp.WaitVisible(chromedp.CSS("h1 .st-running")),
+		chromedp.Click(chromedp.CSS("#op-terminate")), chromedp.WaitVisible(chromedp.CSS("#confirm-form")),
+		chromedp.SetValue(chromedp.CSS(`input[name="reason"]`), "stuck partner"),
+		chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#closed-by")))
+	if by := b.text(t, "#closed-by"); !strings.Contains(by, "outflow-console:none:local") || !strings.Contains(by, "stuck partner") {
+		t.Fatalf("terminated by: %q", by)
+	}
+	if st := b.text(t, "h1 .st"); st != "terminated" {
+		t.Fatalf("status after terminate: %q", st)
+	}
+
+	// Schedules: outflow dev deployed the nightly flow's; pause it and run it now.
+	const schedID = "outflow:nightly:0"
+	waitFor(t, "outflow dev to deploy the schedule", time.Minute, func() bool {
+		return strings.Contains(httpGetBody(t, u+"/schedules"), schedID)
+	})
+	row := fmt.Sprintf(`tr[data-id="%s"]`, schedID)
+	b.run(t, "pausing the schedule",
+		chromedp.Navigate(u+"/schedules"), chromedp.WaitVisible(chromedp.CSS(row+" .st-active")),
+		chromedp.Click(chromedp.CSS(row+` a[href^="/schedules/op/pause"]`)), chromedp.WaitVisible(chromedp.CSS("#confirm-form")),
+		chromedp.SetValue(chromedp.CSS(`input[name="note"]`), "partner maintenance"),
+		chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS(row+" .st-paused")))
+	if r := b.text(t, row); !strings.Contains(r, "partner maintenance (by local)") {
+		t.Fatalf("paused row: %q", r)
+	}
+	b.run(t, "running the schedule now",
+		chromedp.Click(chromedp.CSS(row+` a[href^="/schedules/op/trigger"]`)), chromedp.WaitVisible(chromedp.CSS("#confirm-form")),
+		chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#msg")))
+	b.run(t, "the triggered run in the list", chromedp.Navigate(u+"/executions?flow=nightly"), chromedp.WaitVisible(chromedp.CSS("#executions tr[data-id]")))
 
 	// Schedules and certificates pages load.
 	b.run(t, "schedules", chromedp.Navigate(u+"/schedules"), chromedp.WaitVisible(chromedp.CSS("#schedules")))
@@ -512,6 +563,18 @@ func TestConsoleRefusesUnauthenticatedNonLoopback(t *testing.T) {
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("errors in the browser console:\n%s", strings.Join(errs, "\n"))
 	}
+}
+
+// httpGetBody reads a page of the console on loopback (mode none).
+func httpGetBody(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // statusNoRedirect is the status of a GET that follows no redirect, over

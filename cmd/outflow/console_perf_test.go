@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +29,16 @@ const perfProject = `kind: Connection
 name: partner
 url: http://%s/v2
 ---
+kind: Connection
+name: big
+url: http://%s
+---
+kind: Flow
+name: big-body
+steps:
+  - id: get
+    rest: {connection: big, method: GET, path: "/big"}
+---
 kind: Flow
 name: tiny
 steps:
@@ -36,7 +50,7 @@ kind: Flow
 name: five-hundred
 steps:
   - id: each
-    foreach: "${{ 1..500 }}"
+    foreach: "${{ map(1..500, #) }}"
     concurrency: 10
     steps:
       - id: get
@@ -75,8 +89,22 @@ func TestConsoleFirstPaint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	// A partner answering with a JSON body just under the 256 KiB body
+	// limit: 1,900 orders of 7 fields.
+	var orders []map[string]any
+	for i := 0; i < 1900; i++ {
+		orders = append(orders, map[string]any{"id": fmt.Sprintf("order-%05d", i), "customer": fmt.Sprintf("C-%d", i%97), "status": "open",
+			"amount": float64(i) * 1.25, "currency": "EUR", "lines": []any{map[string]any{"sku": "A-1", "qty": 2}}, "note": "deliver to the back door"})
+	}
+	bigBody, _ := json.Marshal(map[string]any{"orders": orders})
+	bigSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(bigBody)
+	}))
+	defer bigSrv.Close()
+	t.Logf("big body: %d bytes", len(bigBody))
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "perf.yaml"), []byte(fmt.Sprintf(perfProject, p.Addr)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "perf.yaml"), []byte(fmt.Sprintf(perfProject, p.Addr, strings.TrimPrefix(bigSrv.URL, "http://"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	proj, err := openProject(dir)
@@ -84,6 +112,10 @@ func TestConsoleFirstPaint(t *testing.T) {
 		t.Fatal(err)
 	}
 	tiny, _ := proj.Plan("tiny")
+	bigBodyPlan, err := proj.Plan("big-body")
+	if err != nil {
+		t.Fatal(err)
+	}
 	big, err := proj.Plan("five-hundred")
 	if err != nil {
 		t.Fatal(err)
@@ -133,11 +165,18 @@ func TestConsoleFirstPaint(t *testing.T) {
 	if len(rec.Steps) != 501 {
 		t.Fatalf("%d steps", len(rec.Steps))
 	}
+	brun, err := ec.Start(ctx, bigBodyPlan, nil, engine.RunOptions{WorkflowID: "big-body"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if brec, err := ec.Wait(ctx, brun, nil); err != nil || brec.Steps[0].Response == nil || brec.Steps[0].Response.BodyTruncated {
+		t.Fatalf("big body run: %v %+v", err, brec)
+	}
 	waitFor(t, "1,000 executions to be visible", 5*time.Minute, func() bool {
 		n, err := tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: "default", Query: "WorkflowType = '" + engine.WorkflowName + "'"})
-		return err == nil && n.GetCount() >= 1001
+		return err == nil && n.GetCount() >= 1002
 	})
-	t.Logf("started and ran 1,001 executions in %s", time.Since(started).Round(time.Second))
+	t.Logf("started and ran 1,002 executions in %s", time.Since(started).Round(time.Second))
 
 	b := newBrowser(t, exe)
 	measure := func(name, url, ready string) {
@@ -153,7 +192,8 @@ func TestConsoleFirstPaint(t *testing.T) {
 	}
 	measure("executions list (1,001 executions, first page of 50)", dev.consoleURL+"/executions", "#executions")
 	measure("execution page (500 steps)", dev.consoleURL+"/executions/five-hundred", "#steps")
-	measure("step page", dev.consoleURL+"/executions/five-hundred/step?path=each%5B250%5D%2Fget", "#response-body")
+	measure("step page (one of the 500)", dev.consoleURL+"/executions/five-hundred/step?path=each%5B250%5D%2Fget", "#response-body")
+	measure("step page with a 250 KiB JSON body (collapsible tree)", dev.consoleURL+"/executions/big-body/step?path=get", "#response-body .tree-json")
 }
 
 func fcps(ps []paint) []string {
