@@ -90,9 +90,9 @@ func TestConsoleFirstPaint(t *testing.T) {
 	}
 	defer p.Close()
 	// A partner answering with a JSON body just under the 256 KiB body
-	// limit: 1,900 orders of 7 fields.
+	// limit: 1,650 orders of 7 fields.
 	var orders []map[string]any
-	for i := 0; i < 1900; i++ {
+	for i := 0; i < 1650; i++ {
 		orders = append(orders, map[string]any{"id": fmt.Sprintf("order-%05d", i), "customer": fmt.Sprintf("C-%d", i%97), "status": "open",
 			"amount": float64(i) * 1.25, "currency": "EUR", "lines": []any{map[string]any{"sku": "A-1", "qty": 2}}, "note": "deliver to the back door"})
 	}
