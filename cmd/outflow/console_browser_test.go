@@ -166,7 +166,15 @@ type devProcess struct {
 	consoleURL string
 	address    string
 	firstLine  string
+	mu         sync.Mutex
 	stderr     *strings.Builder
+}
+
+// log is what outflow dev wrote to its standard error so far.
+func (d *devProcess) log() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stderr.String()
 }
 
 // startDev starts `outflow dev` on free ports and reads the console's URL
@@ -179,8 +187,7 @@ func startDev(t *testing.T, project string, extra ...string) *devProcess {
 	cmd := exec.Command(outflowBinary(t), args...)
 	stdout, _ := cmd.StdoutPipe()
 	d := &devProcess{cmd: cmd, address: fmt.Sprintf("127.0.0.1:%d", port), stderr: &strings.Builder{}}
-	var mu sync.Mutex
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return d.stderr.Write(p) })
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) { d.mu.Lock(); defer d.mu.Unlock(); return d.stderr.Write(p) })
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -196,9 +203,7 @@ func startDev(t *testing.T, project string, extra ...string) *devProcess {
 	select {
 	case l, ok := <-lines:
 		if !ok {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("outflow dev ended before printing anything:\n%s", d.stderr.String())
+			t.Fatalf("outflow dev ended before printing anything:\n%s", d.log())
 		}
 		d.firstLine = l
 	case <-time.After(3 * time.Minute):
@@ -373,6 +378,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	if e := b.text(t, "#flow-error"); !strings.Contains(e, "Canceled") {
 		t.Fatalf("flow error after cancel: %q", e)
 	}
+	// The console logged the operation with who did it.
+	waitFor(t, "the cancel in the log", 10*time.Second, func() bool {
+		for _, l := range strings.Split(dev.log(), "\n") {
+			if strings.Contains(l, "console: operation") && strings.Contains(l, "operation=cancel") && strings.Contains(l, "identity=local") && strings.Contains(l, slowID) {
+				return true
+			}
+		}
+		return false
+	})
 	b.run(t, "the list shows the canceled run", chromedp.Navigate(u+"/executions"), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr[data-id="%s"]`, slowID))))
 	b.shot(t, "executions")
 	pages = append(pages, b.pageHTML(t))
