@@ -378,6 +378,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if e := b.text(t, "#flow-error"); !strings.Contains(e, "Canceled") {
 		t.Fatalf("flow error after cancel: %q", e)
 	}
+	if st := b.text(t, "h1 .st"); st != "canceled" {
+		t.Fatalf("status after cancel: %q", st)
+	}
 	// The console logged the operation with who did it.
 	waitFor(t, "the cancel in the log", 10*time.Second, func() bool {
 		for _, l := range strings.Split(dev.log(), "\n") {

@@ -229,6 +229,9 @@ func (c *Console) fillFailedSteps(ctx context.Context, rows []row) {
 			if err != nil {
 				return
 			}
+			if canceledRecord(rec) {
+				r.Status = "canceled"
+			}
 			if s := failedStep(rec); s != nil {
 				r.FailedStep = s.ID
 				if s.Error != nil {
@@ -332,11 +335,19 @@ func (c *Console) describe(ctx context.Context, id, runID string, full bool) (*e
 	} else if err != nil {
 		ex.RecordErr = err.Error()
 	}
-	canceled := ex.Record != nil && ex.Record.Error != nil && ex.Record.Error.Type == "Canceled"
-	if !ex.Running && (ex.Status == "terminated" || ex.Status == "canceled" || canceled) {
+	if ex.Status == engine.StatusFailed && canceledRecord(ex.Record) {
+		ex.Status = "canceled"
+	}
+	if !ex.Running && (ex.Status == "terminated" || ex.Status == "canceled") {
 		ex.Closed = c.closeInfo(ctx, id, ex.RunID, ex.Status)
 	}
 	return ex, nil
+}
+
+// canceledRecord says a flow ended because it was canceled: the workflow
+// fails with the record, whose error says Canceled.
+func canceledRecord(rec *engine.Record) bool {
+	return rec != nil && rec.Error != nil && rec.Error.Type == "Canceled"
 }
 
 // closeInfo finds, in the last events of the history, who terminated or
