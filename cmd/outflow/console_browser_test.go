@@ -26,11 +26,15 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/worker"
 )
+
+var updateSummaryHistory = flag.Bool("update-summary-history", false, "rewrite engine/testdata/replay/summaries.json from the console test's failing run (a history with activity summaries)")
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the console's screenshots for docs/console.md (docs/console/*.png)")
 
@@ -483,11 +487,13 @@ func checkTemporalSummaries(t *testing.T, address, id string) {
 	}
 	iter := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var got []string
+	hist := &historypb.History{}
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
+		hist.Events = append(hist.Events, ev)
 		if ev.GetActivityTaskScheduledEventAttributes() != nil && ev.GetUserMetadata().GetSummary() != nil {
 			var s string
 			_ = dc.FromPayload(ev.GetUserMetadata().GetSummary(), &s)
@@ -497,6 +503,15 @@ func checkTemporalSummaries(t *testing.T, address, id string) {
 	sort.Strings(got)
 	if !containsString(got, "customer/get via partner-api") {
 		t.Fatalf("activity summaries %q", got)
+	}
+	if *updateSummaryHistory {
+		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "..", "engine", "testdata", "replay", "summaries.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
