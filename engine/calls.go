@@ -48,7 +48,7 @@ func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connNa
 	if cr, ok := req.(CallRequest); ok && (st.FailWhen != "" || st.RetryWhen != "") {
 		cr.Header().FailWhen, cr.Header().RetryWhen = st.FailWhen, st.RetryWhen
 	}
-	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st, conn, rec.TaskQueue))
+	actx := workflow.WithActivityOptions(ctx, withActivitySummary(ctx, r.activityOptions(st, conn, rec.TaskQueue), path, conn))
 	var poll *PollState
 	if st.Poll != nil {
 		poll = &PollState{Step: path, Started: workflow.Now(ctx)}

@@ -98,6 +98,7 @@ func (c *Client) Start(ctx context.Context, plan *Plan, inputs map[string]any, o
 		ID:               id,
 		TaskQueue:        c.queue(),
 		EnableEagerStart: c.EagerStart,
+		StaticSummary:    WorkflowSummary(plan, inputs),
 	}
 	if sa {
 		so.TypedSearchAttributes = temporal.NewSearchAttributes(
@@ -184,6 +185,13 @@ func (c *Client) result(ctx context.Context, id, runID string, run client.Workfl
 		}
 	}
 	return nil, err
+}
+
+// Result reads the record of an execution that has ended from its result
+// (runID "" for the latest run). Like Wait, the error is non-nil when the
+// flow failed; the record then says why.
+func (c *Client) Result(ctx context.Context, id, runID string) (*Record, error) {
+	return c.result(ctx, id, runID, nil)
 }
 
 // Query reads the record of a running (or finished, if a worker can replay

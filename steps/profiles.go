@@ -20,6 +20,7 @@ import (
 type CertStatus struct {
 	Role     string    `json:"role"` // client | chain | trust
 	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer,omitempty"`
 	NotAfter time.Time `json:"not_after"`
 	DaysLeft int       `json:"days_left"`
 	File     string    `json:"file"`
@@ -188,5 +189,5 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 
 func certStatus(role string, c keystore.CertInfo, file string, now time.Time) CertStatus {
 	days := int(math.Floor(c.NotAfter.Sub(now).Hours() / 24))
-	return CertStatus{Role: role, Subject: c.Subject, NotAfter: c.NotAfter, DaysLeft: days, File: file}
+	return CertStatus{Role: role, Subject: c.Subject, Issuer: c.Issuer, NotAfter: c.NotAfter, DaysLeft: days, File: file}
 }

@@ -39,6 +39,7 @@ var commandTemporalFlags = map[string]temporalFlags{
 	"dev":          {"", true, true},
 	"server":       {"", true, false},
 	"codec-server": {"", false, true},
+	"console":      {addressDev, true, true},
 }
 
 // registerTemporalFlags gives each top-level command the Temporal flags it
@@ -102,7 +103,11 @@ var examples = map[string]string{
 	"outflow schedules unpause":  `  outflow schedules unpause nightly-order-sync`,
 	"outflow schedules trigger":  `  outflow schedules trigger nightly-order-sync`,
 	"outflow schedules backfill": `  outflow schedules backfill nightly-order-sync --start 2026-01-01T00:00:00Z --end 2026-01-02T00:00:00Z`,
-	"outflow codec-server":       `  outflow codec-server --payload-key env:OUTFLOW_PAYLOAD_KEY --auth-token env:CODEC_TOKEN --cors-origin http://localhost:8233`,
+	"outflow console": `  outflow console                                    # http://127.0.0.1:8234 against outflow dev
+  outflow console --address temporal:7233 --listen 0.0.0.0:8234 --console-auth bearer \
+    --console-token ops:operator:env:CONSOLE_TOKEN --console-tls-cert console.pem --console-tls-key console.key`,
+	"outflow console hash-password": `  outflow console hash-password   # reads a password, prints its bcrypt hash for --console-user`,
+	"outflow codec-server":          `  outflow codec-server --payload-key env:OUTFLOW_PAYLOAD_KEY --auth-token env:CODEC_TOKEN --cors-origin http://localhost:8233`,
 	"outflow dev": `  outflow dev --project examples/quickstart
   outflow dev --tls-cert pki/server.crt --tls-key pki/server.key --tls-client-ca pki/ca.crt`,
 	"outflow server": `  outflow server --db postgres://temporal@localhost:5432/temporal`,
