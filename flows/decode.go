@@ -78,8 +78,6 @@ func stringValue(n ast.Node) (string, bool) { return yamlkit.StringValue(n) }
 func intValue(n ast.Node) (int64, bool)     { return yamlkit.IntValue(n) }
 func scalarText(n ast.Node) (string, bool)  { return yamlkit.ScalarText(n) }
 
-var plainKey = yamlkit.PlainKey
-
 func identifierLike(s string, re *regexp.Regexp) string { return yamlkit.IdentifierLike(s, re) }
 
 // decoder decodes one document with yamlkit's decoder.

@@ -256,7 +256,7 @@ func (c *checker) checkExpect(doc *document, e *Expectation, refs []stepRef, out
 		if err != nil {
 			continue // reported while decoding
 		}
-		if _, err := compileAssertCode(code); err != nil {
+		if err := engine.CompileAssertCode(code); err != nil {
 			msg := firstLine(err.Error())
 			msg = strings.TrimSpace(exprLocation.ReplaceAllString(msg, ""))
 			c.errorf(doc, exprPos(doc, ap, string(a), off), ap, "invalid assertion %s: %s (assertions read outputs, inputs, steps and record)", quoteExpr(code), msg)

@@ -228,7 +228,7 @@ func offlineTestCmd(cmd *cobra.Command, proj *flows.Project, tests []string, asJ
 		n = "test " + tests[0]
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "offline test run: %s of %s; every REST and SOAP call is answered by mocks, nothing is sent\n", n, proj.Root())
-	results := offline.RunProject(cmd.Context(), proj, tests)
+	results := offline.RunProject(cmd.Context(), tests, compileTest(proj))
 	if asJSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
@@ -305,7 +305,13 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 		if rec == nil {
 			return werr
 		}
-		file, notes, err := offline.WriteFixtures(root, tc, rec)
+		// The runner turns the record into mocks; flows writes them into
+		// the test's file.
+		block, notes, err := offline.Fixtures(rec, tc.Plan)
+		file := ""
+		if err == nil {
+			file, err = tc.WriteMocks(root, block)
+		}
 		for _, n := range notes {
 			fmt.Fprintf(errOut, "  note: %s\n", n)
 		}
@@ -319,6 +325,18 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 		return reportProblems(cmd, err)
 	}
 	return nil
+}
+
+// compileTest compiles the tests of a project for the offline runner,
+// which does not read YAML itself.
+func compileTest(proj *flows.Project) offline.Compile {
+	return func(name string) (*engine.TestCase, error) {
+		tc, err := proj.TestCase(name)
+		if err != nil {
+			return nil, err
+		}
+		return &tc.TestCase, nil
+	}
 }
 
 // testList names the tests of a project for a message.

@@ -22,7 +22,7 @@ func TestOfflineTryCatchChildFlowsFailWhen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Run(context.Background(), tc)
+	r := Run(context.Background(), &tc.TestCase)
 	var b bytes.Buffer
 	WriteText(&b, []*Result{r})
 	if !r.Passed || r.Error != "" {
@@ -46,7 +46,7 @@ func TestResilientSyncExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := RunProject(context.Background(), p, nil)
+	results := runProject(p, nil)
 	var b bytes.Buffer
 	WriteText(&b, results)
 	if len(results) != 1 || !results[0].Passed {

@@ -25,7 +25,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
 	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/mock"
 	"github.com/outflow-dev/outflow/steps/secrets"
@@ -58,7 +57,7 @@ type Result struct {
 	At     string `json:"at"`
 	Passed bool   `json:"passed"`
 	// Failures are the expectations the run did not meet.
-	Failures []flows.Failure `json:"failures,omitempty"`
+	Failures []engine.TestFailure `json:"failures,omitempty"`
 	// Error says why the test could not run at all.
 	Error string `json:"error,omitempty"`
 	// Unused lists the mocks that answered no call.
@@ -69,8 +68,9 @@ type Result struct {
 	Record *engine.Record `json:"record,omitempty"`
 }
 
-// Run runs one test and checks its expectations.
-func Run(ctx context.Context, tc *flows.TestCase) *Result {
+// Run runs one test, compiled by the caller (package flows compiles the
+// documents of kind Test), and checks its expectations.
+func Run(ctx context.Context, tc *engine.TestCase) *Result {
 	res := &Result{Name: tc.Name, Target: tc.Target, At: fmt.Sprintf("%s:%d", tc.File, tc.Line)}
 	// The process's one-time warm-up is not the test's time.
 	if err := warmUp(); err != nil {
@@ -96,19 +96,21 @@ func Run(ctx context.Context, tc *flows.TestCase) *Result {
 	return res
 }
 
-// RunProject runs the tests names of a project, or all of them when names
-// is empty, in name order.
-func RunProject(ctx context.Context, p *flows.Project, names []string) []*Result {
-	if len(names) == 0 {
-		names = p.Tests()
-	}
+// Compile gives the compiled test of a name; the command builds it from
+// the project it loaded.
+type Compile func(name string) (*engine.TestCase, error)
+
+// RunProject runs the tests names in order, compiling each with compile
+// when its turn comes; a test that does not compile gets a result saying
+// why.
+func RunProject(ctx context.Context, names []string, compile Compile) []*Result {
 	out := make([]*Result, 0, len(names))
 	for _, name := range names {
 		if ctx.Err() != nil {
 			out = append(out, &Result{Name: name, Error: ctx.Err().Error()})
 			continue
 		}
-		tc, err := p.TestCase(name)
+		tc, err := compile(name)
 		if err != nil {
 			out = append(out, &Result{Name: name, Error: err.Error()})
 			continue
@@ -118,7 +120,7 @@ func RunProject(ctx context.Context, p *flows.Project, names []string) []*Result
 	return out
 }
 
-func rules(mocks []flows.MockRule) []mock.Rule {
+func rules(mocks []engine.MockRule) []mock.Rule {
 	out := make([]mock.Rule, 0, len(mocks))
 	for _, m := range mocks {
 		r := mock.Rule{Step: m.Step}
@@ -149,7 +151,7 @@ func offlineSecrets() *secrets.Resolver {
 
 // execute runs the test's target in the test environment and returns its
 // record, also when the run failed.
-func execute(ctx context.Context, tc *flows.TestCase, tr *mock.Transport) (rec *engine.Record, err error) {
+func execute(ctx context.Context, tc *engine.TestCase, tr *mock.Transport) (rec *engine.Record, err error) {
 	if tc.Plan == nil {
 		return nil, fmt.Errorf("test %q has no plan", tc.Name)
 	}

@@ -2,8 +2,6 @@ package offline
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -12,7 +10,6 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
 	"github.com/outflow-dev/outflow/steps/httpcall"
 )
 
@@ -210,31 +207,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// WriteFixtures writes the mocks of a real run of the test's target into
-// the test's file, in the project folder root, replacing the mocks it has.
-// It returns the file written and notes on what was left out.
-func WriteFixtures(root string, tc *flows.TestCase, rec *engine.Record) (string, []string, error) {
-	block, notes, err := Fixtures(rec, tc.Plan)
-	if err != nil {
-		return "", notes, err
-	}
-	file := filepath.Join(root, filepath.FromSlash(tc.File))
-	info, err := os.Stat(file)
-	if err != nil {
-		return "", notes, fmt.Errorf("recording into test %q: %w", tc.Name, err)
-	}
-	src, err := os.ReadFile(file)
-	if err != nil {
-		return "", notes, fmt.Errorf("recording into test %q: %w", tc.Name, err)
-	}
-	out, err := tc.WithMocks(src, block)
-	if err != nil {
-		return "", notes, fmt.Errorf("recording into test %q: %w", tc.Name, err)
-	}
-	if err := os.WriteFile(file, out, info.Mode().Perm()); err != nil {
-		return "", notes, fmt.Errorf("recording into test %q: %w", tc.Name, err)
-	}
-	return file, notes, nil
 }
