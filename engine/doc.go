@@ -45,8 +45,19 @@
 // poll and pagination across continue-as-new, parallel, foreach with
 // concurrency, local steps, the certificate check, the quickstart), each
 // recorded from a real run on the embedded Temporal server against a
-// partner that requires a client certificate. TestReplayCorpus replays every
-// file there; a failure means the change breaks running executions.
+// partner that requires a client certificate, and more recorded by other
+// tests of cmd/outflow with the same flag: logic-constructs (switch,
+// if/then/else, set, now(), repeat with an interval, foreach with
+// continue_when, fail; TestLogicConstructsOnEmbeddedServer),
+// try-catch-child-flows-v1 (try/catch/finally, eight child flows from a
+// foreach at concurrency 5, a caught fail_when;
+// TestTryCatchChildFlowsAndFailWhenEndToEnd) and summaries (activity
+// summaries; TestConsoleInBrowser). Two were recorded at commit 0c4b00c,
+// before three changes gated by workflow.GetVersion (binding execution and
+// branch, failing foreach and parallel fast, foreach over any list):
+// unbound-and-parallel-v0 and foreach-item-fails-v0; without the gates
+// they replay as nondeterministic. TestReplayCorpus replays every file
+// there; a failure means the change breaks running executions.
 //
 // To add a history (a new step kind, a construct not yet covered, or the
 // new path of a change behind workflow.GetVersion): add a flow to

@@ -28,13 +28,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/converter"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/worker"
 )
-
-var updateSummaryHistory = flag.Bool("update-summary-history", false, "rewrite engine/testdata/replay/summaries.json from the console test's failing run (a history with activity summaries)")
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the console's screenshots for docs/console.md (docs/console/*.png)")
 
@@ -504,14 +501,8 @@ func checkTemporalSummaries(t *testing.T, address, id string) {
 	if !containsString(got, "customer/get via partner-api") {
 		t.Fatalf("activity summaries %q", got)
 	}
-	if *updateSummaryHistory {
-		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join("..", "..", "engine", "testdata", "replay", "summaries.json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if *recordHistory {
+		recordNewHistory(t, filepath.Join(replayCorpusDir, "summaries.json"), hist)
 	}
 }
 

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outflow-dev/outflow/engine"
@@ -204,21 +203,14 @@ func TestTryCatchChildFlowsAndFailWhenEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "child:    execution order-sync-e2e/each[7]/child") {
 		t.Fatalf("executions show: exit %d\n%s%s", code, stdout, stderr)
 	}
-	// The parent's history, for the replay corpus: recorded once, never overwritten.
-	out := filepath.Join("..", "..", "engine", "testdata", "replay", "try-catch-child-flows-v1.json")
-	if _, err := os.Stat(out); os.IsNotExist(err) {
-		hist := fetchHistory(t, s.st, "order-sync-e2e", run.GetRunID())
-		text := historyText(t, hist)
-		if strings.Contains(text, s.partner.password) {
-			t.Fatal("the partner password is in the history")
-		}
-		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(out, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	// The parent's history holds no secret; with -record-history it joins
+	// the replay corpus.
+	hist := fetchHistory(t, s.st, "order-sync-e2e", run.GetRunID())
+	if strings.Contains(historyText(t, hist), s.partner.password) {
+		t.Fatal("the partner password is in the history")
+	}
+	if *recordHistory {
+		recordNewHistory(t, filepath.Join(replayCorpusDir, "try-catch-child-flows-v1.json"), hist)
 	}
 }
 

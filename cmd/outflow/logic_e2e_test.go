@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,7 +12,6 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/flows"
@@ -160,16 +157,8 @@ func TestLogicConstructsOnEmbeddedServer(t *testing.T) {
 	if n := countEvents(hist, enums.EVENT_TYPE_TIMER_STARTED); n != 2 {
 		t.Fatalf("%d timers, want the repeat's 2 intervals", n)
 	}
-	out := filepath.Join("..", "..", "engine", "testdata", "replay", "logic-constructs.json")
-	if _, err := os.Stat(out); errors.Is(err, os.ErrNotExist) {
-		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(out, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", out)
+	if *recordHistory {
+		recordNewHistory(t, filepath.Join(replayCorpusDir, "logic-constructs.json"), hist)
 	}
 
 	once := func(kind string, n int) (time.Duration, int) {
