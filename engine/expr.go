@@ -55,6 +55,35 @@ const (
 	exprClose = "}}"
 )
 
+// ExprSpan is one ${{ ... }} of a template string.
+type ExprSpan struct {
+	Code     string // trimmed
+	CodeFrom int    // byte offset of Code in the template
+}
+
+// ExprSpans finds the expressions of a template as CompileTemplate does,
+// for loaders that point at a name inside one; it stops at an unclosed
+// expression, which CompileTemplate reports.
+func ExprSpans(s string) []ExprSpan {
+	var out []ExprSpan
+	off := 0
+	for {
+		i := strings.Index(s[off:], exprOpen)
+		if i < 0 {
+			return out
+		}
+		start := off + i + len(exprOpen)
+		j := strings.Index(s[start:], exprClose)
+		if j < 0 {
+			return out
+		}
+		raw := s[start : start+j]
+		lead := len(raw) - len(strings.TrimLeft(raw, " \t\r\n"))
+		out = append(out, ExprSpan{Code: strings.TrimSpace(raw), CodeFrom: start + lead})
+		off = start + j + len(exprClose)
+	}
+}
+
 type exprEnv struct {
 	Inputs    any `expr:"inputs"`
 	Steps     any `expr:"steps"`

@@ -162,29 +162,11 @@ func compileAssertCode(code string) (*vm.Program, error) {
 func (a Assertion) Code() (string, int, error) {
 	s := string(a)
 	t := strings.TrimSpace(s)
-	// The expressions of the string, found as engine.CompileTemplate does.
-	var code string
-	var codeFrom, n int
-	for off := 0; ; {
-		i := strings.Index(s[off:], "${{")
-		if i < 0 {
-			break
-		}
-		start := off + i + 3
-		j := strings.Index(s[start:], "}}")
-		if j < 0 {
-			break
-		}
-		raw := s[start : start+j]
-		lead := len(raw) - len(strings.TrimLeft(raw, " \t\r\n"))
-		code, codeFrom = strings.TrimSpace(raw), start+lead
-		n++
-		off = start + j + 2
-	}
-	if n != 1 || !strings.HasPrefix(t, "${{") || !strings.HasSuffix(t, "}}") {
+	spans := ExprSpans(s)
+	if len(spans) != 1 || !strings.HasPrefix(t, exprOpen) || !strings.HasSuffix(t, exprClose) {
 		return "", 0, errors.New("an assertion is one expression in ${{ }}, such as \"${{ outputs.count == 3 }}\"")
 	}
-	return code, codeFrom, nil
+	return spans[0].Code, spans[0].CodeFrom, nil
 }
 
 // Check evaluates the assertion in env. When it is false, detail says what

@@ -15,33 +15,10 @@ import (
 )
 
 // exprSpan is one ${{ ... }} of a template string.
-type exprSpan struct {
-	code     string // trimmed
-	codeFrom int    // byte offset of code in the template
-}
+type exprSpan = engine.ExprSpan
 
-// exprSpans finds the expressions of a template the way
-// engine.CompileTemplate does; it stops at an unclosed one, which the
-// compiler reports.
-func exprSpans(s string) []exprSpan {
-	var out []exprSpan
-	off := 0
-	for {
-		i := strings.Index(s[off:], "${{")
-		if i < 0 {
-			return out
-		}
-		start := off + i + 3
-		j := strings.Index(s[start:], "}}")
-		if j < 0 {
-			return out
-		}
-		raw := s[start : start+j]
-		lead := len(raw) - len(strings.TrimLeft(raw, " \t\r\n"))
-		out = append(out, exprSpan{code: strings.TrimSpace(raw), codeFrom: start + lead})
-		off = start + j + 2
-	}
-}
+// exprSpans finds the expressions of a template as engine.CompileTemplate does.
+func exprSpans(s string) []exprSpan { return engine.ExprSpans(s) }
 
 // exprRef is a name an expression reads: inputs.X, vars.X, steps.X,
 // execution.X, or one of the names bound in some places only (item, index,
@@ -238,8 +215,8 @@ func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
 		return
 	}
 	for _, span := range exprSpans(s) {
-		for _, r := range exprRefs(span.code) {
-			at := exprPos(doc, p, s, span.codeFrom+r.at)
+		for _, r := range exprRefs(span.Code) {
+			at := exprPos(doc, p, s, span.CodeFrom+r.at)
 			if msg, warn := c.checkRef(env, r); msg != "" {
 				if warn {
 					c.warnf(doc, at, p, "%s", msg)

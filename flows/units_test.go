@@ -82,7 +82,7 @@ func TestExprRefs(t *testing.T) {
 func TestExprSpans(t *testing.T) {
 	s := "a ${{  inputs.x }} b ${{y}} ${{ unclosed"
 	spans := exprSpans(s)
-	if len(spans) != 2 || spans[0].code != "inputs.x" || s[spans[0].codeFrom:spans[0].codeFrom+8] != "inputs.x" || spans[1].code != "y" {
+	if len(spans) != 2 || spans[0].Code != "inputs.x" || s[spans[0].CodeFrom:spans[0].CodeFrom+8] != "inputs.x" || spans[1].Code != "y" {
 		t.Errorf("exprSpans = %+v", spans)
 	}
 }
@@ -111,10 +111,10 @@ func FuzzExpressions(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, span := range exprSpans(s) {
-			if span.codeFrom < 0 || span.codeFrom > len(s) {
+			if span.CodeFrom < 0 || span.CodeFrom > len(s) {
 				t.Fatalf("span outside the string: %+v", span)
 			}
-			for _, r := range exprRefs(span.code) {
+			for _, r := range exprRefs(span.Code) {
 				switch r.root {
 				case "inputs", "vars", "steps", "item", "index":
 				default:
