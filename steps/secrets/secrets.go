@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -55,10 +54,6 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("resolving secret %q: %v", e.Ref, e.Err)
 }
-
-// Schemes are the names of the secret providers Outflow has; a worker has
-// those it is configured for. They are safe to repeat in a message.
-var Schemes = []string{"env", "file", "vault", "cyberark"}
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -117,7 +112,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 		}
 	}
 	if p == nil {
-		if !slices.Contains(Schemes, scheme) {
+		if engine.SecretSchemeOf(scheme) == nil {
 			return "", &Error{Err: fmt.Errorf("the value given does not start with a secret provider of this worker (%s) and is not repeated here, since it may be the secret itself",
 				strings.Join(r.schemes(), ", "))}
 		}
