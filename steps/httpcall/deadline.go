@@ -78,8 +78,10 @@ func TimedOut(ctx context.Context, typ string, retry bool, err error) (string, b
 }
 
 // progress records how far one HTTP exchange got, for a failure that cuts
-// it off: what a timed-out step's record says. It is safe for concurrent
-// use (the transport calls the trace hooks from its own goroutines).
+// it off (what a timed-out step's record says), and how long its phases
+// took, for the record's timings. It is safe for concurrent use: the
+// transport calls the trace hooks from its own goroutines, and a dial may
+// go on after the request took another connection.
 type progress struct {
 	// done ends the record: what the transport does after the step's
 	// context ended (the connection torn down, a late byte) is not progress.
@@ -99,6 +101,18 @@ type progress struct {
 	status       string // set once the response headers arrived
 	bodyRead     int64
 	bodyLength   int64 // Content-Length, -1 when unknown
+
+	start                         time.Time
+	dnsStart, connStart, tlsStart time.Time
+	dns, connect, handshake       time.Duration
+	firstByteAfter                time.Duration
+}
+
+// timings are the phases measured so far.
+func (p *progress) timings() (dns, connect, handshake, firstByte time.Duration, reused bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dns, p.connect, p.handshake, p.firstByteAfter, p.reused
 }
 
 func (p *progress) trace() *httptrace.ClientTrace {
@@ -111,21 +125,24 @@ func (p *progress) trace() *httptrace.ClientTrace {
 		f()
 	}
 	return &httptrace.ClientTrace{
-		DNSStart: func(httptrace.DNSStartInfo) { set(func() { p.resolving = true }) },
-		DNSDone:  func(httptrace.DNSDoneInfo) { set(func() { p.resolving = false }) },
+		DNSStart: func(httptrace.DNSStartInfo) { set(func() { p.resolving, p.dnsStart = true, time.Now() }) },
+		DNSDone: func(httptrace.DNSDoneInfo) {
+			set(func() { p.resolving, p.dns = false, time.Since(p.dnsStart) })
+		},
 		ConnectStart: func(_, addr string) {
-			set(func() { p.addr, p.connecting = addr, true })
+			set(func() { p.addr, p.connecting, p.connStart = addr, true, time.Now() })
 		},
 		ConnectDone: func(_, addr string, err error) {
 			set(func() {
+				p.connect = time.Since(p.connStart)
 				if err == nil {
 					p.addr, p.connected = addr, true
 				}
 			})
 		},
-		TLSHandshakeStart: func() { set(func() { p.tlsStarted = true }) },
+		TLSHandshakeStart: func() { set(func() { p.tlsStarted, p.tlsStart = true, time.Now() }) },
 		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
-			set(func() { p.tlsDone = err == nil })
+			set(func() { p.tlsDone, p.handshake = err == nil, time.Since(p.tlsStart) })
 		},
 		GotConn: func(ci httptrace.GotConnInfo) {
 			set(func() {
@@ -140,7 +157,7 @@ func (p *progress) trace() *httptrace.ClientTrace {
 		},
 		WroteHeaders:         func() { set(func() { p.wroteHeaders = true }) },
 		WroteRequest:         func(i httptrace.WroteRequestInfo) { set(func() { p.wroteRequest = i.Err == nil }) },
-		GotFirstResponseByte: func() { set(func() { p.firstByte = true }) },
+		GotFirstResponseByte: func() { set(func() { p.firstByte, p.firstByteAfter = true, time.Since(p.start) }) },
 	}
 }
 

@@ -77,32 +77,18 @@ func Do(ctx context.Context, transports Transports, baseDir string, conn *engine
 			return nil, &ExchangeError{Type: engine.ErrCertificate, Err: err}
 		}
 	}
-	var (
-		start                              = time.Now()
-		dnsStart, connStart, tlsStart      time.Time
-		dnsDur, connDur, tlsDur, firstByte time.Duration
-		reused                             bool
-	)
-	trace := &httptrace.ClientTrace{
-		DNSStart:             func(httptrace.DNSStartInfo) { dnsStart = time.Now() },
-		DNSDone:              func(httptrace.DNSDoneInfo) { dnsDur = time.Since(dnsStart) },
-		ConnectStart:         func(string, string) { connStart = time.Now() },
-		ConnectDone:          func(string, string, error) { connDur = time.Since(connStart) },
-		TLSHandshakeStart:    func() { tlsStart = time.Now() },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { tlsDur = time.Since(tlsStart) },
-		GotConn:              func(ci httptrace.GotConnInfo) { reused = ci.Reused },
-		GotFirstResponseByte: func() { firstByte = time.Since(start) },
-	}
 	if err := checkHeaders(req.Header); err != nil {
 		return nil, &ExchangeError{Type: engine.ErrConfig, Err: fmt.Errorf("calling %s: %w", what, err)}
 	}
-	prog := &progress{done: ctx.Done(), bodyLength: -1}
+	start := time.Now()
+	prog := &progress{done: ctx.Done(), bodyLength: -1, start: start}
 	rctx := httptrace.WithClientTrace(ctx, prog.trace())
 	var obs Observation
 	if o, ok := transports.(TLSObserver); ok {
 		rctx, obs = o.Observe(rctx)
 	}
-	resp, err := rt.RoundTrip(req.WithContext(httptrace.WithClientTrace(rctx, trace)))
+	resp, err := rt.RoundTrip(req.WithContext(rctx))
+	dnsDur, connDur, tlsDur, _, _ := prog.timings()
 	ex := &Exchange{Timings: engine.Timings{DNSMillis: ms(dnsDur), ConnectMillis: ms(connDur), TLSMillis: ms(tlsDur)}}
 	if err != nil {
 		if d := stepTimedOut(ctx); d != nil {
@@ -123,6 +109,7 @@ func Do(ctx context.Context, transports Transports, baseDir string, conn *engine
 	if ex.Truncated && resp.ContentLength > ex.Size {
 		ex.Size = resp.ContentLength
 	}
+	_, _, _, firstByte, reused := prog.timings()
 	ex.Timings.FirstByteMillis = ms(firstByte)
 	ex.Timings.TotalMillis = ms(time.Since(start))
 	if resp.TLS != nil {
