@@ -32,7 +32,7 @@ func (c *checker) checkActionCall(b *body, sp string, st *Step, env *exprEnv) {
 	target := c.idx.actions[st.Action]
 	if target == nil {
 		if c.idx.flows[st.Action] != nil {
-			c.errorf(doc, doc.valPos(ap), ap, "%q is a flow; action: calls actions only %s", st.Action, known(st.Action, sortedKeys(c.idx.actions), "actions"))
+			c.errorf(doc, doc.valPos(ap), ap, "%q is a flow; action: calls actions only, start a flow with flow: %s %s", st.Action, st.Action, known(st.Action, sortedKeys(c.idx.actions), "actions"))
 		} else {
 			c.errorf(doc, doc.valPos(ap), ap, "unknown action %q %s", st.Action, known(st.Action, sortedKeys(c.idx.actions), "actions"))
 		}
