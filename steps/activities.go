@@ -2,6 +2,7 @@ package steps
 
 import (
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap"
@@ -11,7 +12,7 @@ import (
 // are built on: the worker's secrets, transports, project folder and name.
 type ActivityDeps struct {
 	Secrets    *secrets.Resolver
-	Transports rest.Transports
+	Transports httpcall.Transports
 	// BaseDir, when set, is where the worker finds project files; otherwise
 	// each plan's project folder is used.
 	BaseDir  string

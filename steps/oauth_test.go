@@ -3,6 +3,7 @@ package steps
 import (
 	"encoding/json"
 	"errors"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"net"
 	"net/http"
 	"os"
@@ -150,7 +151,7 @@ func TestOAuthTLSClientAuthTokenCachedAcrossSteps(t *testing.T) {
 			a.BoundCertificate != oauth2.Thumbprint(b.leaf.Cert) || a.TokenURL != b.srv.URL+oauth2test.TokenPath || a.ClientAuth != "tls_client_auth" {
 			t.Fatalf("step %d: auth facts %+v", i, a)
 		}
-		if res.Request.Headers["authorization"] != rest.Redacted {
+		if res.Request.Headers["authorization"] != httpcall.Redacted {
 			t.Fatalf("step %d: the authorization header in the record is %q", i, res.Request.Headers["authorization"])
 		}
 		assertNoSecrets(t, res, b.srv.AccessTokens()...)
@@ -440,7 +441,7 @@ func TestOAuthSoapStepRefreshesAfter401(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := res.Body.(map[string]any)["GetOrderStatusResponse"].(map[string]any)["Status"]
-	if status != "Shipped" || !res.Auth.RefreshedAfter401 || res.Request.Headers["authorization"] != rest.Redacted {
+	if status != "Shipped" || !res.Auth.RefreshedAfter401 || res.Request.Headers["authorization"] != httpcall.Redacted {
 		t.Fatalf("status %v, auth %+v, headers %v", status, res.Auth, res.Request.Headers)
 	}
 	if n := len(partner.Requests()); n != 2 {

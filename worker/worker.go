@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"log/slog"
 	"os"
 
@@ -19,7 +20,6 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/steps"
-	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/telemetry"
 	"github.com/outflow-dev/outflow/worker/codec"
@@ -51,7 +51,7 @@ type Options struct {
 	// OwnSecrets are references this process uses itself (its payload
 	// keys: PayloadKeySecrets), which steps may not resolve.
 	OwnSecrets []secrets.Denied
-	Transports rest.Transports
+	Transports httpcall.Transports
 	// Agent says who this worker is to protocol profiles (applies_to) and
 	// holds its own key material (store: agent) when Transports is nil.
 	Agent  *steps.Agent

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"io"
 	"log/slog"
 	"net"
@@ -179,7 +180,7 @@ func FuzzResponse(f *testing.F) {
 			if rs.BodyTruncated || json.Unmarshal(kept, &parsed) != nil {
 				t.Fatalf("JSON %v from a body that is not JSON: %q", rs.JSON, kept)
 			}
-			if !isJSON(h.Get("Content-Type"), kept) {
+			if !httpcall.IsJSON(h.Get("Content-Type"), kept) {
 				t.Fatalf("JSON parsed although content type %q does not say so", h.Get("Content-Type"))
 			}
 			if !reflect.DeepEqual(normalJSON(t, rs.JSON), normalJSON(t, parsed)) {
@@ -195,7 +196,7 @@ func FuzzResponse(f *testing.F) {
 			if !ok {
 				t.Fatalf("header %s dropped: %v", name, rs.Headers)
 			}
-			if IsSensitiveHeader(name, conn.Credential) && got != Redacted {
+			if httpcall.IsSensitiveHeader(name, conn.Credential) && got != httpcall.Redacted {
 				t.Fatalf("header %s kept in the record: %q", name, got)
 			}
 		}
@@ -264,7 +265,7 @@ func FuzzFollowLink(f *testing.F) {
 					if err != nil {
 						continue
 					}
-					root, _ := BuildURL(conn, nil, "/", nil)
+					root, _ := httpcall.BuildURL(conn, nil, "/", nil)
 					checkOnConnection(t, conn, root, u, "link "+strconv.Quote(link)+" from "+strconv.Quote(from))
 				}
 			}
@@ -291,11 +292,11 @@ func FuzzBuildURL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, p, name, value string) {
 		for _, conn := range linkConnections {
-			u, err := BuildURL(conn, nil, p, []engine.KV{{Name: name, Value: value}})
+			u, err := httpcall.BuildURL(conn, nil, p, []engine.KV{{Name: name, Value: value}})
 			if err != nil {
 				continue
 			}
-			root, _ := BuildURL(conn, nil, "/", nil)
+			root, _ := httpcall.BuildURL(conn, nil, "/", nil)
 			checkOnConnection(t, conn, root, u, "path "+strconv.Quote(p))
 			if q, _ := url.ParseQuery(u.RawQuery); name != "" && !contains(q[name], value) {
 				t.Fatalf("path %q: query %q lost %s=%s", p, u.RawQuery, name, value)

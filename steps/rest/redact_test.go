@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,8 +27,8 @@ func TestRedactFailureKeepsWhatTheWorkflowDecidesBy(t *testing.T) {
 	red := secrets.NewRedactor(nil)
 	red.Add("tok-5e1d-redact-failure")
 	res := &engine.StepResult{Response: &engine.ResponseSummary{StatusCode: 503, Body: "busy, tok-5e1d-redact-failure"}}
-	err := newAppError("GET /x answered 503: busy, tok-5e1d-redact-failure", engine.ErrHTTPStatus, true, res, 7*time.Second)
-	got := RedactFailure(red, err)
+	err := httpcall.NewAppError("GET /x answered 503: busy, tok-5e1d-redact-failure", engine.ErrHTTPStatus, true, res, 7*time.Second)
+	got := httpcall.RedactFailure(red, err)
 	var appErr *temporal.ApplicationError
 	if !errors.As(got, &appErr) {
 		t.Fatalf("got %T", got)
@@ -39,11 +40,11 @@ func TestRedactFailureKeepsWhatTheWorkflowDecidesBy(t *testing.T) {
 	if appErr.Details(&details) != nil || details.Response.Body != "busy, [redacted]" {
 		t.Fatalf("details: %+v", details)
 	}
-	clean := newAppError("GET /x answered 404", engine.ErrHTTPClient, false, &engine.StepResult{}, 0)
-	if RedactFailure(red, clean) != clean {
+	clean := httpcall.NewAppError("GET /x answered 404", engine.ErrHTTPClient, false, &engine.StepResult{}, 0)
+	if httpcall.RedactFailure(red, clean) != clean {
 		t.Fatal("a failure without a secret must come back as it is")
 	}
-	if RedactFailure(nil, err) != err || RedactFailure(red, nil) != nil {
+	if httpcall.RedactFailure(nil, err) != err || httpcall.RedactFailure(red, nil) != nil {
 		t.Fatal("nothing to redact, nothing changed")
 	}
 }

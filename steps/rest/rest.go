@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"io"
 	"net/http"
 	"net/url"
@@ -27,7 +28,7 @@ import (
 // it is safe for concurrent use.
 type Activity struct {
 	Secrets    *secrets.Resolver
-	Transports Transports
+	Transports httpcall.Transports
 	// BaseDir, when set, is where this worker finds project files (keystores);
 	// otherwise the plan's project folder is used.
 	BaseDir string
@@ -41,16 +42,16 @@ const maxRequestBodyInRecord = 4 << 10
 // execute runs one REST step; Execute redacts what it hands back.
 func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engine.StepResult, error) {
 	info := activity.GetInfo(ctx)
-	ctx = WithStepPath(ctx, req.StepPath)
+	ctx = httpcall.WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
-	defer KeepAlive(ctx)()
+	defer httpcall.KeepAlive(ctx)()
 	// The call ends a little before the step's timeout, so that the step
 	// itself reports what it sent and how far it got.
-	ctx, cancel := WithCallDeadline(ctx)
+	ctx, cancel := httpcall.WithCallDeadline(ctx)
 	defer cancel()
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
-		typ, retry, err = TimedOut(ctx, typ, retry, err)
-		return nil, newAppError(err.Error(), typ, retry, res, 0)
+		typ, retry, err = httpcall.TimedOut(ctx, typ, retry, err)
+		return nil, httpcall.NewAppError(err.Error(), typ, retry, res, 0)
 	}
 	if req.Connection == nil {
 		return fail(engine.ErrConfig, false, errors.New("no connection given"))
@@ -63,10 +64,10 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 			// A partner that echoes an api_key query parameter into its next
 			// links must not get it into the record: the credential is added
 			// to the request below, as for any other request.
-			dropQueryCredential(target, req.Connection.Credential)
+			httpcall.DropQueryCredential(target, req.Connection.Credential)
 		}
 	} else {
-		target, err = BuildURL(req.Connection, req.Profile, req.Path, req.Query)
+		target, err = httpcall.BuildURL(req.Connection, req.Profile, req.Path, req.Query)
 	}
 	if err != nil {
 		return fail(engine.ErrConfig, false, err)
@@ -105,18 +106,18 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 	if baseDir == "" {
 		baseDir = req.ProjectRoot
 	}
-	authz := &Authorizer{Secrets: a.Secrets, Transports: a.Transports, BaseDir: baseDir, Connection: req.Connection, Profile: req.Profile}
+	authz := &httpcall.Authorizer{Secrets: a.Secrets, Transports: a.Transports, BaseDir: baseDir, Connection: req.Connection, Profile: req.Profile}
 	if err := authz.Apply(ctx, hreq); err != nil {
-		res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: RedactHeaders(hreq.Header, req.Connection.Credential)}
+		res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: httpcall.RedactHeaders(hreq.Header, req.Connection.Credential)}
 		res.Auth = authz.Facts()
-		var xe *ExchangeError
+		var xe *httpcall.ExchangeError
 		errors.As(err, &xe)
 		return fail(xe.Type, xe.Retry, xe.Err)
 	}
 	// target never carries an api_key sent as a query parameter: only hreq.URL does.
-	res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: RedactHeaders(hreq.Header, req.Connection.Credential)}
+	res.Request = engine.RequestSummary{Method: method, URL: target.String(), Headers: httpcall.RedactHeaders(hreq.Header, req.Connection.Credential)}
 	if len(body) > 0 {
-		res.Request.Body = CapString(body, maxRequestBodyInRecord)
+		res.Request.Body = httpcall.CapString(body, maxRequestBodyInRecord)
 	}
 
 	ex, err := authz.Do(ctx, hreq, req.BodyLimit, method+" "+res.Request.URL)
@@ -124,17 +125,17 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 	if ex != nil {
 		res.Timings, res.TLS = ex.Timings, ex.TLS
 	}
-	var xe *ExchangeError
+	var xe *httpcall.ExchangeError
 	if errors.As(err, &xe) && ex == nil {
 		return fail(xe.Type, xe.Retry, xe.Err)
 	}
 	resp, data, size, truncated := ex.Response, ex.Data, ex.Size, ex.Truncated
-	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: RedactHeaders(resp.Header, req.Connection.Credential), BodySize: size, BodyTruncated: truncated}
+	rs := &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: httpcall.RedactHeaders(resp.Header, req.Connection.Credential), BodySize: size, BodyTruncated: truncated}
 	redactLinkCredential(rs.Headers, req.Connection.Credential)
 	if truncated {
 		rs.BodyLimit = ex.Limit
 	}
-	if !truncated && isJSON(resp.Header.Get("Content-Type"), data) {
+	if !truncated && httpcall.IsJSON(resp.Header.Get("Content-Type"), data) {
 		var v any
 		if json.Unmarshal(data, &v) == nil {
 			rs.JSON = v
@@ -157,7 +158,7 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 				msg += " (" + why + ")"
 			}
 		}
-		return nil, StatusError(resp, data, msg, res)
+		return nil, httpcall.StatusError(resp, data, msg, res)
 	}
 	// fail_when and retry_when judge the answer here, before redaction (in
 	// Execute) and before it reaches the workflow.
@@ -172,7 +173,7 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 // BuildURL it never leaves the connection: a link to another scheme, host,
 // port or outside the base path is refused.
 func FollowLink(conn *engine.Connection, profile *engine.ProtocolProfile, base, link string) (*url.URL, error) {
-	root, err := BuildURL(conn, profile, "/", nil)
+	root, err := httpcall.BuildURL(conn, profile, "/", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +189,7 @@ func FollowLink(conn *engine.Connection, profile *engine.ProtocolProfile, base, 
 	}
 	u := from.ResolveReference(ref)
 	u.Fragment, u.RawFragment = "", ""
-	if u.User != nil || !strings.EqualFold(u.Scheme, root.Scheme) || !sameHostPort(u, root) {
+	if u.User != nil || !strings.EqualFold(u.Scheme, root.Scheme) || !httpcall.SameHostPort(u, root) {
 		return nil, fmt.Errorf("next link %q leaves connection %q (%s://%s); a step only follows links to its connection's host, so the link was not requested", link, conn.Name, root.Scheme, root.Host)
 	}
 	u.Scheme, u.Host = root.Scheme, root.Host
@@ -207,12 +208,12 @@ func FollowLink(conn *engine.Connection, profile *engine.ProtocolProfile, base, 
 // redactLinkCredential redacts an api_key query parameter that a partner
 // echoed into the links of its Link header.
 func redactLinkCredential(h map[string]string, c *engine.Credential) {
-	key := queryCredential(c)
+	key := httpcall.QueryCredential(c)
 	if key == "" || h["link"] == "" {
 		return
 	}
 	re := regexp.MustCompile(`([?&;]` + regexp.QuoteMeta(url.QueryEscape(key)) + `=)[^&>;,\s]*`)
-	h["link"] = re.ReplaceAllString(h["link"], "${1}"+url.QueryEscape(Redacted))
+	h["link"] = re.ReplaceAllString(h["link"], "${1}"+url.QueryEscape(httpcall.Redacted))
 }
 
 func encodeBody(v any, bodyType string) ([]byte, string, error) {

@@ -3,6 +3,7 @@ package rest
 import (
 	"encoding/json"
 	"errors"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -83,7 +84,7 @@ func TestRequestShapeAndCredentials(t *testing.T) {
 	if res.Response.StatusCode != 200 || res.Response.JSON.(map[string]any)["name"] != "Ada" {
 		t.Fatalf("response: %+v", res.Response)
 	}
-	if res.Request.Headers["authorization"] != Redacted || res.Response.Headers["set-cookie"] != Redacted {
+	if res.Request.Headers["authorization"] != httpcall.Redacted || res.Response.Headers["set-cookie"] != httpcall.Redacted {
 		t.Fatalf("credentials not redacted: %v %v", res.Request.Headers, res.Response.Headers)
 	}
 	b, _ := json.Marshal(res)
@@ -152,11 +153,11 @@ func TestMissingSecretNamesReference(t *testing.T) {
 func TestPathCannotChangeHost(t *testing.T) {
 	conn := &engine.Connection{Name: "p", Scheme: "https", Host: "api.partner.example", BasePath: "/v2"}
 	for _, p := range []string{"https://evil.example/x", "//evil.example/x", "http://api.partner.example@evil/", "/../../admin", "/../v3/x"} {
-		if u, err := BuildURL(conn, nil, p, nil); err == nil {
+		if u, err := httpcall.BuildURL(conn, nil, p, nil); err == nil {
 			t.Errorf("path %q was accepted as %s", p, u)
 		}
 	}
-	u, err := BuildURL(conn, &engine.ProtocolProfile{Port: 8443}, "customers/1?x=1", []engine.KV{{Name: "y", Value: "2"}})
+	u, err := httpcall.BuildURL(conn, &engine.ProtocolProfile{Port: 8443}, "customers/1?x=1", []engine.KV{{Name: "y", Value: "2"}})
 	if err != nil || u.String() != "https://api.partner.example:8443/v2/customers/1?x=1&y=2" {
 		t.Fatalf("u = %v, err = %v", u, err)
 	}

@@ -3,6 +3,7 @@ package rest
 import (
 	"encoding/json"
 	"errors"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -61,11 +62,11 @@ func TestRecordRedactsCredentialHeaders(t *testing.T) {
 		req, resp := res.Request.Headers, res.Response.Headers
 		for name, h := range map[string]map[string]string{"request cookie": req, "request proxy-authorization": req, "response set-cookie": resp, "response x-session-token": resp} {
 			header := name[strings.Index(name, " ")+1:]
-			if h[header] != Redacted {
-				t.Errorf("%s: %s = %q, want %s", in, name, h[header], Redacted)
+			if h[header] != httpcall.Redacted {
+				t.Errorf("%s: %s = %q, want %s", in, name, h[header], httpcall.Redacted)
 			}
 		}
-		if in == "header" && (req["x-partner-key"] != Redacted || resp["x-partner-key"] == apiKey) {
+		if in == "header" && (req["x-partner-key"] != httpcall.Redacted || resp["x-partner-key"] == apiKey) {
 			t.Errorf("custom API-key header not redacted: request %q, response %q", req["x-partner-key"], resp["x-partner-key"])
 		}
 		if req["x-trace"] != "t-1" {
@@ -136,12 +137,12 @@ func TestNoPathLeavesTheConnectionHost(t *testing.T) {
 		"file:///etc/passwd", "/x#@evil.example", "/x?next=https://evil.example", " //evil.example", "\t//evil.example",
 		"%2F%2Fevil.example/x", "/%2F%2Fevil.example", "mailto:x@evil.example", "evil.example:443/x",
 	} {
-		u, buildErr := BuildURL(conn, nil, p, nil)
+		u, buildErr := httpcall.BuildURL(conn, nil, p, nil)
 		_, err := execute(t, a, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Path: p})
 		if buildErr != nil {
 			var appErr *temporal.ApplicationError
 			if !errors.As(err, &appErr) || appErr.Type() != engine.ErrConfig || !appErr.NonRetryable() {
-				t.Errorf("path %q: refused by BuildURL (%v) but the step gave %v", p, buildErr, err)
+				t.Errorf("path %q: refused by httpcall.BuildURL (%v) but the step gave %v", p, buildErr, err)
 			}
 			continue
 		}
