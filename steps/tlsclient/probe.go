@@ -157,6 +157,7 @@ func (p *Probe) Facts(state *tls.ConnectionState) *engine.TLSFacts {
 		c.mu.Lock()
 		if c.presented != nil {
 			cf := certFacts(c.presented.cert.Leaf)
+			cf.Source = c.presented.source
 			f.ClientCertificate = &cf
 		}
 		c.mu.Unlock()
