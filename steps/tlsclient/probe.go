@@ -38,6 +38,22 @@ type connInfo struct {
 	requested     bool
 	presented     *loaded // nil when no certificate was sent
 	acceptableCAs [][]byte
+	// material is the key material of the connection's transport.
+	material *material
+}
+
+// stale reports whether the connection presented a Vault-issued
+// certificate that has since been renewed.
+func (c *connInfo) stale() bool {
+	c.mu.Lock()
+	presented, m := c.presented, c.material
+	c.mu.Unlock()
+	if m == nil || m.issue == nil || presented == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.loaded != nil && m.loaded.generation > presented.generation
 }
 
 type probeKey struct{}
@@ -86,6 +102,13 @@ func (p *Probe) gotConnection(info httptrace.GotConnInfo) {
 	if c, ok := info.Conn.(*tls.Conn); ok {
 		if tc, ok := c.NetConn().(*trackedConn); ok {
 			p.used = tc.info
+			if info.Reused && tc.info.stale() {
+				// A pooled connection still authenticated by a certificate
+				// Vault has since renewed: closed before the request is
+				// written, so the transport sends it again on a new
+				// connection that presents the new certificate.
+				c.Close()
+			}
 		}
 	}
 }

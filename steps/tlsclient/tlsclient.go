@@ -190,6 +190,12 @@ func (c *Cache) Transport(ctx context.Context, profile *engine.ProtocolProfile, 
 		return nil, err
 	}
 	if e := c.entries[key]; e != nil {
+		if m := e.material; m != nil && m.issue != nil {
+			// A certificate issued by Vault is renewed on time even while
+			// pooled connections make no handshake; a renewal under way
+			// does not hold the step up.
+			go m.current()
+		}
 		return e.transport, nil
 	}
 	e, err := c.build(ctx, cfg)
@@ -393,7 +399,9 @@ func (c *Cache) build(ctx context.Context, cfg *profileConfig) (*entry, error) {
 			if err != nil {
 				return nil, err
 			}
-			return trackConn(ctx, conn), nil
+			tc := trackConn(ctx, conn)
+			tc.(*trackedConn).info.material = e.material
+			return tc, nil
 		},
 		TLSClientConfig:     tlsCfg,
 		TLSHandshakeTimeout: 30 * time.Second,

@@ -57,6 +57,7 @@ type Server struct {
 	RoleID, SecretID string
 
 	mu     sync.Mutex
+	now    func() time.Time
 	mount  string
 	roles  map[string]Role
 	tokens map[string]bool
@@ -96,6 +97,14 @@ func New(t testing.TB, mount, token string, roles map[string]Role) *Server {
 // a client's trust store.
 func (s *Server) CAPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+}
+
+// SetClock makes the server issue certificates valid from now() on, for
+// tests that move time forward; nil means time.Now.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
 }
 
 // SetDown makes the server answer 503 (down) or serve again.
@@ -255,6 +264,9 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, roleName string) 
 	}
 	hosts := append(names[1:], splitList(in.IPSANs)...)
 	now := time.Now()
+	if s.now != nil {
+		now = s.now()
+	}
 	// Vault backdates certificates by 30 seconds against clock skew.
 	leaf, err := s.Intermediate.IssueServer(in.CommonName, hosts, &devpki.Options{RSA: role.RSA, NotBefore: now.Add(-30 * time.Second), NotAfter: now.Add(ttl),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
