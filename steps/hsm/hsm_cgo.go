@@ -180,7 +180,7 @@ type Key struct {
 	cfg    Config
 	mod    *module
 	slot   uint
-	handle pkcs11.ObjectHandle
+	handle atomic.Uint64 // pkcs11.ObjectHandle; found again after a logout
 	id     []byte
 	isRSA  bool
 	pub    crypto.PublicKey // nil when the token does not reveal it
@@ -255,8 +255,8 @@ func (k *Key) find(sh pkcs11.SessionHandle) error {
 	case 2:
 		return errorf(CodeKeyNotFound, nil, "token %q has several private keys labelled %q: give each key its own label", cfg.TokenLabel, cfg.KeyLabel)
 	}
-	k.handle = objs[0]
-	attrs, err := ctx.GetAttributeValue(sh, k.handle, []*pkcs11.Attribute{
+	k.handle.Store(uint64(objs[0]))
+	attrs, err := ctx.GetAttributeValue(sh, objs[0], []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_ID, nil),
 	})
@@ -267,13 +267,33 @@ func (k *Key) find(sh pkcs11.SessionHandle) error {
 	switch kt := bytesUint(attrs[0].Value); kt {
 	case pkcs11.CKK_RSA:
 		k.isRSA = true
-		k.pub = rsaPublic(ctx, sh, k.handle)
+		k.pub = rsaPublic(ctx, sh, objs[0])
 	case pkcs11.CKK_EC:
-		k.pub = ecPublic(ctx, sh, k.handle, k.id, cfg.KeyLabel)
+		k.pub = ecPublic(ctx, sh, objs[0], k.id, cfg.KeyLabel)
 	default:
 		return errorf(CodeKeyType, nil, "key %q of token %q is neither RSA nor ECDSA (key type %#x): TLS client authentication needs one of those", cfg.KeyLabel, cfg.TokenLabel, kt)
 	}
 	k.desc = fmt.Sprintf("key %q in PKCS#11 token %q", cfg.KeyLabel, cfg.TokenLabel)
+	return nil
+}
+
+// refind looks the key up again on the login session, logging in first
+// if the token forgot the login.
+func (k *Key) refind() error {
+	if err := login(k.mod, k.loginSession, k.cfg); err != nil {
+		return err
+	}
+	objs, err := findObjects(k.mod.ctx, k.loginSession, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, k.cfg.KeyLabel),
+	}, 2)
+	if err != nil {
+		return err
+	}
+	if len(objs) != 1 {
+		return errorf(CodeKeyNotFound, nil, "token %q no longer has one private key labelled %q", k.cfg.TokenLabel, k.cfg.KeyLabel)
+	}
+	k.handle.Store(uint64(objs[0]))
 	return nil
 }
 
@@ -463,7 +483,7 @@ func (k *Key) sign(pub crypto.PublicKey, digest []byte, opts crypto.SignerOpts) 
 		return nil, err
 	}
 	sig, err := k.withSession(func(sh pkcs11.SessionHandle) ([]byte, error) {
-		if err := k.mod.ctx.SignInit(sh, mech, k.handle); err != nil {
+		if err := k.mod.ctx.SignInit(sh, mech, pkcs11.ObjectHandle(k.handle.Load())); err != nil {
 			return nil, err
 		}
 		return k.mod.ctx.Sign(sh, data)
@@ -578,6 +598,16 @@ func (k *Key) withSession(f func(pkcs11.SessionHandle) ([]byte, error)) ([]byte,
 			lerr := login(k.mod, k.loginSession, k.cfg)
 			registry.mu.Unlock()
 			if lerr == nil {
+				continue
+			}
+		}
+		if attempt == 0 && (isCKR(err, pkcs11.CKR_OBJECT_HANDLE_INVALID) || isCKR(err, pkcs11.CKR_KEY_HANDLE_INVALID)) {
+			// Handles of private objects do not outlive a logout (another
+			// PIN was tried on the token): find the key again.
+			registry.mu.Lock()
+			ferr := k.refind()
+			registry.mu.Unlock()
+			if ferr == nil {
 				continue
 			}
 		}

@@ -139,6 +139,11 @@ func TestConcurrentSignatures(t *testing.T) {
 // words, and no message holds the PIN.
 func TestKeyProblems(t *testing.T) {
 	tok := hsmtest.Shared(t)
+	// The process is logged in to the token, as a worker with a profile
+	// using it is.
+	if _, err := hsm.Open(cfg(tok, hsmtest.RSAKey)); err != nil {
+		t.Fatal(err)
+	}
 	wrongPIN := "9999-wrong-pin"
 	tests := []struct {
 		name string
@@ -181,8 +186,20 @@ func TestKeyProblems(t *testing.T) {
 		})
 	}
 	// The right PIN still opens the token: the wrong one did not lock it.
-	if _, err := hsm.Open(cfg(tok, hsmtest.RSAKey)); err != nil {
+	// Trying the wrong one logged the process out and back in, which
+	// invalidates the handles of private objects: keys opened before
+	// still sign.
+	key, err := hsm.Open(cfg(tok, hsmtest.RSAKey))
+	if err != nil {
 		t.Fatal(err)
+	}
+	signer, err := key.Bind(tok.Leaves[hsmtest.RSAKey].Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("after a wrong PIN"))
+	if _, err := signer.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
+		t.Fatalf("signing after a wrong PIN was tried: %v", err)
 	}
 }
 
