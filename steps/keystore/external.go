@@ -3,7 +3,9 @@ package keystore
 import (
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"time"
 )
 
 // KeyPKCS11 is the KeyFormat of a key held in a PKCS#11 token.
@@ -40,4 +42,22 @@ func LoadExternal(data []byte, key crypto.Signer, keyFormat string) (*Store, err
 	s.unnamed = true
 	s.selected, s.selectErr = entries[0], nil
 	return s, nil
+}
+
+// InspectExternal is Inspect for a certificate file whose key is held
+// elsewhere (LoadExternal). It never fails: what cannot be read becomes a
+// problem.
+func InspectExternal(data []byte, key crypto.Signer, keyFormat string, now time.Time, warnWithin time.Duration) Report {
+	r := Report{CheckedAt: now, Entries: []EntryReport{}}
+	s, err := LoadExternal(data, key, keyFormat)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			r.Problems = []Problem{e.Problem()}
+		} else {
+			r.Problems = []Problem{{Code: CodeCorrupt, Severity: SeverityError, Message: err.Error()}}
+		}
+		return r
+	}
+	return s.report(r, nil, now, warnWithin)
 }

@@ -162,6 +162,7 @@ type PKIRole struct {
 	AllowSubdomains, AllowAny  bool
 	ClientFlag, ServerFlag     bool
 	RoleUnreadable             string // why the role could not be read (a policy that may issue but not read)
+	RoleStatus                 int    // Vault's status when the role could not be read: 403, 404 (no such role)
 	CAChain                    []*x509.Certificate
 	CAChainError               string
 	AllowBareDomains, AllowIPs bool
@@ -197,6 +198,9 @@ func (v *Vault) ReadPKIRole(ctx context.Context, mount, role string) (*PKIRole, 
 		return nil, err
 	case err != nil:
 		r.RoleUnreadable = err.Error()
+		if pe != nil {
+			r.RoleStatus = pe.Status
+		}
 	case out.Data != nil:
 		d := out.Data
 		r.TTL, r.MaxTTL = seconds(d.TTL), seconds(d.MaxTTL)

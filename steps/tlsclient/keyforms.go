@@ -86,6 +86,9 @@ func (c *Cache) keystoreForm(ctx context.Context, cfg *profileConfig, warnWithin
 	return nil, nil
 }
 
+// ErrNoVault is what a CertificateIssuer answers on a worker without Vault.
+var ErrNoVault = errors.New("no vault on this worker")
+
 // CodeVaultPKIUnavailable: a profile wants a Vault-issued certificate on a
 // worker without Vault.
 const CodeVaultPKIUnavailable keystore.Code = "vault_pki_unavailable"
@@ -101,6 +104,10 @@ func issuer(iss CertificateIssuer, v *engine.VaultPKI) func(context.Context) (*k
 	req := secretstore.PKIRequest{Mount: v.Mount, Role: v.Role, CommonName: v.CommonName, AltNames: v.AltNames, TTL: v.TTL.D()}
 	return func(ctx context.Context) (*keystore.Store, error) {
 		issued, err := iss.IssueCertificate(ctx, req)
+		if errors.Is(err, ErrNoVault) {
+			return nil, &keystore.Error{Code: CodeVaultPKIUnavailable, Message: fmt.Sprintf(
+				"the certificate is issued by Vault (keystore.vault_pki: %s), and this worker has no Vault: set secrets.vault in its config (outflow worker --config)", vaultPath(v))}
+		}
 		if err != nil {
 			msg := fmt.Sprintf("vault did not issue a certificate from %s", vaultPath(v))
 			var pe *secretstore.PKIError
