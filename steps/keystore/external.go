@@ -9,7 +9,7 @@ import (
 )
 
 // KeyPKCS11 is the KeyFormat of a key held in a PKCS#11 token.
-const KeyPKCS11 = "PKCS#11 token"
+const KeyPKCS11 = "PKCS#11 token object (it never leaves the token)"
 
 // LoadExternal reads a PEM or DER bundle of certificates whose private key
 // is held elsewhere — in a PKCS#11 token — and makes key the key of the
