@@ -512,7 +512,9 @@ func (v *secretVolume) issue(t *testing.T, name string) *devpki.Leaf {
 	return l
 }
 
-func (v *secretVolume) serial(name string) string { return keystore.SerialHex(v.leaves[name].Cert.SerialNumber) }
+func (v *secretVolume) serial(name string) string {
+	return keystore.SerialHex(v.leaves[name].Cert.SerialNumber)
+}
 
 func (v *secretVolume) file(t *testing.T, name, file string) []byte {
 	t.Helper()
