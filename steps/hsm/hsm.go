@@ -37,6 +37,9 @@ type Config struct {
 }
 
 func (c Config) String() string {
+	if c.KeyLabel == "" {
+		return fmt.Sprintf("PKCS#11 token %q (module %s)", c.TokenLabel, c.Module)
+	}
 	return fmt.Sprintf("PKCS#11 key %q in token %q (module %s)", c.KeyLabel, c.TokenLabel, c.Module)
 }
 
