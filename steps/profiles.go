@@ -98,7 +98,11 @@ func CheckProfileWith(ctx context.Context, p *engine.ProtocolProfile, baseDir st
 		pc.Where = where(ks, p.Store)
 	}
 	if ks != nil && ks.Form() != engine.KeystoreFile {
-		checkKeystoreForm(ctx, &pc, p, baseDir, o)
+		if p.Store == "agent" && ks.Form() != engine.KeystoreVaultPKI {
+			pc.NotChecked = fmt.Sprintf("keystore kept outside the project (store: %s) is opened where the step runs", p.Store)
+		} else {
+			checkKeystoreForm(ctx, &pc, p, baseDir, o)
+		}
 		ks = nil
 	}
 	if ks != nil && ks.Path != "" {

@@ -373,6 +373,15 @@ func (m *material) renewIfDue(now time.Time) {
 	}
 }
 
+// renewalDue reports whether an issued certificate should be asked for
+// again now and no renewal is under way.
+func (m *material) renewalDue() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock()
+	return m.renewing == nil && !now.Before(m.renewAt) && !now.Before(m.retryAt)
+}
+
 // renew asks for a new certificate and installs it.
 func (m *material) renew(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -190,10 +190,10 @@ func (c *Cache) Transport(ctx context.Context, profile *engine.ProtocolProfile, 
 		return nil, err
 	}
 	if e := c.entries[key]; e != nil {
-		if m := e.material; m != nil && m.issue != nil {
+		if m := e.material; m != nil && m.issue != nil && m.renewalDue() {
 			// A certificate issued by Vault is renewed on time even while
-			// pooled connections make no handshake; a renewal under way
-			// does not hold the step up.
+			// pooled connections make no handshake; the renewal does not
+			// hold the step up.
 			go m.current()
 		}
 		return e.transport, nil
