@@ -8,15 +8,47 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 	"github.com/tidwall/gjson"
 )
 
-// Names visible to expressions. Anything else is a compile error, so typos are
-// reported by `outflow validate` rather than at run time.
-var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution", "page"}
+// ExprRoot is a name expressions read, and where it is bound.
+type ExprRoot struct {
+	Name string
+	// Key, for a root read as ROOT.KEY (inputs.customer_id), names what KEY
+	// is ("NAME", "ID"), and loaders check it; empty for a value of its own
+	// (item).
+	Key string
+	// Scope is where the name is bound: "" everywhere, "foreach" inside a
+	// foreach's steps, "paginate" in paginate.stop_when and
+	// paginate.each_page, "parallel" inside a parallel branch, "repeat" inside a repeat's steps, "catch" in catch and on_failure,
+	// "judge" in fail_when and retry_when.
+	Scope string
+	// Doc says what it holds, for docs.
+	Doc string
+}
+
+// ExprRoots are the names visible to expressions, in the order docs list
+// them; anything else is a compile error, so typos are reported by
+// `outflow validate` rather than at run time. It is the one list: the
+// loader's checks and the reference (`go generate ./flows`) read it, and
+// TestExprRootsAreTheEnv keeps the expression environment in step.
+var ExprRoots = []ExprRoot{
+	{Name: "inputs", Key: "NAME", Doc: "the flow's or action's inputs"},
+	{Name: "vars", Key: "NAME", Doc: "the flow's vars, evaluated in order at the start"},
+	{Name: "steps", Key: "ID", Doc: "the data of the steps that ran before"},
+	{Name: "item", Scope: "foreach", Doc: "the current element of a foreach's list"},
+	{Name: "index", Scope: "foreach", Doc: "the position of item in the list, from 0"},
+	{Name: "page", Scope: "paginate", Doc: "the page a paginated step just read"},
+	{Name: "execution", Key: "FIELD", Doc: "the run itself: id, run_id, flow, started_at, attempt, run"},
+	{Name: "branch", Scope: "parallel", Doc: "the id of the parallel branch the step runs in"},
+	{Name: "iteration", Scope: "repeat", Doc: "the pass of a repeat, from 1"},
+	{Name: "error", Key: "FIELD", Scope: "catch", Doc: "the failure a catch or on_failure step handles: type, message, step, status_code"},
+	{Name: "response", Scope: "judge", Doc: "the response fail_when and retry_when judge, in the activity: status_code, json, body, headers"},
+}
 
 const (
 	exprOpen  = "${{"
@@ -33,6 +65,23 @@ type exprEnv struct {
 	Execution any `expr:"execution"`
 	// Page is the page just read, in a paginated step's stop_when.
 	Page any `expr:"page"`
+	// Iteration is the pass of a repeat step, from 1.
+	Iteration any `expr:"iteration"`
+	// Now is now(): the workflow's deterministic time (workflow.Now), bound
+	// by the scope; outside a running flow it fails (exprtime.go).
+	Now func() (time.Time, error) `expr:"now" json:"-"`
+	// Error is the failure a catch or on_failure step handles.
+	Error any `expr:"error"`
+	// Response is the response a fail_when or retry_when judges, in the activity.
+	Response any `expr:"response"`
+	// Tick charges one iteration of a loop body of n nodes; the bounds
+	// patcher calls it from each body. A flow cannot name it (see
+	// exprInternalPrefix). A typed field, not a function, so each call is a
+	// direct one without an argument slice.
+	Tick func(n int) int `expr:"outflow__tick" json:"-"`
+	// budget is what this evaluation may still spend; expressions cannot
+	// see it (unexported), the functions the bounds patcher inserts can.
+	budget *exprBudget
 }
 
 // Template is a string that may contain ${{ ... }} expressions. A template that
@@ -48,6 +97,9 @@ type templatePart struct {
 	text    string
 	code    string
 	program *vm.Program
+	// passThrough: the expression only reads a value the flow holds, so its
+	// result needs no size check.
+	passThrough bool
 }
 
 // IsTemplate reports whether s contains an expression.
@@ -95,7 +147,7 @@ func CompileTemplate(s string) (*Template, error) {
 		if err != nil {
 			return nil, &ExprError{Offset: offset + i, Code: code, Err: err}
 		}
-		t.parts = append(t.parts, templatePart{code: code, program: prog})
+		t.parts = append(t.parts, templatePart{code: code, program: prog, passThrough: passThrough(prog.Node())})
 		adv := i + len(exprOpen) + j + len(exprClose)
 		rest = rest[adv:]
 		offset += adv
@@ -114,34 +166,72 @@ func CompileTemplate(s string) (*Template, error) {
 // Source returns the template text.
 func (t *Template) Source() string { return t.source }
 
-// Eval evaluates the template in env.
+// Eval evaluates the template in env, within the limits of one evaluation
+// (see MaxExprSteps).
 func (t *Template) Eval(env map[string]any) (any, error) {
+	b := newExprBudget(runBoundsOf(env))
+	defer b.settle()
+	return t.eval(env, b)
+}
+
+func (t *Template) eval(env map[string]any, b *exprBudget) (any, error) {
 	if t.whole {
-		return runExpr(t.parts[0], env)
+		return runExpr(t.parts[0], env, b)
 	}
-	var b strings.Builder
+	strs := make([]string, 0, len(t.parts))
+	size := 0
 	for _, p := range t.parts {
 		if p.program == nil {
-			b.WriteString(p.text)
+			strs = append(strs, p.text)
+			size = addSat(size, len(p.text))
 			continue
 		}
-		v, err := runExpr(p, env)
+		v, err := runExpr(p, env, b)
 		if err != nil {
 			return nil, err
 		}
-		b.WriteString(Stringify(v))
+		s := Stringify(v)
+		strs = append(strs, s)
+		size = addSat(size, len(s))
 	}
-	return b.String(), nil
+	if err := b.build("the template's text", size); err != nil {
+		if !b.enforced() {
+			return strings.Join(strs, ""), nil
+		}
+		return nil, fmt.Errorf("evaluating %q: %w", t.source, err)
+	}
+	return strings.Join(strs, ""), nil
 }
 
-func runExpr(p templatePart, env map[string]any) (any, error) {
+func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 	e := exprEnv{
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
+		Iteration: env["iteration"], Now: nowOf(env),
+		Error: env["error"], Response: env["response"],
+		budget: b, Tick: b.tick,
 	}
-	v, err := expr.Run(p.program, e)
+	if b.legacy() {
+		return runLegacyExpr(p, e)
+	}
+	// Every evaluation costs a step, so one whose run has spent its budget
+	// fails even if it would charge nothing more.
+	err := b.step("this expression", 1)
+	var v any
+	if err == nil {
+		machine := vm.VM{MemoryBudget: MaxExprElements}
+		v, err = machine.Run(p.program, e)
+	}
+	if err == nil && !p.passThrough {
+		err = b.checkResult(v)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("evaluating %q: %w", p.code, err)
+		if isExprLimit(err) && !b.enforced() {
+			// A history recorded before these limits evaluated this
+			// expression without them: replay it the same way.
+			return runLegacyExpr(p, e)
+		}
+		return nil, fmt.Errorf("evaluating %q: %w", p.code, explainVMError(err))
 	}
 	return v, nil
 }
@@ -161,6 +251,10 @@ func Stringify(v any) string {
 		return fmt.Sprint(x)
 	case int, int64, int32, bool, uint, uint64:
 		return fmt.Sprint(x)
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case time.Duration:
+		return x.String()
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -169,6 +263,8 @@ func Stringify(v any) string {
 	return string(b)
 }
 
+// exprOptions are the options expressions were compiled with before they
+// were bounded; runLegacyExpr replays histories recorded then with them.
 func exprOptions() []expr.Option {
 	return []expr.Option{
 		// Fields typed any: names are checked, values are dynamic.
@@ -189,18 +285,65 @@ func exprOptions() []expr.Option {
 	}
 }
 
-var compileCache sync.Map // code -> *vm.Program; programs are immutable and safe to share
+// boundedOptions are the options expressions are compiled with: Outflow's
+// functions in their checked versions, and the bounds (exprbounds.go).
+func boundedOptions(p *boundsPatcher) []expr.Option {
+	return append([]expr.Option{
+		expr.Env(exprEnv{}),
+		expr.DisableBuiltin("now"),
+		expr.Function("jsonpath", boundedJSONPath, new(func(any, string) any)),
+		expr.Function("tojson", boundedToJSON, new(func(any) string)),
+		expr.Function("fromjson", boundedFromJSON, new(func(string) any)),
+		expr.Function("urlencode", boundedURLEncode, new(func(any) string)),
+		expr.Function("base64", boundedBase64, new(func(any) string)),
+		expr.Function("default", func(p ...any) (any, error) {
+			if p[0] == nil || p[0] == "" {
+				return p[1], nil
+			}
+			return p[0], nil
+		}, new(func(any, any) any)),
+	}, append(timeOptions(), boundedExprOptions(p)...)...)
+}
+
+var (
+	compileCache       sync.Map // code -> *vm.Program; programs are immutable and safe to share
+	legacyCompileCache sync.Map
+)
 
 func compileExpr(code string) (*vm.Program, error) {
 	if p, ok := compileCache.Load(code); ok {
 		return p.(*vm.Program), nil
 	}
-	p, err := expr.Compile(code, exprOptions()...)
+	patcher := &boundsPatcher{}
+	p, err := expr.Compile(code, boundedOptions(patcher)...)
 	if err != nil {
 		return nil, err
 	}
+	if patcher.internal != "" {
+		return nil, fmt.Errorf("unknown name %s", patcher.internal)
+	}
 	compileCache.Store(code, p)
 	return p, nil
+}
+
+// runLegacyExpr evaluates an expression as Outflow did before expressions
+// were bounded.
+func runLegacyExpr(p templatePart, e exprEnv) (any, error) {
+	prog, ok := legacyCompileCache.Load(p.code)
+	if !ok {
+		c, err := expr.Compile(p.code, exprOptions()...)
+		if err != nil {
+			return nil, err
+		}
+		legacyCompileCache.Store(p.code, c)
+		prog = c
+	}
+	e.budget = nil
+	v, err := expr.Run(prog.(*vm.Program), e)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %q: %w", p.code, err)
+	}
+	return v, nil
 }
 
 // fnJSONPath reads a gjson path from a JSON string or from any value.
@@ -290,8 +433,15 @@ func walkStrings(v any, path string, fn func(path, s string)) {
 }
 
 // EvalValue evaluates every template inside a YAML-shaped value and returns a
-// new value; strings without expressions are kept as they are.
+// new value; strings without expressions are kept as they are. All its
+// templates together are one evaluation for the limits (see MaxExprSteps).
 func EvalValue(v any, env map[string]any) (any, error) {
+	b := newExprBudget(runBoundsOf(env))
+	defer b.settle()
+	return evalValue(v, env, b)
+}
+
+func evalValue(v any, env map[string]any, b *exprBudget) (any, error) {
 	switch x := v.(type) {
 	case string:
 		if !IsTemplate(x) {
@@ -301,7 +451,7 @@ func EvalValue(v any, env map[string]any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return t.Eval(env)
+		return t.eval(env, b)
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		keys := make([]string, 0, len(x))
@@ -310,7 +460,7 @@ func EvalValue(v any, env map[string]any) (any, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			e, err := EvalValue(x[k], env)
+			e, err := evalValue(x[k], env, b)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
@@ -320,7 +470,7 @@ func EvalValue(v any, env map[string]any) (any, error) {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			r, err := EvalValue(e, env)
+			r, err := evalValue(e, env, b)
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}

@@ -184,3 +184,31 @@ func TestPollCallsGetTheirOwnIdempotencyKey(t *testing.T) {
 		t.Fatalf("keys %s, want %s", got, want)
 	}
 }
+
+// TestRecordTrimmingCostIsFlat counts the work trimming does (steps looked
+// at, bytes marshalled) over 2,000 and 20,000 items of a running foreach:
+// per item it is the same, about three times an item's size (measured when
+// it finishes, when its details are dropped, and once more if removed), not
+// a multiple of the record's length.
+func TestRecordTrimmingCostIsFlat(t *testing.T) {
+	perStep := map[int]float64{}
+	for _, n := range []int{2000, 20000} {
+		r := simulateSteps(n, 500, DefaultRecordLimit, nil)
+		perStep[n] = float64(r.budget.work) / float64(n)
+		if n == 20000 && r.rec.StepsDropped == 0 {
+			t.Fatalf("%d steps: nothing removed", n)
+		}
+	}
+	item := float64(jsonSize(&StepRecord{ID: "each[10000]/post", Kind: "rest", Status: StatusSucceeded,
+		Request:  &RequestSummary{Method: "POST", URL: "https://partner/items", Body: strings.Repeat("x", 500)},
+		Response: &ResponseSummary{StatusCode: 201, Body: strings.Repeat("x", 500)}}))
+	for n, w := range perStep {
+		if w > 3*item {
+			t.Errorf("%d steps: %.0f units of work per step, more than three times a step's %.0f bytes", n, w, item)
+		}
+	}
+	if perStep[20000] > 1.1*perStep[2000] {
+		t.Errorf("work per step grew from %.0f (2,000 steps) to %.0f (20,000 steps)", perStep[2000], perStep[20000])
+	}
+	t.Logf("work per step: %.0f at 2,000 steps, %.0f at 20,000; a step is %.0f bytes", perStep[2000], perStep[20000], item)
+}

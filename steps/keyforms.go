@@ -360,3 +360,49 @@ func issuedBy(tr *Transports) func(string) (tlsclient.ClientCertificate, bool) {
 		return tlsclient.ClientCertificate{}, false
 	}
 }
+
+// formField is the profile field a problem of a keystore of the other
+// forms is about; "" leaves it to Field's rules for keystore files.
+func formField(form string, code keystore.Code) string {
+	switch form {
+	case engine.KeystoreFiles:
+		switch code {
+		case keystore.CodePasswordMissing, keystore.CodeWrongKeyPassword, keystore.CodeWrongStorePassword:
+			return "keystore.password"
+		case keystore.CodeKeyMismatch, keystore.CodeKeyFormat:
+			return "keystore.key"
+		case keystore.CodeMissingIntermediate:
+			return "keystore.chain"
+		case codeTruststoreMissing, codeTruststoreUnreadable:
+			return ""
+		}
+		return "keystore.certificate"
+	case engine.KeystorePKCS11:
+		switch code {
+		case hsm.CodePINIncorrect, hsm.CodePINLocked:
+			return "keystore.pkcs11.pin"
+		case hsm.CodeKeyNotFound, hsm.CodeKeyType:
+			return "keystore.pkcs11.key_label"
+		case hsm.CodeTokenNotFound:
+			return "keystore.pkcs11.token_label"
+		case hsm.CodeModule, hsm.CodeUnsupported:
+			return "keystore.pkcs11.module"
+		case codeTruststoreMissing, codeTruststoreUnreadable:
+			return ""
+		}
+		return "keystore.certificate"
+	case engine.KeystoreVaultPKI:
+		switch code {
+		case "vault_pki_name":
+			return "keystore.vault_pki.common_name"
+		case "vault_pki_ttl":
+			return "keystore.vault_pki.ttl"
+		case "vault_pki_role":
+			return "keystore.vault_pki.role"
+		case codeTruststoreMissing, codeTruststoreUnreadable:
+			return ""
+		}
+		return "keystore.vault_pki"
+	}
+	return ""
+}

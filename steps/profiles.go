@@ -20,6 +20,7 @@ import (
 type CertStatus struct {
 	Role     string    `json:"role"` // client | chain | trust
 	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer,omitempty"`
 	NotAfter time.Time `json:"not_after"`
 	DaysLeft int       `json:"days_left"`
 	File     string    `json:"file"`
@@ -34,10 +35,43 @@ type ProfileCheck struct {
 	// NotChecked says why the keystore could not be opened here (a password
 	// reference that only resolves on the agent, for instance).
 	NotChecked string `json:"not_checked,omitempty"`
+	// NotCheckedField is the profile field NotChecked is about.
+	NotCheckedField string `json:"-"`
 	// Where says where the key material is read when not from the project
 	// folder: an absolute path on the worker, Vault, a PKCS#11 token.
 	Where string `json:"where,omitempty"`
+
+	form string // the keystore's form (engine.KeystoreFile, ...), for Field
 }
+
+// Field is the profile field a problem of the check is about, as a path in
+// the profile's document, so that it can be positioned there: the keystore
+// file (keystore.path) unless the problem is about its password, key
+// password or alias, or about a trust store file.
+func (c *ProfileCheck) Field(p keystore.Problem) string {
+	if f := formField(c.form, p.Code); f != "" {
+		return f
+	}
+	switch p.Code {
+	case codeTruststoreMissing, codeTruststoreUnreadable:
+		return "truststore.paths"
+	case keystore.CodePasswordMissing, keystore.CodeWrongStorePassword, keystore.CodeIntegrityUnchecked:
+		return "keystore.password"
+	case keystore.CodeWrongKeyPassword:
+		return "keystore.key_password"
+	case keystore.CodeUnknownAlias, keystore.CodeAliasNotKeyEntry, keystore.CodeAmbiguousAlias, keystore.CodeAliasUnchecked:
+		return "keystore.alias"
+	}
+	return "keystore.path"
+}
+
+// Codes of the problems CheckProfile finds before a keystore is opened.
+const (
+	codeKeystoreMissing      keystore.Code = "keystore_missing"
+	codeKeystoreUnreadable   keystore.Code = "keystore_unreadable"
+	codeTruststoreMissing    keystore.Code = "truststore_missing"
+	codeTruststoreUnreadable keystore.Code = "truststore_unreadable"
+)
 
 // HasErrors reports whether a problem of error severity was found.
 func (c *ProfileCheck) HasErrors() bool {
@@ -92,14 +126,16 @@ func CheckProfileWith(ctx context.Context, p *engine.ProtocolProfile, baseDir st
 		// The keystore is not where the project is: agents open it where
 		// the step runs (outflow worker --config FILE --check checks theirs).
 		pc.NotChecked = fmt.Sprintf("keystore kept outside the project (store: %s) is opened where the step runs", p.Store)
+		pc.NotCheckedField = "keystore.path"
 		ks = nil
 	}
 	if ks != nil {
-		pc.Where = where(ks, p.Store)
+		pc.Where, pc.form = where(ks, p.Store), ks.Form()
 	}
 	if ks != nil && ks.Form() != engine.KeystoreFile {
 		if p.Store == "agent" && ks.Form() != engine.KeystoreVaultPKI {
 			pc.NotChecked = fmt.Sprintf("keystore kept outside the project (store: %s) is opened where the step runs", p.Store)
+			pc.NotCheckedField = "keystore"
 		} else {
 			checkKeystoreForm(ctx, &pc, p, baseDir, o)
 		}
@@ -116,15 +152,19 @@ func CheckProfileWith(ctx context.Context, p *engine.ProtocolProfile, baseDir st
 			if filepath.IsAbs(ks.Path) {
 				msg = fmt.Sprintf("keystore %s does not exist on this machine, so it was not checked here; it is read on the machine of the worker that runs the step, where it must exist", file)
 			}
-			pc.Problems = append(pc.Problems, keystore.Problem{Code: "keystore_missing", Severity: keystore.SeverityWarning, Message: msg})
+			pc.Problems = append(pc.Problems, keystore.Problem{Code: codeKeystoreMissing, Severity: keystore.SeverityWarning, Message: msg})
 		case err != nil:
-			pc.Problems = append(pc.Problems, keystore.Problem{Code: "keystore_unreadable", Severity: keystore.SeverityError,
+			pc.Problems = append(pc.Problems, keystore.Problem{Code: codeKeystoreUnreadable, Severity: keystore.SeverityError,
 				Message: fmt.Sprintf("reading keystore %s: %v", file, err)})
 		default:
 			pw, perr := secret(ks.Password)
 			kpw, kerr := secret(ks.KeyPassword)
 			if perr != nil || kerr != nil {
 				pc.NotChecked = fmt.Sprintf("keystore %s not opened here: %v", file, errors.Join(perr, kerr))
+				pc.NotCheckedField = "keystore.password"
+				if perr == nil {
+					pc.NotCheckedField = "keystore.key_password"
+				}
 				break
 			}
 			rep := keystore.Inspect(data, pw, kpw, ks.Alias, now, within)
@@ -152,17 +192,18 @@ func CheckProfileWith(ctx context.Context, p *engine.ProtocolProfile, baseDir st
 			file := path(f)
 			data, err := os.ReadFile(file)
 			if errors.Is(err, os.ErrNotExist) {
-				pc.Problems = append(pc.Problems, keystore.Problem{Code: "truststore_missing", Severity: keystore.SeverityWarning,
+				pc.Problems = append(pc.Problems, keystore.Problem{Code: codeTruststoreMissing, Severity: keystore.SeverityWarning,
 					Message: fmt.Sprintf("trust store %s does not exist on this machine; it must exist on the workers that run the steps", file)})
 				continue
 			}
 			if err != nil {
-				pc.Problems = append(pc.Problems, keystore.Problem{Code: "truststore_unreadable", Severity: keystore.SeverityError,
+				pc.Problems = append(pc.Problems, keystore.Problem{Code: codeTruststoreUnreadable, Severity: keystore.SeverityError,
 					Message: fmt.Sprintf("reading trust store %s: %v", file, err)})
 				continue
 			}
 			if perr != nil {
 				pc.NotChecked = fmt.Sprintf("trust store %s not opened here: %v", file, perr)
+				pc.NotCheckedField = "truststore.password"
 				continue
 			}
 			rep := keystore.Inspect(data, pw, "", "", now, within)
@@ -178,5 +219,5 @@ func CheckProfileWith(ctx context.Context, p *engine.ProtocolProfile, baseDir st
 
 func certStatus(role string, c keystore.CertInfo, file string, now time.Time) CertStatus {
 	days := int(math.Floor(c.NotAfter.Sub(now).Hours() / 24))
-	return CertStatus{Role: role, Subject: c.Subject, NotAfter: c.NotAfter, DaysLeft: days, File: file}
+	return CertStatus{Role: role, Subject: c.Subject, Issuer: c.Issuer, NotAfter: c.NotAfter, DaysLeft: days, File: file}
 }

@@ -30,6 +30,10 @@ type AgentOptions struct {
 	// Observe and DataConverter are passed to Dial and Start.
 	Observe       *Observability
 	DataConverter converter.DataConverter
+	// OwnSecrets are references the process uses itself besides those of
+	// the config (its payload keys: PayloadKeySecrets); steps may not
+	// resolve them.
+	OwnSecrets []secrets.Denied
 }
 
 // Agent is a running agent: a Temporal client and the workers of its groups.
@@ -74,16 +78,9 @@ func StartAgent(ctx context.Context, cfg *Config, o AgentOptions) (*Agent, error
 		a.Identity = fmt.Sprintf("%s/%d@%s", cfg.Name, os.Getpid(), host)
 	}
 
-	// Secrets that open connections (Temporal, Vault, CyberArk) come from
-	// the environment or files, relative to the config's folder.
-	boot := secrets.New(cfg.dir())
 	projectDir := cfg.abs(cfg.ProjectDir)
-	res := secrets.New(projectDir)
-	if seen := o.Observe.seen(); seen != nil {
-		boot.Watch(seen)
-		res.Watch(seen)
-	}
-	if err := cfg.registerProviders(ctx, res, boot, logger); err != nil {
+	res, boot, err := cfg.resolvers(ctx, o, logger)
+	if err != nil {
 		return nil, fmt.Errorf("starting agent %q: %w", cfg.Name, err)
 	}
 
@@ -125,6 +122,27 @@ func StartAgent(ctx context.Context, cfg *Config, o AgentOptions) (*Agent, error
 	}
 	a.worker = w
 	return a, nil
+}
+
+// resolvers returns the resolver of steps — the project's references,
+// through the providers the config sets up, within SecretPolicy — and the
+// agent's own, for the secrets that open its connections (Temporal,
+// Vault, CyberArk): env: and file: references, relative to the config's
+// folder.
+func (c *Config) resolvers(ctx context.Context, o AgentOptions, logger *slog.Logger) (res, boot *secrets.Resolver, err error) {
+	boot = secrets.New(c.dir())
+	res = secrets.New(c.abs(c.ProjectDir))
+	if seen := o.Observe.seen(); seen != nil {
+		boot.Watch(seen)
+		res.Watch(seen)
+	}
+	if err := c.registerProviders(ctx, res, boot, logger); err != nil {
+		return nil, nil, err
+	}
+	if err := res.Restrict(c.SecretPolicy(append(processSecrets(), o.OwnSecrets...)...)); err != nil {
+		return nil, nil, err
+	}
+	return res, boot, nil
 }
 
 // registerProviders adds the vault: and cyberark: providers the config

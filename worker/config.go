@@ -15,8 +15,9 @@ import (
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/engine/yamlkit"
 	"github.com/outflow-dev/outflow/steps"
+	"github.com/outflow-dev/outflow/steps/secrets"
 )
 
 // Config is an agent's configuration file, read by
@@ -56,7 +57,7 @@ type Config struct {
 	// File is the path the config was read from.
 	File string `yaml:"-"`
 	// Warnings are problems that do not stop the agent.
-	Warnings flows.Problems `yaml:"-"`
+	Warnings yamlkit.Problems `yaml:"-"`
 
 	dec *cfgDecoder // positions of the values, for Check
 }
@@ -108,8 +109,15 @@ type TruststoreConfig struct {
 	SystemRoots bool       `yaml:"system_roots"`
 }
 
-// SecretsConfig configures external secret stores.
+// SecretsConfig configures external secret stores, and which references
+// steps may resolve on this agent.
 type SecretsConfig struct {
+	// Allow, when set, lists the only references steps may resolve here:
+	// references written out or prefixes ending in "*" ("env:PARTNER_*",
+	// "file:/etc/outflow/partner/*", "vault:secret/partners/*"). The
+	// references of profiles: in this config are allowed too. Whatever it
+	// says, the agent's own secrets (ownRefs) never resolve for steps.
+	Allow    []string        `yaml:"allow"`
 	Vault    *VaultConfig    `yaml:"vault"`
 	CyberArk *CyberArkConfig `yaml:"cyberark"`
 }
@@ -159,7 +167,7 @@ type Duration time.Duration
 
 // LoadConfig reads and checks an agent config file. Every problem is
 // reported at once, each at its position ("agent.yaml:7:5: temporal.tls.key:
-// ..."), as flows.Problems. It reads the files the config names, to tell a
+// ..."), as yamlkit.Problems. It reads the files the config names, to tell a
 // missing file now rather than at the first step, but opens no connection
 // and resolves no secret.
 func LoadConfig(path string) (*Config, error) {
@@ -170,7 +178,7 @@ func LoadConfig(path string) (*Config, error) {
 	defer f.Close()
 	// Read one byte past the limit, so ParseConfig refuses a larger file
 	// without it being read whole.
-	data, err := io.ReadAll(io.LimitReader(f, flows.MaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, yamlkit.MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading agent config: %w", err)
 	}
@@ -181,14 +189,14 @@ func LoadConfig(path string) (*Config, error) {
 func ParseConfig(path string, data []byte) (*Config, error) {
 	cfg := &Config{File: path}
 	// The project loader's guards: nesting depth, token budget, aliases.
-	bodies, problems := flows.ParseYAML(path, data)
+	bodies, problems := yamlkit.ParseYAML(path, data)
 	if len(problems) > 0 {
 		sortProblems(problems)
 		return nil, problems
 	}
 	d := newCfgDecoder(path)
 	if len(bodies) == 0 {
-		d.Errorf(flows.Position{Line: 1, Col: 1}, "", "the file is empty; an agent config needs at least name: and groups:")
+		d.Errorf(yamlkit.Position{Line: 1, Col: 1}, "", "the file is empty; an agent config needs at least name: and groups:")
 		return nil, d.Problems()
 	}
 	if len(bodies) > 1 {
@@ -205,7 +213,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-func sortProblems(ps flows.Problems) {
+func sortProblems(ps yamlkit.Problems) {
 	sort.SliceStable(ps, func(i, j int) bool {
 		if ps[i].Line != ps[j].Line {
 			return ps[i].Line < ps[j].Line
@@ -283,9 +291,141 @@ func (c *Config) check(d *cfgDecoder) {
 	for _, n := range names {
 		c.checkProfile(d, n, c.Profiles[n])
 	}
+	own := map[string]string{}
+	for _, o := range c.ownRefs() {
+		own[o.Ref] = o.Why
+	}
+	for _, n := range names {
+		base := yamlkit.JoinPath("profiles", n)
+		for _, r := range c.profileRefs(n) {
+			if why, ok := own[c.absFileRef(r.ref.engine()).Ref]; ok {
+				d.Errorf(d.ValPos(base+r.field+".secret"), base+r.field+".secret",
+					"%q is also %s: steps may not read the agent's own secrets; give the profile a reference of its own", r.ref.Ref, why)
+			}
+		}
+	}
+}
+
+type profileRef struct {
+	field string // after profiles.NAME
+	ref   *SecretRef
+}
+
+// profileRefs are the secret references of profile name, which steps
+// resolve.
+func (c *Config) profileRefs(name string) []profileRef {
+	p := c.Profiles[name]
+	if p == nil {
+		return nil
+	}
+	var out []profileRef
+	add := func(field string, r *SecretRef) {
+		if r != nil && r.Ref != "" {
+			out = append(out, profileRef{field, r})
+		}
+	}
+	if ks := p.Keystore; ks != nil {
+		add(".keystore.password", ks.Password)
+		add(".keystore.key_password", ks.KeyPassword)
+	}
+	if ts := p.Truststore; ts != nil {
+		add(".truststore.password", ts.Password)
+	}
+	return out
+}
+
+// ownRefs are the secrets the agent opens its own connections with — the
+// Temporal client certificate and the credentials of its secret stores —
+// as references (files as file:PATH), each with the field that names it.
+// Steps may not resolve them: a project could otherwise send the agent's
+// Vault token to a host of its choosing.
+func (c *Config) ownRefs() []secrets.Denied {
+	var out []secrets.Denied
+	add := func(field, ref string) {
+		out = append(out, secrets.Denied{Ref: ref, Why: field + " in " + c.File})
+	}
+	ref := func(field string, r *SecretRef) {
+		if r != nil && r.Ref != "" {
+			add(field, c.absFileRef(r.engine()).Ref)
+		}
+	}
+	file := func(field, p string) {
+		if p != "" {
+			add(field, "file:"+c.abs(p))
+		}
+	}
+	tlsBlock := func(base string, t *TLSConfig) {
+		if t == nil {
+			return
+		}
+		file(base+".keystore", t.Keystore)
+		file(base+".cert", t.Cert)
+		file(base+".key", t.Key)
+		ref(base+".password", t.Password)
+		ref(base+".key_password", t.KeyPassword)
+	}
+	tlsBlock("temporal.tls", c.Temporal.TLS)
+	if v := c.Secrets.Vault; v != nil {
+		ref("secrets.vault.token", v.Token)
+		if v.AppRole != nil {
+			ref("secrets.vault.approle.secret_id", v.AppRole.SecretID)
+		}
+		tlsBlock("secrets.vault.tls", v.TLS)
+	}
+	if ca := c.Secrets.CyberArk; ca != nil {
+		tlsBlock("secrets.cyberark.tls", ca.TLS)
+	}
+	return out
+}
+
+// absAllow makes a relative file: entry of secrets.allow absolute, relative
+// to the config's folder.
+func (c *Config) absAllow(a string) string {
+	if p, ok := strings.CutPrefix(a, "file:"); ok && p != "" && p != "*" && !filepath.IsAbs(p) {
+		base, star := strings.CutSuffix(p, "*")
+		abs := c.abs(base) // cleaned: a trailing / is dropped
+		if strings.HasSuffix(base, "/") {
+			abs += "/"
+		}
+		if star {
+			abs += "*"
+		}
+		return "file:" + abs
+	}
+	return a
+}
+
+// SecretPolicy is what steps may resolve on this agent: not its own
+// secrets (nor those of the process, given as own), and, when
+// secrets.allow is set, only what it and the profiles of this config name.
+func (c *Config) SecretPolicy(own ...secrets.Denied) secrets.Policy {
+	p := secrets.Policy{Who: fmt.Sprintf("agent %q", c.Name), AllowSetting: "secrets.allow in " + c.File,
+		Deny: append(c.ownRefs(), own...)}
+	if len(c.Secrets.Allow) > 0 {
+		for _, a := range c.Secrets.Allow {
+			p.Allow = append(p.Allow, c.absAllow(a))
+		}
+		names := make([]string, 0, len(c.Profiles))
+		for n := range c.Profiles {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			for _, r := range c.profileRefs(n) {
+				p.Allow = append(p.Allow, c.absFileRef(r.ref.engine()).Ref)
+			}
+		}
+	}
+	return p
 }
 
 func (c *Config) checkSecrets(d *cfgDecoder) {
+	for i, a := range c.Secrets.Allow {
+		p := fmt.Sprintf("secrets.allow[%d]", i)
+		if err := secrets.CheckAllow(c.absAllow(a)); err != nil {
+			d.Errorf(d.ValPos(p), p, "%v", err)
+		}
+	}
 	if v := c.Secrets.Vault; v != nil {
 		base := "secrets.vault"
 		checkURL(d, base+".address", v.Address, "https://vault.example:8200")
@@ -335,7 +475,7 @@ func (c *Config) checkSecrets(d *cfgDecoder) {
 func checkURL(d *cfgDecoder, path, raw, example string) {
 	if raw == "" {
 		if !d.Troubled(path) {
-			d.Errorf(d.KeyPos(flows.ParentPath(path)), path, "missing %s, such as %s", lastOf(path), example)
+			d.Errorf(d.KeyPos(yamlkit.ParentPath(path)), path, "missing %s, such as %s", lastOf(path), example)
 		}
 		return
 	}
@@ -416,7 +556,7 @@ func (c *Config) checkFile(d *cfgDecoder, path, file string) {
 }
 
 func (c *Config) checkProfile(d *cfgDecoder, name string, p *ProfileConfig) {
-	base := flows.JoinPath("profiles", name)
+	base := yamlkit.JoinPath("profiles", name)
 	if !namePattern.MatchString(name) {
 		d.Errorf(d.KeyPos(base), base, "invalid protocol profile name %q: %s", name, nameHelp)
 	}

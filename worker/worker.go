@@ -21,8 +21,8 @@ import (
 	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
-	"github.com/outflow-dev/outflow/steps/soap"
 	"github.com/outflow-dev/outflow/steps/telemetry"
+	"github.com/outflow-dev/outflow/worker/codec"
 )
 
 // Options configure a worker process.
@@ -42,8 +42,15 @@ type Options struct {
 	Identity       string
 	// BaseDir is where this worker finds project files; empty means the
 	// folder recorded in each plan.
-	BaseDir    string
-	Secrets    *secrets.Resolver
+	BaseDir string
+	// Secrets resolves the references of steps. Nil means env: and file:
+	// references, except this process's own secrets: OwnSecrets, the
+	// payload key variable and the TEMPORAL_TLS_* files, and the files of
+	// /proc, /dev and /sys (secrets.Policy).
+	Secrets *secrets.Resolver
+	// OwnSecrets are references this process uses itself (its payload
+	// keys: PayloadKeySecrets), which steps may not resolve.
+	OwnSecrets []secrets.Denied
 	Transports rest.Transports
 	// Agent says who this worker is to protocol profiles (applies_to) and
 	// holds its own key material (store: agent) when Transports is nil.
@@ -68,7 +75,11 @@ func Start(opts Options) (*Worker, error) {
 		return nil, fmt.Errorf("starting worker: no Temporal client")
 	}
 	if opts.Secrets == nil {
-		opts.Secrets = secrets.New(opts.BaseDir)
+		res, err := defaultSecrets(opts.BaseDir, opts.OwnSecrets)
+		if err != nil {
+			return nil, fmt.Errorf("starting worker: %w", err)
+		}
+		opts.Secrets = res
 	}
 	if seen := opts.Observe.seen(); seen != nil {
 		opts.Secrets.Watch(seen)
@@ -97,22 +108,27 @@ func Start(opts Options) (*Worker, error) {
 	if queue == "" {
 		queue = engine.DefaultTaskQueue
 	}
-	restAct := &rest.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
-	soapAct := &soap.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
+	stepActs := steps.StepActivities(steps.ActivityDeps{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity})
 	certAct := &steps.CertCheck{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity, Metrics: opts.Observe.metrics()}
-	observer := &telemetry.StepObserver{Metrics: opts.Observe.metrics(), Logger: opts.Logger}
 	wo := sdkworker.Options{
 		Identity:                           opts.Identity,
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 	}
-	newWorker := func(q string, flows, steps bool) {
+	// Every step activity is measured and logged by one interceptor, after
+	// the client's tracing interceptor, whatever its kind.
+	observer := &telemetry.StepObserver{Metrics: opts.Observe.metrics(), Logger: opts.Logger}
+	if i := observer.Interceptor(); i != nil {
+		wo.Interceptors = append(wo.Interceptors, i)
+	}
+	newWorker := func(q string, flows, runSteps bool) {
 		sw := sdkworker.New(opts.Client, q, wo)
 		if flows {
 			sw.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
 		}
-		if steps {
-			sw.RegisterActivityWithOptions(observer.Rest(restAct.Execute), activity.RegisterOptions{Name: engine.RestActivity})
-			sw.RegisterActivityWithOptions(observer.Soap(soapAct.Execute), activity.RegisterOptions{Name: engine.SoapActivity})
+		if runSteps {
+			for _, a := range stepActs {
+				sw.RegisterActivityWithOptions(a.Fn, activity.RegisterOptions{Name: a.Name})
+			}
 			sw.RegisterActivityWithOptions(certAct.Execute, activity.RegisterOptions{Name: engine.CertCheckActivity})
 		}
 		w.workers = append(w.workers, sw)
@@ -162,7 +178,9 @@ type DialOptions struct {
 	// Identity names this client to the server; default pid@host.
 	Identity string
 	// DataConverter encodes payloads (the payload codec); nil means
-	// Temporal's default.
+	// Temporal's default. When it is set, failures are encoded with it too,
+	// messages and stack traces included (codec.FailureConverter), so that
+	// a failed execution is stored as encrypted as a successful one.
 	DataConverter converter.DataConverter
 	// Observe adds the SDK metrics handler and the tracing interceptor.
 	Observe *Observability
@@ -189,6 +207,9 @@ func Dial(ctx context.Context, o DialOptions) (client.Client, error) {
 		Logger:            sdklog.NewStructuredLogger(logger),
 		ConnectionOptions: connectionOptions(tlsConf, o.Plaintext),
 		DataConverter:     o.DataConverter,
+	}
+	if o.DataConverter != nil {
+		co.FailureConverter = codec.FailureConverter(o.DataConverter)
 	}
 	if err := o.Observe.clientOptions(&co); err != nil {
 		return nil, err

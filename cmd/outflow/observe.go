@@ -23,7 +23,7 @@ const (
 	envLogLevel    = "OUTFLOW_LOG_LEVEL"
 	// envPayloadKey holds a payload key itself; when it is set and no
 	// --payload-key is given, env:OUTFLOW_PAYLOAD_KEY is the key.
-	envPayloadKey = "OUTFLOW_PAYLOAD_KEY"
+	envPayloadKey = worker.EnvPayloadKey
 )
 
 // observeFlags are the flags of the commands that run workers (worker, dev).
@@ -112,7 +112,7 @@ func dataConverter(ctx context.Context, g *globalFlags) (converter.DataConverter
 	return c.DataConverter(), nil
 }
 
-func registerPayloadKeyFlag(root *cobra.Command, g *globalFlags) {
-	root.PersistentFlags().StringArrayVar(&g.payloadKeys, "payload-key", nil,
+func registerPayloadKeyFlag(cmd *cobra.Command, g *globalFlags) {
+	cmd.PersistentFlags().StringArrayVar(&g.payloadKeys, "payload-key", nil,
 		fmt.Sprintf("encrypt Temporal payloads (step output, inputs, records) with the AES-256 key this secret reference names, such as env:%s or file:/run/secrets/payload-key; repeat to decrypt with older keys, the first encrypts (default env:%s when that variable is set)", envPayloadKey, envPayloadKey))
 }

@@ -75,7 +75,8 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 					fmt.Fprintf(out, "%s: agent %q, groups %s: ok\n", config, cfg.Name, strings.Join(cfg.Groups, ", "))
 					return nil
 				}
-				ao := worker.AgentOptions{Identity: identity, Logger: logger, Observe: o.observe, DataConverter: dc}
+				ao := worker.AgentOptions{Identity: identity, Logger: logger, Observe: o.observe, DataConverter: dc,
+					OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g))}
 				if cmd.Flags().Changed("address") || cfg.Temporal.Address == "" {
 					ao.Address = g.address
 				}
@@ -113,7 +114,7 @@ protocol profiles kept on this machine (store: agent) and the secret stores
 			}
 			w, err := worker.Start(worker.Options{
 				Client: c, Flows: !onlyAgent, NoDefaultSteps: onlyAgent, Agents: agents, Identity: identity,
-				BaseDir: baseDir, Logger: logger, Observe: o.observe,
+				BaseDir: baseDir, Logger: logger, Observe: o.observe, OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g)),
 			})
 			if err != nil {
 				return err

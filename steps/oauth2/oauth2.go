@@ -248,12 +248,28 @@ func errorResponse(tokenURL string, resp *http.Response, data []byte) error {
 			e.Description = body.Message
 		}
 	}
+	if loc, err := resp.Location(); err == nil && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// The request is sent with RoundTrip, which follows no redirect:
+		// the client secret or assertion stays with token_url.
+		shown := *loc
+		shown.User, shown.RawQuery, shown.ForceQuery, shown.Fragment = nil, "", false, ""
+		e.Code, e.Description = "", ""
+		e.Err = fmt.Errorf("redirect to %s not followed (a token request carries the client's credentials); set token_url to the endpoint itself", shown.String())
+		return e
+	}
 	if e.Code == "" {
 		// RFC 6749 §5.2 says 400 or 401; a gateway in front may answer in
 		// its own words.
 		text := strings.TrimSpace(string(data))
 		if len(text) > 300 {
-			text = text[:300] + "…"
+			text = strings.ToValidUTF8(text[:300], "") + "…"
+		}
+		var granted struct {
+			AccessToken string `json:"access_token"`
+		}
+		if json.Unmarshal(data, &granted) == nil && granted.AccessToken != "" {
+			// Never quote an answer that holds a token.
+			text = "the answer holds an access_token, but a token is taken only from an HTTP 200 answer (RFC 6749 §5.1)"
 		}
 		if text == "" {
 			text = resp.Status

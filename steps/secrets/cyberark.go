@@ -36,7 +36,8 @@ type CyberArkOptions struct {
 	AppID string
 	// Client sends the requests. Nil means a client with a 30 second timeout
 	// and the system's roots. The CCP usually authenticates applications by
-	// their client certificate: give it a transport with one.
+	// their client certificate: give it a transport with one. The provider
+	// uses a copy that follows no redirect (see RedirectError).
 	Client *http.Client
 }
 
@@ -53,6 +54,7 @@ func NewCyberArk(o CyberArkOptions) (*CyberArk, error) {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 30 * time.Second}
 	}
+	o.Client = withoutRedirects(o.Client)
 	return &CyberArk{opts: o}, nil
 }
 
@@ -95,6 +97,9 @@ func (c *CyberArk) Resolve(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("asking cyberark for %s/%s: %w", safe, object, err)
 	}
 	defer resp.Body.Close()
+	if err := refuseRedirect("cyberark (secrets.cyberark.url)", resp); err != nil {
+		return "", fmt.Errorf("asking cyberark for %s/%s: %w", safe, object, err)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return "", fmt.Errorf("reading cyberark's answer for %s/%s: %w", safe, object, err)
@@ -106,20 +111,26 @@ func (c *CyberArk) Resolve(ctx context.Context, name string) (string, error) {
 	if err := json.Unmarshal(body, &account); err != nil {
 		return "", fmt.Errorf("cyberark's answer for %s/%s is not a JSON account", safe, object)
 	}
-	for k, v := range account {
-		if strings.EqualFold(k, property) {
-			if s, ok := v.(string); ok {
-				return s, nil
-			}
-			b, _ := json.Marshal(v)
-			return string(b), nil
-		}
-	}
 	names := make([]string, 0, len(account))
 	for k := range account {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	// The property as written, else the first that differs only in case:
+	// the same one on every call, whatever the map's order.
+	match := ""
+	for _, k := range names {
+		if k == property || match == "" && strings.EqualFold(k, property) {
+			match = k
+		}
+	}
+	if v, ok := account[match]; ok && match != "" {
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+		b, _ := json.Marshal(v)
+		return string(b), nil
+	}
 	return "", fmt.Errorf("cyberark account %s/%s has no property %q (properties: %s)", safe, object, property, strings.Join(names, ", "))
 }
 

@@ -25,9 +25,11 @@ import (
 // be left out when the secret has a single field.
 //
 // It speaks Vault's HTTP API with net/http rather than Vault's Go client:
-// two endpoints are needed (KV v2 read and AppRole login), and the client
-// library brings a dozen modules and reads VAULT_* variables (among them
-// VAULT_SKIP_VERIFY) from the environment behind the configuration's back.
+// two endpoints are needed (KV v2 read and AppRole login); the client
+// library brings a dozen modules, reads VAULT_* variables (VAULT_TOKEN,
+// VAULT_SKIP_VERIFY, VAULT_HEADERS…) from the environment behind the
+// configuration's back, and follows a redirect to any host with the token.
+// A redirect from Vault is never followed (see RedirectError).
 type Vault struct {
 	opts VaultOptions
 
@@ -55,7 +57,7 @@ type VaultOptions struct {
 	Mounts []string
 	// Client sends the requests. Nil means a client with a 30 second timeout
 	// and the system's roots; set its transport for a private CA or client
-	// certificates.
+	// certificates. The provider uses a copy that follows no redirect.
 	Client *http.Client
 }
 
@@ -91,8 +93,11 @@ func NewVault(o VaultOptions) (*Vault, error) {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 30 * time.Second}
 	}
+	o.Client = withoutRedirects(o.Client)
 	return &Vault{opts: o}, nil
 }
+
+const vaultStore = "vault (secrets.vault.address)"
 
 // vaultRef is a parsed reference.
 type vaultRef struct {
@@ -130,6 +135,13 @@ func parseVaultRef(name string, mounts []string) (vaultRef, error) {
 	r.path = strings.TrimPrefix(r.path, "data/")
 	if r.path == "" || strings.Contains(r.path, "//") {
 		return r, fmt.Errorf("no secret path after mount %q; a vault reference is MOUNT/PATH#FIELD", r.mount)
+	}
+	// Vault would clean "a/../b" to "b": a reference reads the path it
+	// names, which an agent's secrets.allow can then limit by prefix.
+	for seg := range strings.SplitSeq(r.mount+"/"+r.path, "/") {
+		if seg == "." || seg == ".." {
+			return r, fmt.Errorf("a vault reference names its path without . or .. segments")
+		}
 	}
 	return r, nil
 }
@@ -208,6 +220,9 @@ func (v *Vault) get(ctx context.Context, ref vaultRef, token string) (map[string
 		return nil, 0, fmt.Errorf("reading vault secret %s: %w", ref, err)
 	}
 	defer resp.Body.Close()
+	if err := refuseRedirect(vaultStore, resp); err != nil {
+		return nil, resp.StatusCode, fmt.Errorf("reading vault secret %s: %w", ref, err)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, resp.StatusCode, fmt.Errorf("reading vault secret %s: %w", ref, err)
@@ -332,6 +347,9 @@ func (v *Vault) login(ctx context.Context) (string, time.Duration, error) {
 		return "", 0, fmt.Errorf("logging in to vault with AppRole: %w", err)
 	}
 	defer resp.Body.Close()
+	if err := refuseRedirect(vaultStore, resp); err != nil {
+		return "", 0, fmt.Errorf("logging in to vault with AppRole: %w", err)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return "", 0, fmt.Errorf("logging in to vault with AppRole: %w", err)

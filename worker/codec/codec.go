@@ -18,6 +18,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -186,6 +187,23 @@ func quoteID(id string) string {
 // every payload.
 func (c *AESGCM) DataConverter() converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
+}
+
+// FailureConverter returns a failure converter that encodes with c: see
+// FailureConverter.
+func (c *AESGCM) FailureConverter() converter.FailureConverter {
+	return FailureConverter(c.DataConverter())
+}
+
+// FailureConverter returns Temporal's default failure converter set to
+// encode with dc: the details of a failure (a failed step's result, a
+// failed flow's execution record) and its common attributes, the message
+// and the stack trace, which Temporal otherwise stores as they are. The
+// stored failure says only "Encoded failure"; a process with dc reads the
+// message back. Use it wherever dc is the data converter of a Temporal
+// client, so that failed executions are as encrypted as successful ones.
+func FailureConverter(dc converter.DataConverter) converter.FailureConverter {
+	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: dc, EncodeCommonAttributes: true})
 }
 
 // Resolve is how a key reference is turned into key text: a secrets
