@@ -346,10 +346,9 @@ func TestKeystoreMatrix(t *testing.T) {
 		m, _ := s.Response.JSON.(map[string]any)
 		subject, _ = m["subject"].(string)
 		serial, _ = m["serial"].(string)
-		// A resumed session reports the certificate of the handshake it
-		// came from once that work (another branch) is merged; until then
-		// only full handshakes are compared.
-		if s.TLS == nil || !s.TLS.Resumed && (s.TLS.ClientCertificate == nil || !strings.EqualFold(s.TLS.ClientCertificate.Serial, serial)) {
+		// A resumed session reports the certificate of the full handshake
+		// it came from.
+		if s.TLS == nil || s.TLS.ClientCertificate == nil || !strings.EqualFold(s.TLS.ClientCertificate.Serial, serial) {
 			t.Errorf("step %s: the partner saw serial %s, the TLS facts say %+v", step, serial, s.TLS)
 		}
 		return subject, serial

@@ -67,8 +67,8 @@ func newVaultSetup(t *testing.T, ttl time.Duration) *vaultSetup {
 	v.SetClock(clock.now)
 	p := newPartner(t, v.Root, nil, nil, func(c *tls.Config, _ *partner) { c.Time = clock.now })
 	log, logs := logBuffer()
-	// Without resumption every new connection shows its certificate in the
-	// facts (resumed sessions report theirs on another branch of work).
+	// Without resumption every new connection makes a full handshake, so
+	// that each shows which certificate it presented.
 	c := &Cache{Logger: log, Issuer: issuer, now: clock.now, DisableResumption: true}
 	profile := &engine.ProtocolProfile{Name: "vault-issued", Truststore: &engine.Truststore{Paths: []string{p.caFile}},
 		Keystore: &engine.Keystore{VaultPKI: &engine.VaultPKI{Mount: "pki", Role: "partner", CommonName: "worker.outflow.example", TTL: engine.Duration(ttl)}}}
