@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/outflow-dev/outflow/steps/hsm"
@@ -86,7 +87,10 @@ func setup() (*Token, string, error) {
 	if err != nil {
 		return nil, "softhsm2-util is not on PATH: apt-get install softhsm2", nil
 	}
-	dir, err := os.MkdirTemp("", "outflow-softhsm-")
+	// The folder outlives the test process (the module may be loaded until
+	// it exits); folders of processes that are gone are removed here.
+	removeStale()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("outflow-softhsm-%d-", os.Getpid()))
 	if err != nil {
 		return nil, "", err
 	}
@@ -149,4 +153,19 @@ func setup() (*Token, string, error) {
 		}
 	}
 	return tok, "", nil
+}
+
+// removeStale removes the token folders of test processes that have ended.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "outflow-softhsm-*-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "outflow-softhsm-%d-", &pid); err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+			continue // still running
+		}
+		os.RemoveAll(d)
+	}
 }
