@@ -7,6 +7,7 @@ require (
 	github.com/goccy/go-yaml v1.19.2
 	github.com/hooklift/gowsdl v0.5.0
 	github.com/invopop/jsonschema v0.14.0
+	github.com/miekg/pkcs11 v1.1.2
 	github.com/pavlo-v-chernykh/keystore-go/v4 v4.5.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3

@@ -217,12 +217,23 @@ type ProtocolProfile struct {
 	ExpiryWarning Duration `json:"expiry_warning,omitempty"`
 }
 
-// Keystore is where a profile's client key and certificate chain live.
+// Keystore is where a profile's client key and certificate chain live: one
+// keystore file (Path), a certificate and key as separate files, a
+// certificate issued by Vault's PKI engine, or a key in a PKCS#11 token
+// (see keystore.go for the forms).
 type Keystore struct {
 	Path        string     `json:"path,omitempty"`
 	Password    *SecretRef `json:"password,omitempty"`
 	KeyPassword *SecretRef `json:"key_password,omitempty"`
 	Alias       string     `json:"alias,omitempty"`
+	// Certificate, Key and Chain are PEM files: the client certificate (it
+	// may carry intermediates after it), its private key, and more of the
+	// chain. With PKCS11, Certificate is the certificate of the token's key.
+	Certificate string    `json:"certificate,omitempty"`
+	Key         string    `json:"key,omitempty"`
+	Chain       string    `json:"chain,omitempty"`
+	VaultPKI    *VaultPKI `json:"vault_pki,omitempty"`
+	PKCS11      *PKCS11   `json:"pkcs11,omitempty"`
 }
 
 // Truststore is the set of CA certificates a profile trusts for servers.

@@ -49,6 +49,10 @@ type CertFacts struct {
 	Serial            string    `json:"serial,omitempty"`
 	FingerprintSHA256 string    `json:"fingerprint_sha256"`
 	NotAfter          time.Time `json:"not_after"`
+	// Source says where a client certificate's key is when it is not in
+	// a file: "vault pki/issue/ROLE" (issued by Vault's PKI engine, kept in
+	// the worker's memory) or `pkcs11 token "T" key "K"`.
+	Source string `json:"source,omitempty"`
 }
 
 // MarshalJSON writes the duration as a Go duration string ("1m30s").

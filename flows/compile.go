@@ -455,7 +455,7 @@ func compileProfile(doc *document) *engine.ProtocolProfile {
 		out.AppliesTo = nil
 	}
 	if ks := pp.Keystore; ks != nil {
-		out.Keystore = &engine.Keystore{Path: ks.Path, Password: secretRef(ks.Password), KeyPassword: secretRef(ks.KeyPassword), Alias: ks.Alias}
+		out.Keystore = compileKeystore(ks)
 	}
 	if ts := pp.Truststore; ts != nil {
 		out.Truststore = &engine.Truststore{Paths: append([]string(nil), ts.Paths...), Password: secretRef(ts.Password), SystemRoots: ts.SystemRoots}

@@ -18,10 +18,9 @@ func (c *checker) checkProfile(doc *document) {
 	if contains(reservedProfiles, p.Name) {
 		c.errorf(doc, doc.valPos("name"), "name", "%q is the name of a built-in protocol profile; choose another name", p.Name)
 	}
-	if ks := p.Keystore; ks != nil && ks.Path != "" && (p.Store == "" || p.Store == "project") {
-		c.checkProjectPath(doc, "keystore.path", ks.Path, "store: project reads the keystore from the project folder; give a relative path, or set store: agent for a file on the agent's machine")
-	}
+	c.checkKeystore(doc, p)
 	if ts := p.Truststore; ts != nil {
+		c.checkTruststorePaths(doc, ts)
 		if len(ts.Paths) == 0 && !ts.SystemRoots {
 			c.errorf(doc, doc.keyPos("truststore"), "truststore", "a truststore trusts nothing without paths or system_roots: true; give CA certificate files in paths")
 		}
@@ -251,7 +250,7 @@ func (c *checker) checkOAuth2(doc *document, cn *Connection, scheme string) {
 		c.errorf(doc, doc.keyPos("credential.key_id"), "credential.key_id", "key_id names the key of private_key_jwt client assertions; client_auth is %s", auth)
 	}
 	if ks := cr.PrivateKey; ks != nil {
-		c.checkProjectPath(doc, "credential.private_key.path", ks.Path, "give a path relative to the project folder")
+		c.checkPrivateKeyJWT(doc, ks)
 	}
 	for i, sc := range cr.Scopes {
 		p := indexPath("credential.scopes", i)

@@ -262,23 +262,45 @@ type ProtocolProfile struct {
 	ExpiryWarning Duration `yaml:"expiry_warning,omitempty"`
 }
 
-// Keystore is where a profile's client key and certificate chain live: a JKS,
-// PKCS#12 or PEM file, detected from its content.
+// Keystore is where a profile's client key and certificate chain live: a
+// JKS, PKCS#12 or PEM file (path), a certificate and key as separate PEM
+// files (certificate, key, chain), a certificate Vault's PKI engine issues
+// (vault_pki), or a key in a PKCS#11 token (pkcs11 with certificate).
 type Keystore struct {
-	// The keystore file: relative to the project folder for `store: project`, a path on the agent's
-	// machine for `store: agent`, the secret's path for `store: vault`.
-	Path string `yaml:"path" jsonschema:"required"`
-	// The password of the keystore file.
+	// The keystore file, JKS, PKCS#12 or PEM detected from its content. For `store: project`, relative
+	// to the project folder, or an absolute path read on the machine of the worker that runs the step;
+	// for `store: agent`, a path on the agent's machine; for `store: vault`, the secret's path.
+	Path string `yaml:"path,omitempty"`
+	// The password of the keystore file; with `key`, of an encrypted private key.
 	Password *SecretRef `yaml:"password,omitempty"`
 	// The password of the private key, when it differs from the keystore's.
 	KeyPassword *SecretRef `yaml:"key_password,omitempty"`
-	// Which private-key entry to use when the keystore holds several.
+	// Which private-key entry to use when the keystore file holds several.
 	Alias string `yaml:"alias,omitempty"`
+	// The client certificate as a PEM file (a Kubernetes TLS secret's `tls.crt`), possibly followed by
+	// intermediates: with `key` instead of `path`, or the certificate of the `pkcs11` key. Relative to the
+	// project folder, or absolute (read on the worker). A new certificate and key are presented from the
+	// next handshake once both files changed.
+	Certificate string `yaml:"certificate,omitempty"`
+	// The private key of `certificate` as a PEM file (`tls.key`): PKCS#1, PKCS#8, encrypted PKCS#8
+	// (its password in `password`) or EC.
+	Key string `yaml:"key,omitempty"`
+	// More of the chain as a PEM file (`ca.crt`): intermediates (sent with the certificate) and the
+	// root (not sent).
+	Chain string `yaml:"chain,omitempty"`
+	// Have Vault's PKI secrets engine issue the certificate and key when the worker first needs them,
+	// through the worker's `secrets.vault`; the key stays in the worker's memory, and a new certificate
+	// is issued at two thirds of the lifetime.
+	VaultPKI *VaultPKI `yaml:"vault_pki,omitempty"`
+	// Sign with a key that stays in a PKCS#11 token (a hardware security module); `certificate` is its
+	// certificate. Needs an outflow binary built with cgo.
+	PKCS11 *PKCS11 `yaml:"pkcs11,omitempty"`
 }
 
 // Truststore is the set of CA certificates a profile trusts for servers.
 type Truststore struct {
-	// PEM or DER certificate files, or JKS/PKCS#12 stores of trusted certificates, relative to the project folder.
+	// PEM or DER certificate files, or JKS/PKCS#12 stores of trusted certificates: relative to the project
+	// folder, or absolute paths read on the machine of the worker that runs the step.
 	Paths []string `yaml:"paths,omitempty"`
 	// The password of JKS or PKCS#12 trust stores.
 	Password *SecretRef `yaml:"password,omitempty"`

@@ -94,8 +94,8 @@ func (t *Transports) placeProfile(ctx context.Context, conn *engine.Connection, 
 	needKey := conn == nil || conn.MutualAuth
 	switch p.Store {
 	case "", "project":
-		if needKey && p.Keystore != nil && p.Keystore.Path != "" {
-			if err := keystoreExists(absPath(baseDir, p.Keystore.Path), p, t.Agent,
+		if needKey && p.Keystore != nil {
+			if err := keystoreFilesExist(baseDir, p, t.Agent,
 				"the project's keystore must be on every worker that runs its steps: copy it there, or keep it on the agent with store: agent"); err != nil {
 				return nil, err
 			}
@@ -133,24 +133,22 @@ func (t *Transports) agentProfile(p *engine.ProtocolProfile, needKey bool) (*eng
 		}
 		ks.Path = absPath(t.Agent.Dir, ks.Path)
 		cp.Keystore = &ks
-	case p.Keystore != nil && p.Keystore.Path != "":
-		// The project names a file on the agent's machine and the password
-		// reference; both are read here.
-		ks := *p.Keystore
-		ks.Path = absPath(t.Agent.Dir, ks.Path)
-		cp.Keystore = &ks
+	case p.Keystore != nil && (p.Keystore.Path != "" || p.Keystore.Form() != engine.KeystoreFile):
+		// The project names files on the agent's machine (or a token
+		// there, or Vault) and the password references; all are read here.
+		cp.Keystore = withFilesUnder(p.Keystore, t.Agent.Dir)
 	default:
 		return nil, fmt.Errorf("protocol profile %q keeps its keystore on agents (store: agent), but the config of %s has no profiles.%s.keystore",
 			p.Name, t.Agent, p.Name)
 	}
-	if err := keystoreExists(cp.Keystore.Path, p, t.Agent, "the agent's config names a file that is not there"); err != nil {
+	if err := keystoreFilesExist("", &cp, t.Agent, "the agent's config names a file that is not there"); err != nil {
 		return nil, err
 	}
 	return &cp, nil
 }
 
 func (t *Transports) vaultProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string, needKey bool) (*engine.ProtocolProfile, error) {
-	if !needKey || p.Keystore == nil || p.Keystore.Path == "" {
+	if !needKey || p.Keystore == nil || p.Keystore.Path == "" || p.Keystore.Form() != engine.KeystoreFile {
 		return p, nil
 	}
 	if !isSecretRef(p.Keystore.Path) {

@@ -78,7 +78,7 @@ func (a *CertCheck) Execute(ctx context.Context, req *engine.CertCheckRequest) (
 		if within <= 0 {
 			within = tlsclient.DefaultExpiryWarning
 		}
-		pc := CheckProfile(ctx, p, baseDir, a.resolver(tr), now, within)
+		pc := CheckProfileWith(ctx, p, baseDir, CheckOptions{Resolve: a.resolver(tr), Now: now, Within: within, Issued: issuedBy(tr)})
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

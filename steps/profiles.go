@@ -37,6 +37,11 @@ type ProfileCheck struct {
 	NotChecked string `json:"not_checked,omitempty"`
 	// NotCheckedField is the profile field NotChecked is about.
 	NotCheckedField string `json:"-"`
+	// Where says where the key material is read when not from the project
+	// folder: an absolute path on the worker, Vault, a PKCS#11 token.
+	Where string `json:"where,omitempty"`
+
+	form string // the keystore's form (engine.KeystoreFile, ...), for Field
 }
 
 // Field is the profile field a problem of the check is about, as a path in
@@ -44,6 +49,9 @@ type ProfileCheck struct {
 // file (keystore.path) unless the problem is about its password, key
 // password or alias, or about a trust store file.
 func (c *ProfileCheck) Field(p keystore.Problem) string {
+	if f := formField(c.form, p.Code); f != "" {
+		return f
+	}
 	switch p.Code {
 	case codeTruststoreMissing, codeTruststoreUnreadable:
 		return "truststore.paths"
@@ -93,6 +101,13 @@ type SecretFunc func(ctx context.Context, ref string) (string, error)
 // runs and reports their certificates and problems. It never fails: what
 // cannot be read becomes a problem or NotChecked.
 func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string, resolve SecretFunc, now time.Time, within time.Duration) ProfileCheck {
+	return CheckProfileWith(ctx, p, baseDir, CheckOptions{Resolve: resolve, Now: now, Within: within})
+}
+
+// CheckProfileWith is CheckProfile with the options of the keystore forms
+// that need more than files: Vault PKI roles, certificates a worker holds.
+func CheckProfileWith(ctx context.Context, p *engine.ProtocolProfile, baseDir string, o CheckOptions) ProfileCheck {
+	resolve, now, within := o.Resolve, o.Now, o.Within
 	pc := ProfileCheck{Profile: p.Name, Source: p.Source}
 	path := func(f string) string {
 		if filepath.IsAbs(f) || baseDir == "" {
@@ -114,6 +129,18 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 		pc.NotCheckedField = "keystore.path"
 		ks = nil
 	}
+	if ks != nil {
+		pc.Where, pc.form = where(ks, p.Store), ks.Form()
+	}
+	if ks != nil && ks.Form() != engine.KeystoreFile {
+		if p.Store == "agent" && ks.Form() != engine.KeystoreVaultPKI {
+			pc.NotChecked = fmt.Sprintf("keystore kept outside the project (store: %s) is opened where the step runs", p.Store)
+			pc.NotCheckedField = "keystore"
+		} else {
+			checkKeystoreForm(ctx, &pc, p, baseDir, o)
+		}
+		ks = nil
+	}
 	if ks != nil && ks.Path != "" {
 		file := path(ks.Path)
 		data, err := os.ReadFile(file)
@@ -121,8 +148,11 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 		case errors.Is(err, os.ErrNotExist):
 			// The file may live only where the step runs (an agent, a
 			// production worker): not an error here, but worth saying.
-			pc.Problems = append(pc.Problems, keystore.Problem{Code: codeKeystoreMissing, Severity: keystore.SeverityWarning,
-				Message: fmt.Sprintf("keystore %s does not exist on this machine (paths are relative to the project folder); it must exist on the workers that run the steps", file)})
+			msg := fmt.Sprintf("keystore %s does not exist on this machine (paths are relative to the project folder); it must exist on the workers that run the steps", file)
+			if filepath.IsAbs(ks.Path) {
+				msg = fmt.Sprintf("keystore %s does not exist on this machine, so it was not checked here; it is read on the machine of the worker that runs the step, where it must exist", file)
+			}
+			pc.Problems = append(pc.Problems, keystore.Problem{Code: codeKeystoreMissing, Severity: keystore.SeverityWarning, Message: msg})
 		case err != nil:
 			pc.Problems = append(pc.Problems, keystore.Problem{Code: codeKeystoreUnreadable, Severity: keystore.SeverityError,
 				Message: fmt.Sprintf("reading keystore %s: %v", file, err)})

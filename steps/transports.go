@@ -41,7 +41,7 @@ func NewTransports(res *secrets.Resolver) *Transports {
 	if res == nil {
 		res = secrets.New("")
 	}
-	return &Transports{
+	t := &Transports{
 		Cache:   tlsclient.NewCache(nil),
 		Secrets: res,
 		Tokens:  &oauth2.Cache{},
@@ -55,6 +55,10 @@ func NewTransports(res *secrets.Resolver) *Transports {
 			TLSHandshakeTimeout: 15 * time.Second,
 		},
 	}
+	// Profiles whose certificate Vault issues (keystore.vault_pki) use the
+	// Vault of the worker's secret resolver.
+	t.Cache.Issuer = vaultIssuer{t}
+	return t
 }
 
 // RoundTripper returns the transport for a connection.

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,14 +47,33 @@ func certsCmd(g *globalFlags) *cobra.Command {
 
 	var password, keyPassword, alias, within string
 	var asJSON bool
+	var forms certFormFlags
 	inspect := &cobra.Command{
-		Use:   "inspect FILE",
-		Short: "Show everything in a keystore or PEM bundle (entries, chain, key, EKU, validity) and its problems",
-		Args:  cobra.ExactArgs(1),
+		Use:   "inspect [FILE]",
+		Short: "Show everything in a keystore, a PEM bundle, a certificate and key pair, a PKCS#11 token or a profile's keystore (entries, chain, key, EKU, validity) and its problems",
+		Long: `Show everything in a keystore or PEM bundle (entries, chain, key, EKU,
+validity) and its problems. The other forms of a profile's keystore:
+
+  outflow certs inspect tls.crt --key tls.key [--chain ca.crt]
+  outflow certs inspect --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --token-label T [--key-label K --pin env:PIN] [CERT]
+  outflow certs inspect --profile NAME [--config agent.yaml]
+
+--profile opens the profile's keystore whatever its form, as a worker does;
+with --config, secrets and Vault come from that worker config's secrets:,
+and a vault_pki profile's role and CA chain are read from Vault (nothing is
+issued).`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := parseWithin(within)
 			if err != nil {
 				return err
+			}
+			forms.password, forms.keyPassword, forms.within, forms.asJSON = password, keyPassword, w, asJSON
+			if handled, err := inspectForm(cmd, g, &forms, args); handled {
+				return err
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("name the keystore FILE, or use --key, --pkcs11-module or --profile")
 			}
 			data, err := os.ReadFile(args[0])
 			if err != nil {
@@ -94,8 +112,9 @@ func certsCmd(g *globalFlags) *cobra.Command {
 	inspect.Flags().StringVar(&alias, "alias", "", "the private-key entry to check")
 	inspect.Flags().StringVar(&within, "within", "30d", "warn about certificates expiring within this window")
 	inspect.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	forms.add(inspect)
 
-	var checkWithin string
+	var checkWithin, checkConfig string
 	var checkJSON bool
 	check := &cobra.Command{
 		Use:   "check",
@@ -110,42 +129,29 @@ func certsCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return reportProblems(cmd, err)
 			}
-			checks := checkProfiles(cmd.Context(), proj, w)
+			res, err := configResolver(cmd.Context(), checkConfig, proj.Root())
+			if err != nil {
+				return err
+			}
+			checks := checkProfilesWith(cmd.Context(), proj, checkOptions(res, w))
 			now := time.Now()
 			failed := false
 			if checkJSON {
 				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(checks)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			if !checkJSON {
-				fmt.Fprintln(tw, "PROFILE\tROLE\tSUBJECT\tEXPIRES\tDAYS LEFT\tFILE")
+			} else {
+				failed = writeCheck(cmd.OutOrStdout(), checks, w, checkWithin)
 			}
 			for _, c := range checks {
 				for _, s := range c.Certs {
-					mark := ""
 					if s.NotAfter.Before(now.Add(w)) {
-						mark = "  ← expires within " + checkWithin
 						failed = true
-					}
-					if !checkJSON {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d%s\t%s\n", c.Profile, s.Role, s.Subject, s.NotAfter.Format("2006-01-02"), s.DaysLeft, mark, s.File)
 					}
 				}
 				if c.HasErrors() {
 					failed = true
 				}
-			}
-			tw.Flush()
-			if !checkJSON {
-				for _, c := range checks {
-					if c.NotChecked != "" {
-						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", c.Profile, c.NotChecked)
-					}
-					for _, p := range c.Problems {
-						if p.Severity != keystore.SeverityInfo {
-							fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s: %s\n", c.Profile, p.Severity, p.Message)
-						}
-					}
+				if !checkJSON {
+					writeNotes(cmd.ErrOrStderr(), c, false)
 				}
 			}
 			if failed {
@@ -156,6 +162,7 @@ func certsCmd(g *globalFlags) *cobra.Command {
 	}
 	check.Flags().StringVar(&checkWithin, "within", "30d", "fail when a certificate expires within this window")
 	check.Flags().BoolVar(&checkJSON, "json", false, "print JSON")
+	check.Flags().StringVar(&checkConfig, "config", "", "a worker config (agent.yaml) whose secrets: resolve references and reach Vault, to check vault_pki roles live")
 
 	devCA := &cobra.Command{
 		Use:   "dev-ca DIR",
@@ -230,14 +237,17 @@ func writeDevCA(dir string, cmd *cobra.Command) error {
 }
 
 func checkProfiles(ctx context.Context, proj *flows.Project, within time.Duration) []steps.ProfileCheck {
-	res := secrets.New(proj.Root())
+	return checkProfilesWith(ctx, proj, checkOptions(secrets.New(proj.Root()), within))
+}
+
+func checkProfilesWith(ctx context.Context, proj *flows.Project, o steps.CheckOptions) []steps.ProfileCheck {
 	var out []steps.ProfileCheck
 	for _, name := range proj.Names().Profiles {
 		p, err := proj.Profile(name)
 		if err != nil {
 			continue
 		}
-		out = append(out, steps.CheckProfile(ctx, p, proj.Root(), res.Resolve, time.Now(), within))
+		out = append(out, steps.CheckProfileWith(ctx, p, proj.Root(), o))
 	}
 	return out
 }
@@ -260,6 +270,9 @@ func certProblems(ctx context.Context, proj *flows.Project) []validateFinding {
 				continue
 			}
 			out = append(out, validateFinding{where: at(c, c.Field(p)), profile: c.Profile, severity: string(p.Severity), message: p.Message})
+		}
+		if c.Where != "" {
+			out = append(out, validateFinding{where: at(c, "keystore"), profile: c.Profile, severity: "note", message: c.Where})
 		}
 		if c.NotChecked != "" {
 			out = append(out, validateFinding{where: at(c, c.NotCheckedField), profile: c.Profile, severity: "note", message: c.NotChecked})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/outflow-dev/outflow/steps/hsm/hsmtest"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 )
 
@@ -52,5 +54,51 @@ keystore: {path: client-bundle.pem}
 	}
 	if _, _, code := cli(t, "certs", "inspect", filepath.Join(dir, "p.yaml")); code != 1 {
 		t.Fatalf("inspect of a YAML file: exit %d, want 1 (unknown format)", code)
+	}
+}
+
+// TestCertsInspectForms: certs inspect reads a certificate and key pair
+// and a PKCS#11 token, and fails (exit 1) on what would fail a handshake.
+func TestCertsInspectForms(t *testing.T) {
+	dir := t.TempDir()
+	ca, _ := devpki.NewCA("Inspect CA", nil)
+	leaf, _ := ca.IssueClient("pair-client", nil)
+	other, _ := ca.IssueClient("other-client", nil)
+	files, err := leaf.WriteFiles(dir, "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherFiles, _ := other.WriteFiles(dir, "other")
+	caFile := filepath.Join(dir, "ca.crt")
+	writeTestFile(t, caFile, ca.CertPEM())
+
+	out, errOut, code := cli(t, "certs", "inspect", files.Cert, "--key", files.Key, "--chain", caFile)
+	if code != 0 || !strings.Contains(out, "CN=pair-client") || !strings.Contains(out, "presented to servers") {
+		t.Errorf("pair: exit %d\n%s\n%s", code, out, errOut)
+	}
+	out, _, code = cli(t, "certs", "inspect", files.Cert, "--key", otherFiles.Key)
+	if code != 1 || !strings.Contains(out, "key_mismatch") {
+		t.Errorf("mismatched pair: exit %d\n%s", code, out)
+	}
+	if _, errOut, code := cli(t, "certs", "inspect", "--key", files.Key); code == 0 || !strings.Contains(errOut, "--key and --chain go with the certificate file") {
+		t.Errorf("--key without FILE: exit %d: %s", code, errOut)
+	}
+
+	tok := hsmtest.Shared(t)
+	t.Setenv("INSPECT_PIN", tok.PIN)
+	t.Setenv("INSPECT_BAD_PIN", "2222-not-it")
+	out, _, code = cli(t, "certs", "inspect", "--pkcs11-module", tok.Module, "--token-label", tok.Label, "--key-label", hsmtest.ECKey, "--pin", "env:INSPECT_PIN", "--json", tok.CertFiles[hsmtest.ECKey])
+	var got tokenInspection
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 || got.Token.SelectedKey == nil || got.Token.SelectedKey.Type != "ECDSA P-256" ||
+		got.Certificate == nil || got.Certificate.HasErrors() {
+		t.Errorf("token as JSON: exit %d %v\n%s", code, err, out)
+	}
+	out, errOut, code = cli(t, "certs", "inspect", "--pkcs11-module", tok.Module, "--token-label", tok.Label, "--key-label", hsmtest.ECKey, "--pin", "env:INSPECT_BAD_PIN")
+	if code != 1 || !strings.Contains(out, "refused the PIN") || strings.Contains(out+errOut, "2222-not-it") {
+		t.Errorf("wrong PIN: exit %d\n%s%s", code, out, errOut)
+	}
+	out, _, code = cli(t, "certs", "inspect", "--pkcs11-module", tok.Module, "--token-label", tok.Label, "--key-label", hsmtest.RSAKey, "--pin", "env:INSPECT_PIN", tok.CertFiles["stranger"])
+	if code != 1 || !strings.Contains(out, "does not belong to") {
+		t.Errorf("certificate of another key: exit %d\n%s", code, out)
 	}
 }

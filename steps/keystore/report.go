@@ -112,6 +112,13 @@ func Inspect(data []byte, password, keyPassword, alias string, now time.Time, wa
 			problems = append(problems, p)
 		}
 	}
+	return s.report(r, problems, now, warnWithin)
+}
+
+// report lists the store's entries and its problems, after those already
+// found (reading errors).
+func (s *Store) report(r Report, problems []Problem, now time.Time, warnWithin time.Duration) Report {
+	r.Format = s.Format
 	problems = append(problems, s.Problems(now, warnWithin)...)
 
 	seen := map[string]bool{}

@@ -48,6 +48,26 @@ type connInfo struct {
 	// with the SNI they name the server a session belongs to.
 	serverName, dialHost string
 	sessionKey           string // set once the handshake is done
+	// material is the key material of the connection's transport.
+	material *material
+}
+
+// stale reports whether the connection presented (itself, or in the full
+// handshake its session came from) a Vault-issued certificate that has
+// since been renewed.
+func (c *connInfo) stale() bool {
+	c.mu.Lock()
+	presented, m := c.presented, c.material
+	if presented == nil && c.origin != nil {
+		presented = c.origin.presented
+	}
+	c.mu.Unlock()
+	if m == nil || m.issue == nil || presented == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.loaded != nil && m.loaded.generation > presented.generation
 }
 
 type probeKey struct{}
@@ -100,6 +120,13 @@ func (p *Probe) gotConnection(info httptrace.GotConnInfo) {
 	if c, ok := info.Conn.(*tls.Conn); ok {
 		if tc, ok := c.NetConn().(*trackedConn); ok {
 			p.used = tc.info
+			if info.Reused && tc.info.stale() {
+				// A pooled connection still authenticated by a certificate
+				// Vault has since renewed: closed before the request is
+				// written, so the transport sends it again on a new
+				// connection that presents the new certificate.
+				c.Close()
+			}
 		}
 	}
 }
@@ -220,6 +247,7 @@ func (p *Probe) Facts(state *tls.ConnectionState) *engine.TLSFacts {
 		c.mu.Unlock()
 		if presented != nil && presented.cert != nil && presented.cert.Leaf != nil {
 			cf := certFacts(presented.cert.Leaf)
+			cf.Source = presented.source
 			f.ClientCertificate = &cf
 		}
 		f.ClientAuth = auth

@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/keystore"
+	secretstore "github.com/outflow-dev/outflow/steps/secrets"
 )
 
 // SecretResolver returns the value a secret reference ("env:NAME",
@@ -56,6 +58,11 @@ type Cache struct {
 	// connection makes a full handshake: for servers whose resumption is
 	// broken, and for measuring handshakes.
 	DisableResumption bool
+	// Issuer issues the certificates of profiles whose keystore is
+	// vault_pki: the worker's Vault. Nil refuses those profiles.
+	Issuer CertificateIssuer
+
+	now func() time.Time // tests move the clock of issued material
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -97,11 +104,22 @@ func (c *Cache) HandshakesByProfile() map[string]HandshakeStats {
 	return out
 }
 
+// CertificateIssuer issues client certificates from Vault's PKI secrets
+// engine (secrets.Vault). The private key it returns stays in memory.
+type CertificateIssuer interface {
+	IssueCertificate(ctx context.Context, req secretstore.PKIRequest) (*secretstore.PKICertificate, error)
+}
+
 // ClientCertificate is the certificate a profile's transport presents.
 type ClientCertificate struct {
 	Profile  string
 	Subject  string
 	NotAfter time.Time
+	// Serial is the certificate's serial number (colon-separated hex).
+	Serial string
+	// Source says where the key is for vault_pki and pkcs11 keystores
+	// ("vault pki/issue/partner"); empty for key files.
+	Source string
 }
 
 // ClientCertificates lists the client certificates the cache's transports
@@ -121,7 +139,8 @@ func (c *Cache) ClientCertificates() []ClientCertificate {
 		if l == nil || l.cert == nil || l.cert.Leaf == nil {
 			continue
 		}
-		out = append(out, ClientCertificate{Profile: e.profile, Subject: l.cert.Leaf.Subject.String(), NotAfter: l.cert.Leaf.NotAfter})
+		out = append(out, ClientCertificate{Profile: e.profile, Subject: l.cert.Leaf.Subject.String(), NotAfter: l.cert.Leaf.NotAfter,
+			Serial: keystore.SerialHex(l.cert.Leaf.SerialNumber), Source: l.source})
 	}
 	return out
 }
@@ -171,9 +190,15 @@ func (c *Cache) Transport(ctx context.Context, profile *engine.ProtocolProfile, 
 		return nil, err
 	}
 	if e := c.entries[key]; e != nil {
+		if m := e.material; m != nil && m.issue != nil && m.renewalDue() {
+			// A certificate issued by Vault is renewed on time even while
+			// pooled connections make no handshake; the renewal does not
+			// hold the step up.
+			go m.current()
+		}
 		return e.transport, nil
 	}
-	e, err := c.build(cfg)
+	e, err := c.build(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +227,10 @@ type profileConfig struct {
 	trustPaths    []string
 	trustPassword string
 	trustStamps   []string
+	// The other keystore forms: certificate, key and chain files, the
+	// PKCS#11 PIN.
+	certPath, keyPath, chainPath string
+	pin                          string
 }
 
 func resolveProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string, resolve SecretResolver) (*profileConfig, error) {
@@ -220,7 +249,7 @@ func resolveProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir stri
 		return v, nil
 	}
 	var err error
-	if ks := p.Keystore; ks != nil && ks.Path != "" {
+	if ks := p.Keystore; ks != nil && ks.Path != "" && ks.Form() == engine.KeystoreFile {
 		cfg.keystorePath = absPath(baseDir, ks.Path)
 		if cfg.storePassword, err = secret("keystore.password", ks.Password); err != nil {
 			return nil, err
@@ -228,6 +257,9 @@ func resolveProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir stri
 		if cfg.keyPassword, err = secret("keystore.key_password", ks.KeyPassword); err != nil {
 			return nil, err
 		}
+	}
+	if err := resolveKeystoreForms(cfg, baseDir, secret); err != nil {
+		return nil, err
 	}
 	if ts := p.Truststore; ts != nil {
 		if cfg.trustPassword, err = secret("truststore.password", ts.Password); err != nil {
@@ -266,7 +298,9 @@ func (cfg *profileConfig) cacheKey(salt []byte) (string, error) {
 		Keystore                  string
 		Trust, Stamps             []string
 		Store, KeyPass, TrustPass string
-	}{def, cfg.keystorePath, cfg.trustPaths, cfg.trustStamps, cfg.storePassword, cfg.keyPassword, cfg.trustPassword})
+		Cert, Key, Chain, PIN     string
+	}{def, cfg.keystorePath, cfg.trustPaths, cfg.trustStamps, cfg.storePassword, cfg.keyPassword, cfg.trustPassword,
+		cfg.certPath, cfg.keyPath, cfg.chainPath, cfg.pin})
 	if err != nil {
 		return "", fmt.Errorf("hashing profile %q: %w", cfg.profile.Name, err)
 	}
@@ -283,7 +317,7 @@ func (c *Cache) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (c *Cache) build(cfg *profileConfig) (*entry, error) {
+func (c *Cache) build(ctx context.Context, cfg *profileConfig) (*entry, error) {
 	p := cfg.profile
 	log := c.logger().With("profile", p.Name)
 	minVersion, err := parseMinVersion(p.MinVersion)
@@ -321,6 +355,8 @@ func (c *Cache) build(cfg *profileConfig) (*entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loading keystore %q for profile %q: %w", cfg.keystorePath, p.Name, err)
 		}
+	} else if e.material, err = c.keystoreForm(ctx, cfg, warnWithin, log); err != nil {
+		return nil, err
 	}
 	tlsCfg.GetClientCertificate = e.clientCertificate
 
@@ -365,7 +401,9 @@ func (c *Cache) build(cfg *profileConfig) (*entry, error) {
 			if err != nil {
 				return nil, err
 			}
-			return trackConn(ctx, conn, sessions, p.ServerName, addr), nil
+			tc := trackConn(ctx, conn, sessions, p.ServerName, addr)
+			tc.(*trackedConn).info.material = e.material
+			return tc, nil
 		},
 		TLSClientConfig:     tlsCfg,
 		TLSHandshakeTimeout: 30 * time.Second,
@@ -376,6 +414,12 @@ func (c *Cache) build(cfg *profileConfig) (*entry, error) {
 		MaxIdleConnsPerHost:   128,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
+	}
+	if e.material != nil && e.material.issue != nil {
+		// A renewed certificate is presented by new connections; idle ones
+		// made with the old certificate are closed so that the next steps
+		// use it. Requests under way finish on their connections.
+		e.material.onRenew = e.transport.CloseIdleConnections
 	}
 	return e, nil
 }
@@ -404,6 +448,9 @@ func (e *entry) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certifi
 	if cur == nil {
 		// No keystore: send no certificate and let the server decide.
 		return &tls.Certificate{}, nil
+	}
+	if err := e.material.expiredError(cur); err != nil {
+		return nil, err
 	}
 	return cur.cert, nil
 }

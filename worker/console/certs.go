@@ -50,8 +50,11 @@ type handshake struct {
 
 // profileNotes are what could not be checked, and what workers noted.
 type profileNotes struct {
-	Profile     string
-	NotChecked  string
+	Profile    string
+	NotChecked string
+	// Where says where the key is read when not from the project folder:
+	// a file on the workers' machine, Vault, a PKCS#11 token.
+	Where       string
 	Problems    []string
 	WorkerNotes []string
 	Handshake   *handshake
@@ -101,7 +104,7 @@ func (c *Console) certificates(ctx context.Context) certsData {
 	for _, u := range uses {
 		p := u.Profile
 		pc := steps.CheckProfile(ctx, p, c.o.Project.Root(), res.Resolve, now, c.o.CertWithin)
-		pn := profileNotes{Profile: p.Name, NotChecked: pc.NotChecked, WorkerNotes: notes[p.Name], Handshake: shakes[p.Name]}
+		pn := profileNotes{Profile: p.Name, NotChecked: pc.NotChecked, Where: pc.Where, WorkerNotes: notes[p.Name], Handshake: shakes[p.Name]}
 		for _, pr := range pc.Problems {
 			if pr.Severity != keystore.SeverityInfo {
 				pn.Problems = append(pn.Problems, fmt.Sprintf("%s: %s", pr.Severity, pr.Message))
@@ -131,7 +134,7 @@ func (c *Console) certificates(ctx context.Context) certsData {
 				Subject: h.Subject, NotAfter: h.NotAfter, DaysLeft: h.DaysLeft, File: "(as presented by " + dash(h.Worker) + ")",
 				Expired: !h.NotAfter.After(now), Expiring: h.NotAfter.Before(now.Add(c.o.CertWithin)), Handshake: h})
 		}
-		if pn.NotChecked != "" || len(pn.Problems) > 0 || len(pn.WorkerNotes) > 0 {
+		if pn.NotChecked != "" || pn.Where != "" || len(pn.Problems) > 0 || len(pn.WorkerNotes) > 0 {
 			d.Notes = append(d.Notes, pn)
 		}
 	}
