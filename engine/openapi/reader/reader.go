@@ -217,7 +217,7 @@ func firstLine(s string) string {
 type converter struct {
 	spec  *openapi.Spec
 	file  string
-	data  []byte // the root document, to find where a $ref is written
+	data  []byte            // the root document, to find where a $ref is written
 	names map[string]string // where a named schema is → its name in spec.Schemas
 	taken map[string]bool
 	seen  map[string]bool // defect messages already reported
