@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"github.com/outflow-dev/outflow/engine/openapi"
 	"github.com/outflow-dev/outflow/engine/wsdl"
 )
 
@@ -28,7 +29,10 @@ const (
 	// or a token that cannot be used with this connection's certificate.
 	ErrOAuth      = "OAuth"
 	ErrExpression = "Expression"
-	ErrFlowFailed = "FlowFailed"
+	// ErrResponseRejected is a response that does not fit the OpenAPI
+	// document of the connection, for a step with validate_response: true.
+	ErrResponseRejected = "ResponseRejected"
+	ErrFlowFailed       = "FlowFailed"
 )
 
 // KV is one ordered name/value pair of a request (query parameter, header).
@@ -64,6 +68,10 @@ type RestRequest struct {
 	LinkBase string `json:"link_base,omitempty"`
 	// Flow names the flow (or action) run, for the worker's metrics.
 	Flow string `json:"flow,omitempty"`
+	// ValidateResponse and Responses check the response against the
+	// connection's OpenAPI document (RestStep).
+	ValidateResponse string                 `json:"validate_response,omitempty"`
+	Responses        *openapi.ResponseCheck `json:"responses,omitempty"`
 }
 
 // StepResult is what a REST or SOAP activity returns, and the details of its

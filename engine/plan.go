@@ -10,6 +10,7 @@ package engine
 import (
 	"time"
 
+	"github.com/outflow-dev/outflow/engine/openapi"
 	"github.com/outflow-dev/outflow/engine/wsdl"
 )
 
@@ -158,6 +159,15 @@ type RestStep struct {
 	// Paginate, when set, calls the endpoint page after page, each page its
 	// own activity, and collects the items of all pages.
 	Paginate *Paginate `json:"paginate,omitempty"`
+	// Operation is the operationId of the connection's OpenAPI document the
+	// step calls, when it names one; Method and Path are resolved from it.
+	Operation string `json:"operation,omitempty"`
+	// ValidateResponse is "fail" or "warn": check the response against
+	// Responses, failing the step (ResponseRejected) or noting the mismatch.
+	ValidateResponse string `json:"validate_response,omitempty"`
+	// Responses are the response schemas of the operation for the status
+	// codes the step expects.
+	Responses *openapi.ResponseCheck `json:"responses,omitempty"`
 }
 
 // Paginate says how a REST step walks the pages of a list. Exactly one of

@@ -358,6 +358,9 @@ func (r *runner) restRequest(rs *RestStep, conn *Connection, path string, env ma
 		Expect:         rs.Expect,
 		BodyLimit:      r.bodyLimit(),
 		IdempotencyKey: r.rec.WorkflowID + "/" + path,
+		// Both are empty unless the step checks its response (openapi).
+		ValidateResponse: rs.ValidateResponse,
+		Responses:        rs.Responses,
 	}
 	var err error
 	if req.Path, err = evalString(rs.Path, env); err != nil {

@@ -333,6 +333,7 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 			BodyType:   r.BodyType,
 			Expect:     append([]int(nil), r.Expect...),
 		}
+		c.compileRestOpenAPI(r, es.Rest)
 		es.Rest.Paginate = compilePaginate(r.Paginate)
 		if pg := r.Paginate; pg != nil && len(pg.EachPage) > 0 {
 			es.Rest.Paginate.EachPage = c.steps(doc, sp+".rest.paginate.each_page", pg.EachPage)

@@ -225,6 +225,18 @@ type RestStep struct {
 	// Read a list that the partner returns in pages: request page after page (each page
 	// its own durable call) and collect the items of all pages in `steps.ID.items`.
 	Paginate *Paginate `yaml:"paginate,omitempty"`
+	// The operationId of the connection's OpenAPI document to call, such as `getPayment`:
+	// method and path come from the document, joined under the connection's base URL.
+	// Give the operation's parameters in params.
+	Operation string `yaml:"operation,omitempty"`
+	// The operation's path, query and header parameters by name, such as
+	// `{paymentId: "${{ inputs.id }}", limit: 10}`; values may hold expressions. Path
+	// parameter values are inserted into the path as they are.
+	Params Scalars `yaml:"params,omitempty"`
+	// Check the response against the connection's OpenAPI document (the response of its status
+	// code): `true` fails the step with error type ResponseRejected when the body does not fit,
+	// `warn` lets it pass and lists the mismatches in the record (`response.schema_mismatches`).
+	ValidateResponse ValidateMode `yaml:"validate_response,omitempty"`
 }
 
 // Paginate walks the pages of a list. Give `items` and exactly one way to reach the next
@@ -370,6 +382,17 @@ type Connection struct {
 	Headers Scalars `yaml:"headers,omitempty"`
 	// How long one attempt of a step may take when the step sets no timeout. Default: 1m.
 	Timeout Duration `yaml:"timeout,omitempty"`
+	// The partner's OpenAPI 3.0 or 3.1 (or Swagger 2.0) document, JSON or YAML, with $refs
+	// across files: a file in the project, relative to the project folder; or an http(s) URL
+	// on the connection's host, fetched (with the documents it refers to) through the
+	// connection's credential and mTLS when the project is loaded, and kept in .outflow/openapi/
+	// so later loads need no network (`outflow openapi fetch` fetches again). The connection
+	// takes the place of the document's servers. Its REST steps may then name `operation:`,
+	// and the loader checks their paths, parameters, bodies, expect codes and the response
+	// fields expressions read.
+	OpenAPI string `yaml:"openapi,omitempty"`
+	// Refuse parameters the OpenAPI document does not declare (an error) rather than warn.
+	OpenAPIStrict bool `yaml:"openapi_strict,omitempty"`
 }
 
 // Credential authenticates the requests of a connection. Secret values are

@@ -275,6 +275,7 @@ func (c *checker) checkConnection(doc *document) {
 			c.errorf(doc, doc.valPos(p), p, "connection headers are fixed values; expressions belong in the headers of a step")
 		}
 	}
+	c.checkConnectionOpenAPI(doc, cn)
 }
 
 func (c *checker) checkURL(doc *document, cn *Connection) {
@@ -930,6 +931,8 @@ func (c *checker) checkRest(b *body, p string, r *RestStep, env *exprEnv) {
 			c.errorf(doc, doc.valPos(ep), ep, "%d is not an HTTP status code; use 100 to 599", code)
 		}
 	}
+	c.checkValue(doc, p+".params", r.Params, env)
+	c.checkRestOpenAPI(b, p, r)
 }
 
 // checkPaginate checks a rest step's paginate: one way to the next page,
@@ -1289,6 +1292,7 @@ func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
 			}
 		}
 	}
+	c.checkResponseReads(doc, p, s, env)
 }
 
 // checkRef returns what is wrong with a name an expression reads, and

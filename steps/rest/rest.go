@@ -190,6 +190,9 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 		}
 		return nil, StatusError(resp, data, msg, res)
 	}
+	if err := checkResponse(req, rs, resp.Header.Get("Content-Type"), method+" "+res.Request.URL); err != nil {
+		return fail(engine.ErrResponseRejected, false, err)
+	}
 	return res, nil
 }
 
