@@ -34,8 +34,8 @@ func WithOpenAPIFetcher(f OpenAPIFetcher) Option {
 // location, and the operation each REST step calls.
 type oasState struct {
 	fetch  OpenAPIFetcher
-	docs   map[string]oasResult       // by clean project path, or URL and connection
-	byConn map[string]*openapi.Spec   // connection name → its document, when it loaded
+	docs   map[string]oasResult      // by clean project path, or URL and connection
+	byConn map[string]*openapi.Spec  // connection name → its document, when it loaded
 	steps  map[oasStepKey]*oasStepOp // REST step → the operation it calls
 	files  map[string]bool           // project files read as parts of OpenAPI documents
 }
