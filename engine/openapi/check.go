@@ -135,6 +135,11 @@ func (c *valueChecker) check(sc *Schema, v any, path []any, depth int) {
 		c.add(path, "expected %s, got null", typeList(sc.Types))
 		return
 	}
+	if _, isList := v.([]any); c.opts.Scalars && !isList && hasType(sc.Types, "array") && sc.Items != nil {
+		// A parameter that takes a list may be given one value.
+		c.check(sc.Items, v, path, depth+1)
+		return
+	}
 	if len(sc.Types) > 0 && !c.fits(sc.Types, v) {
 		c.add(path, "expected %s, got %s", typeList(sc.Types), kindOf(v))
 		return
