@@ -33,25 +33,12 @@ func StepSkeleton(spec *openapi.Spec, op *openapi.Operation, connection string) 
 	sample := func(p openapi.Param) string { return g.paramLiteral(p) }
 	if byID {
 		fmt.Fprintf(&b, "    operation: %s\n", yamlKey(op.ID))
-		params := op.Params
-		if len(params) > 0 {
-			b.WriteString("    params:\n")
-			for _, p := range params {
-				g.paramLine(&b, "      ", p, sample(p))
-			}
-		}
+		g.paramSection(&b, "params", op.Params, sample)
 	} else {
 		fmt.Fprintf(&b, "    method: %s\n", op.Method)
 		fmt.Fprintf(&b, "    path: %s\n", yamlString(g.samplePath(op)))
 		for _, sec := range []struct{ in, key string }{{"query", "query"}, {"header", "headers"}} {
-			ps := op.ParamsIn(sec.in)
-			if len(ps) == 0 {
-				continue
-			}
-			fmt.Fprintf(&b, "    %s:\n", sec.key)
-			for _, p := range ps {
-				g.paramLine(&b, "      ", p, sample(p))
-			}
+			g.paramSection(&b, sec.key, op.ParamsIn(sec.in), sample)
 		}
 	}
 	if op.Body != nil && (op.Body.Required || op.Body.Schema != nil) {
@@ -83,6 +70,26 @@ func (g *gen) samplePath(op *openapi.Operation) string {
 		}
 		return "value", true
 	})
+}
+
+// paramSection writes the parameters under key, commented out as a whole
+// when none is required.
+func (g *gen) paramSection(b *strings.Builder, key string, params []openapi.Param, sample func(openapi.Param) string) {
+	if len(params) == 0 {
+		return
+	}
+	required := false
+	for _, p := range params {
+		required = required || p.Required
+	}
+	if required {
+		fmt.Fprintf(b, "    %s:\n", key)
+	} else {
+		fmt.Fprintf(b, "    # %s:\n", key)
+	}
+	for _, p := range params {
+		g.paramLine(b, "      ", p, sample(p))
+	}
 }
 
 // paramLiteral is a sample value of a parameter: one item for a list,

@@ -264,3 +264,60 @@ func (s *oasState) dropProblemsOfDocuments(ps Problems) Problems {
 	}
 	return out
 }
+
+// OpenAPI returns the OpenAPI document of the connection named connection
+// and where it names it (openapi:), or nil and "" when it names none.
+func (p *Project) OpenAPI(connection string) (*openapi.Spec, string) {
+	cd := p.idx.connections[connection]
+	if cd == nil {
+		return nil, ""
+	}
+	cn, _ := cd.value.(*Connection)
+	if cn == nil || cn.OpenAPI == "" {
+		return nil, ""
+	}
+	return p.oas.spec(connection), cn.OpenAPI
+}
+
+// GenerateActions makes an action per operation of the OpenAPI document of
+// the connection named connection (see GenerateActions): parameters the
+// connection sends itself (its headers, an api_key credential) are not
+// asked for.
+func (p *Project) GenerateActions(connection string, opts GenerateOptions) ([]GeneratedAction, error) {
+	cd := p.idx.connections[connection]
+	if cd == nil {
+		return nil, fmt.Errorf("unknown connection %q %s", connection, known(connection, sortedKeys(p.idx.connections), "connections"))
+	}
+	cn := cd.value.(*Connection)
+	spec := p.oas.spec(connection)
+	if cn.OpenAPI == "" || spec == nil {
+		return nil, fmt.Errorf("connection %q names no OpenAPI document; add openapi: (a project file or URL) to it at %s:%d", connection, cd.file, cd.at.Line)
+	}
+	given := map[string]bool{}
+	for k := range cn.Headers {
+		given["header\x00"+strings.ToLower(k)] = true
+	}
+	if cr := cn.Credential; cr != nil {
+		switch cr.Type {
+		case "api_key":
+			key, in := cr.Key, "header"
+			if key == "" {
+				key = "X-API-Key"
+			}
+			if cr.In == "query" {
+				in = "query"
+			}
+			given[in+"\x00"+strings.ToLower(key)] = true
+		default:
+			given["header\x00authorization"] = true
+		}
+	}
+	for k, v := range opts.Given {
+		given[k] = v
+	}
+	opts.Given = given
+	if opts.Source == "" {
+		opts.Source = cn.OpenAPI
+	}
+	return GenerateActions(spec, connection, opts), nil
+}

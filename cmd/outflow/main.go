@@ -57,7 +57,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.address, "address", os.Getenv("TEMPORAL_ADDRESS"), "Temporal frontend host:port (default: $TEMPORAL_ADDRESS, else an embedded server)")
 	root.PersistentFlags().StringVar(&g.namespace, "namespace", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace")
 	root.AddCommand(
-		validateCmd(g), runCmd(g), testCmd(g), workerCmd(g), executionsCmd(g), certsCmd(g), quickstartCmd(g), soapCmd(g),
+		validateCmd(g), runCmd(g), testCmd(g), workerCmd(g), executionsCmd(g), certsCmd(g), quickstartCmd(g), soapCmd(g), openapiCmd(g),
 	)
 	root.AddCommand(deployCmd(g), schedulesCmd(g))
 	registerPayloadKeyFlag(root, g)
