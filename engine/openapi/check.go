@@ -199,6 +199,9 @@ func mismatchScore(ms []Mismatch) int {
 	s := 0
 	for _, m := range ms {
 		s += 10 - min(len(m.Path), 9)
+		if strings.HasPrefix(m.Message, "expected ") {
+			s += 10 // not even the right type
+		}
 	}
 	return s
 }

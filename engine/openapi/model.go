@@ -349,3 +349,8 @@ func IsJSONType(ct string) bool {
 	mt = strings.TrimSpace(mt)
 	return mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "*/*" || mt == "application/*"
 }
+
+// Check checks a response value against sc, a schema of s.
+func (s *Spec) Check(sc *Schema, v any) []Mismatch {
+	return Check(s.Schemas, sc, v, Options{Dir: ResponseDir})
+}

@@ -27,11 +27,13 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/pb33f/go-yaml"
 	"github.com/pb33f/libopenapi"
 	"github.com/pb33f/libopenapi/datamodel"
 	v2high "github.com/pb33f/libopenapi/datamodel/high/v2"
@@ -87,9 +89,9 @@ func Parse(loc string, data []byte, read Resolver) (spec *openapi.Spec, err erro
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a valid location: %w", loc, err)
 	}
-	f := &fetcher{read: read, virtual: !isURL(loc)}
+	f := &fetcher{read: read, virtual: !isURL(loc), host: base.Host, foreign: map[string]bool{}}
+	f.scan(virt, data)
 	cfg := &datamodel.DocumentConfiguration{
-		BaseURL:                             base.ResolveReference(&url.URL{Path: "."}),
 		SpecFilePath:                        virt,
 		AllowRemoteReferences:               true,
 		RemoteURLHandler:                    f.fetch,
@@ -102,6 +104,12 @@ func Parse(loc string, data []byte, read Resolver) (spec *openapi.Spec, err erro
 		return nil, fmt.Errorf("%s is not an OpenAPI or Swagger document: %s", loc, firstLine(err.Error()))
 	}
 	info := doc.GetSpecInfo()
+	if info.SpecFormat == datamodel.OAS2 {
+		// Swagger 2.0 documents resolve relative $refs against BaseURL only
+		// (3.x ones against SpecFilePath). BaseURL also moves absolute
+		// $refs to its host, which the fetcher refuses by their paths.
+		cfg.BaseURL = base.ResolveReference(&url.URL{Path: "."})
+	}
 	c := &converter{spec: &openapi.Spec{Version: info.Version, Schemas: map[string]*openapi.Schema{}}, names: map[string]string{}, taken: map[string]bool{}, file: loc, data: data}
 	defer lowbase.SchemaQuickHashMap.Clear()
 	switch info.SpecFormat {
@@ -110,12 +118,30 @@ func Parse(loc string, data []byte, read Resolver) (spec *openapi.Spec, err erro
 		if low == nil {
 			return nil, fmt.Errorf("reading %s: %s", loc, firstLine(fmt.Sprint(err)))
 		}
+		if n := rawPaths(info.RootNode); err != nil && n > 0 && (low.Paths.Value == nil || orderedLen(low.Paths.Value.PathItems) < n) {
+			// The library drops every path when one $ref under them does
+			// not resolve; without the broken $refs it keeps them.
+			if neutralize(info.RootNode, brokenRefs(err)) > 0 {
+				if again, err2 := v2low.CreateDocumentFromConfig(info, cfg); again != nil {
+					low = again
+					err = errors.Join(err, err2)
+				}
+			}
+		}
 		c.errors(err)
 		c.swagger(v2high.NewSwaggerDocument(low))
 	case datamodel.OAS3, datamodel.OAS31, datamodel.OAS32:
 		low, err := v3low.CreateDocumentFromConfig(info, cfg)
 		if low == nil {
 			return nil, fmt.Errorf("reading %s: %s", loc, firstLine(fmt.Sprint(err)))
+		}
+		if n := rawPaths(info.RootNode); err != nil && n > 0 && (low.Paths.Value == nil || orderedLen(low.Paths.Value.PathItems) < n) {
+			if neutralize(info.RootNode, brokenRefs(err)) > 0 {
+				if again, err2 := v3low.CreateDocumentFromConfig(info, cfg); again != nil {
+					low = again
+					err = errors.Join(err, err2)
+				}
+			}
 		}
 		c.errors(err)
 		c.openapi3(v3high.NewDocument(low))
@@ -150,12 +176,40 @@ func isURL(s string) bool {
 type fetcher struct {
 	read    Resolver
 	virtual bool
+	host    string // the root document's host
 	mu      sync.Mutex
 	count   int
 	failed  []string
+	foreign map[string]bool // paths of $refs to other hosts, never read
+}
+
+var absoluteRef = regexp.MustCompile(`\$ref["']?\s*:\s*["']?(https?://[^"'#\s,}]+)`)
+
+// scan notes the $refs of a document that name other hosts: they are
+// never followed, and each is a defect.
+func (f *fetcher) scan(from string, data []byte) {
+	for _, m := range absoluteRef.FindAllSubmatch(data, -1) {
+		u, err := url.Parse(string(m[1]))
+		if err != nil || strings.EqualFold(u.Host, f.host) {
+			continue
+		}
+		f.mu.Lock()
+		f.foreign[u.Path] = true
+		f.mu.Unlock()
+		shown := strings.TrimPrefix(from, projectBase)
+		f.fail(fmt.Errorf("%s names %s by a $ref, on another host than the document's; it is not read (documents are read through the connection, on its host only)", shown, u.Redacted()))
+	}
 }
 
 func (f *fetcher) fetch(u string) (*http.Response, error) {
+	if p, err := url.Parse(u); err == nil {
+		f.mu.Lock()
+		foreign := f.foreign[p.Path] || !strings.EqualFold(p.Host, f.host)
+		f.mu.Unlock()
+		if foreign {
+			return nil, fmt.Errorf("%s is on another host; not read", u)
+		}
+	}
 	loc := u
 	if f.virtual {
 		if !strings.HasPrefix(u, projectBase) {
@@ -186,6 +240,7 @@ func (f *fetcher) fetch(u string) (*http.Response, error) {
 	if len(data) > MaxDocumentSize {
 		return f.fail(fmt.Errorf("%s, which a $ref names, is larger than %d MiB", loc, MaxDocumentSize>>20))
 	}
+	f.scan(u, data)
 	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(data)), ContentLength: int64(len(data))}, nil
 }
 
@@ -301,4 +356,82 @@ func (c *converter) refPos(ref string) (line, col int) {
 	line = bytes.Count(before, []byte("\n")) + 1
 	col = loc[0] - (bytes.LastIndexByte(before, '\n') + 1) + 1
 	return line, col
+}
+
+// rawPaths counts the keys of the document's paths object.
+func rawPaths(root *yaml.Node) int {
+	if p := mapValue(docNode(root), "paths"); p != nil && p.Kind == yaml.MappingNode {
+		return len(p.Content) / 2
+	}
+	return 0
+}
+
+func docNode(root *yaml.Node) *yaml.Node {
+	if root != nil && root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		return root.Content[0]
+	}
+	return root
+}
+
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func orderedLen(m interface{ Len() int }) int {
+	if m == nil || reflect.ValueOf(m).IsNil() {
+		return 0
+	}
+	return m.Len()
+}
+
+// brokenRefs lists the $refs the library could not resolve, as written.
+func brokenRefs(err error) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range utils.UnwrapErrors(err) {
+		if e == nil {
+			continue
+		}
+		for _, m := range quotedRef.FindAllStringSubmatch(e.Error(), -1) {
+			ref := m[1]
+			if i := strings.Index(ref, "#"); i > 0 && !strings.Contains(ref[:i], "://") && strings.HasPrefix(ref, "/") {
+				ref = ref[i:]
+			}
+			out[ref] = true
+		}
+	}
+	return out
+}
+
+// neutralize replaces each {$ref: R} with R broken by an empty schema, so
+// that what uses it reads as accepting anything; it returns how many.
+func neutralize(root *yaml.Node, broken map[string]bool) int {
+	n := 0
+	seen := map[*yaml.Node]bool{}
+	var walk func(node *yaml.Node, depth int)
+	walk = func(node *yaml.Node, depth int) {
+		if node == nil || seen[node] || depth > 512 {
+			return
+		}
+		seen[node] = true
+		if node.Kind == yaml.MappingNode {
+			if ref := mapValue(node, "$ref"); ref != nil && ref.Kind == yaml.ScalarNode && broken[ref.Value] {
+				node.Content = nil
+				n++
+				return
+			}
+		}
+		for _, c := range node.Content {
+			walk(c, depth+1)
+		}
+	}
+	walk(root, 0)
+	return n
 }
