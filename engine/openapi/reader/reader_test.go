@@ -61,15 +61,15 @@ paths:
 // What is not an API description is an error, not a crash.
 func TestNotADescription(t *testing.T) {
 	for name, data := range map[string]string{
-		"empty":         "",
-		"yaml, no key":  "kind: Flow\nname: x\n",
-		"json array":    "[1,2,3]",
-		"broken yaml":   "openapi: 3.0.0\npaths: {/a: [\n",
-		"version 1.2":   `{"swaggerVersion": "1.2", "apis": []}`,
-		"future":        "openapi: 4.0.0\ninfo: {title: x, version: '1'}\npaths: {}\n",
-		"binary":        "\x00\x01\x02openapi: 3",
-		"nested bombs":  "openapi: 3.0.0\npaths:\n" + strings.Repeat("  ", 1) + "/a: " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n",
-		"alias a bomb":  "openapi: 3.0.0\na: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\npaths: {}\n",
+		"empty":        "",
+		"yaml, no key": "kind: Flow\nname: x\n",
+		"json array":   "[1,2,3]",
+		"broken yaml":  "openapi: 3.0.0\npaths: {/a: [\n",
+		"version 1.2":  `{"swaggerVersion": "1.2", "apis": []}`,
+		"future":       "openapi: 4.0.0\ninfo: {title: x, version: '1'}\npaths: {}\n",
+		"binary":       "\x00\x01\x02openapi: 3",
+		"nested bombs": "openapi: 3.0.0\npaths:\n" + strings.Repeat("  ", 1) + "/a: " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n",
+		"alias a bomb": "openapi: 3.0.0\na: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\npaths: {}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			spec, err := Parse("x.yaml", []byte(data), nil)
