@@ -1,12 +1,12 @@
 package flows
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -222,9 +222,6 @@ func (c *checker) reportDefects(doc *document, cn *Connection, spec *openapi.Spe
 	}
 }
 
-// openAPIRoot finds a top-level openapi: or swagger: key of a YAML file.
-var openAPIRoot = regexp.MustCompile(`(?m)^["']?(openapi|swagger)["']?[ \t]*:`)
-
 // isOpenAPIDocument reports whether a YAML file of the project is the root
 // of an OpenAPI document rather than Outflow documents: it has a top-level
 // openapi: or swagger: and no kind:. Such files are read only when a
@@ -243,10 +240,8 @@ func (l *loader) isOpenAPIDocument(name string, data []byte, err error) bool {
 	} else if err != nil {
 		return false
 	}
-	return openAPIRoot.Match(data) && !kindKey.Match(data)
+	return reader.LooksLikeDescription(data) && !bytes.HasPrefix(data, []byte("kind:")) && !bytes.Contains(data, []byte("\nkind:"))
 }
-
-var kindKey = regexp.MustCompile(`(?m)^kind[ \t]*:`)
 
 // dropProblemsOfDocuments leaves out what the project loader said of YAML
 // files that are parts of a connection's OpenAPI document (a schema file a

@@ -78,7 +78,7 @@ func Parse(loc string, data []byte, read Resolver) (spec *openapi.Spec, err erro
 	if len(data) > MaxDocumentSize {
 		return nil, fmt.Errorf("%s is larger than %d MiB", loc, MaxDocumentSize>>20)
 	}
-	if !looksLikeDescription(data) {
+	if !LooksLikeDescription(data) {
 		return nil, fmt.Errorf("%s is not an OpenAPI or Swagger document: it has no top-level openapi: or swagger: field", loc)
 	}
 	virt := loc
@@ -156,16 +156,51 @@ func Parse(loc string, data []byte, read Resolver) (spec *openapi.Spec, err erro
 	return c.spec, nil
 }
 
-// looksLikeDescription reports whether data has a top-level swagger or
-// openapi field, wherever it is: JSON with sorted keys puts it last.
-func looksLikeDescription(data []byte) bool {
-	return topLevelField.Match(data) || jsonField.Match(data)
+// LooksLikeDescription reports whether data has a swagger or openapi
+// field: at the start of a line (YAML), or quoted and holding a string
+// (JSON), wherever it is: JSON with sorted keys puts it last. It reads a
+// megabyte in well under a millisecond.
+func LooksLikeDescription(data []byte) bool {
+	for _, key := range []string{"openapi", "swagger"} {
+		for off := 0; ; {
+			i := bytes.Index(data[off:], []byte(key))
+			if i < 0 {
+				break
+			}
+			i += off
+			off = i + len(key)
+			before := byte('\n')
+			if i > 0 {
+				before = data[i-1]
+			}
+			rest := data[off:]
+			quoted := before == '"' || before == '\''
+			if quoted {
+				if len(rest) == 0 || rest[0] != before {
+					continue
+				}
+				rest = rest[1:]
+				if i > 1 {
+					before = data[i-2]
+				} else {
+					before = '\n'
+				}
+			}
+			rest = bytes.TrimLeft(rest, " \t")
+			if len(rest) == 0 || rest[0] != ':' {
+				continue
+			}
+			if before == '\n' || before == '\r' {
+				return true // a top-level YAML key
+			}
+			// JSON: the key of some object, holding a string.
+			if v := bytes.TrimLeft(rest[1:], " \t\r\n"); quoted && len(v) > 0 && v[0] == '"' {
+				return true
+			}
+		}
+	}
+	return false
 }
-
-var (
-	topLevelField = regexp.MustCompile(`(?m)^["']?(swagger|openapi)["']?\s*:`)
-	jsonField     = regexp.MustCompile(`"(swagger|openapi)"\s*:\s*"`)
-)
 
 func isURL(s string) bool {
 	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
