@@ -139,17 +139,17 @@ components:
 
 func TestLooksLikeDescription(t *testing.T) {
 	for data, want := range map[string]bool{
-		"openapi: 3.0.0\n":                     true,
-		"info: {}\nswagger: '2.0'\n":           true,
-		"\"openapi\": 3.1.0\n":                 true,
-		`{"paths": {}, "swagger": "2.0"}`:      true,
-		`{"openapi":"3.1.0"}`:                  true,
-		"kind: Flow\nname: openapi-sync\n":     false,
+		"openapi: 3.0.0\n":                    true,
+		"info: {}\nswagger: '2.0'\n":          true,
+		"\"openapi\": 3.1.0\n":                true,
+		`{"paths": {}, "swagger": "2.0"}`:     true,
+		`{"openapi":"3.1.0"}`:                 true,
+		"kind: Flow\nname: openapi-sync\n":    false,
 		"kind: Flow\ndescription: openapi: x": false,
-		`{"description": "see openapi: 3"}`:    false,
-		`{"x-openapi": "3"}`:                   false,
-		"  openapi: 3.0.0\n":                   false,
-		"":                                     false,
+		`{"description": "see openapi: 3"}`:   false,
+		`{"x-openapi": "3"}`:                  false,
+		"  openapi: 3.0.0\n":                  false,
+		"":                                    false,
 	} {
 		if got := LooksLikeDescription([]byte(data)); got != want {
 			t.Errorf("LooksLikeDescription(%q) = %v, want %v", data, got, want)
