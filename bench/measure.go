@@ -383,17 +383,6 @@ func gapsMs(ts []time.Time) []float64 {
 func head(v []float64, n int) []float64 { return v[:min(n, len(v))] }
 func tail(v []float64, n int) []float64 { return v[max(0, len(v)-n):] }
 
-func mean(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	var s float64
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
-}
-
 // quantile returns the q-quantile (nearest rank) of v.
 func quantile(v []float64, q float64) float64 {
 	if len(v) == 0 {

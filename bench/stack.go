@@ -217,13 +217,9 @@ func (s *stack) plan(n int) *engine.Plan {
 // restRequest is the request FlowWorkflow renders for one step of plan(n).
 func (s *stack) restRequest(workflowID string) *engine.RestRequest {
 	return &engine.RestRequest{
-		WorkflowID:  workflowID,
-		Connection:  s.connection(),
-		Profile:     s.profile(),
-		ProjectRoot: s.partner.dir,
-		Method:      "GET",
-		Path:        "/customers/42",
-		Expect:      []int{200},
-		BodyLimit:   engine.DefaultBodyLimit,
+		CallHeader: engine.CallHeader{WorkflowID: workflowID, Connection: s.connection(), Profile: s.profile(), ProjectRoot: s.partner.dir, BodyLimit: engine.DefaultBodyLimit},
+		Method:     "GET",
+		Path:       "/customers/42",
+		Expect:     []int{200},
 	}
 }

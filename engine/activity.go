@@ -2,15 +2,6 @@ package engine
 
 import (
 	"time"
-
-	"github.com/outflow-dev/outflow/engine/openapi"
-	"github.com/outflow-dev/outflow/engine/wsdl"
-)
-
-// Activity names registered by workers.
-const (
-	RestActivity = "rest"
-	SoapActivity = "soap"
 )
 
 // Error types carried by step failures. Types listed in NonRetryable are not
@@ -29,10 +20,7 @@ const (
 	// or a token that cannot be used with this connection's certificate.
 	ErrOAuth      = "OAuth"
 	ErrExpression = "Expression"
-	// ErrResponseRejected is a response that does not fit the OpenAPI
-	// document of the connection, for a step with validate_response: true.
-	ErrResponseRejected = "ResponseRejected"
-	ErrFlowFailed       = "FlowFailed"
+	ErrFlowFailed = "FlowFailed"
 )
 
 // KV is one ordered name/value pair of a request (query parameter, header).
@@ -41,38 +29,40 @@ type KV struct {
 	Value string `json:"value"`
 }
 
-// RestRequest is the input of the rest activity: everything rendered, secrets
-// still as references.
-type RestRequest struct {
-	WorkflowID  string           `json:"workflow_id"`
-	StepPath    string           `json:"step"`
-	Connection  *Connection      `json:"connection"`
-	Profile     *ProtocolProfile `json:"profile,omitempty"`
-	ProjectRoot string           `json:"project_root,omitempty"`
-	Method      string           `json:"method"`
-	Path        string           `json:"path,omitempty"`
-	Query       []KV             `json:"query,omitempty"`
-	Headers     []KV             `json:"headers,omitempty"`
-	Body        any              `json:"body,omitempty"`
-	BodyType    string           `json:"body_type,omitempty"`
-	Expect      []int            `json:"expect,omitempty"`
-	BodyLimit   int64            `json:"body_limit,omitempty"`
-	// IdempotencyKey stays the same across retries of the step; it is sent as
-	// the Idempotency-Key header on non-idempotent methods.
-	IdempotencyKey string `json:"idempotency_key,omitempty"`
-	// Link, when set, is the URL to request instead of Path and Query: the
-	// next link a partner gave for a paginated step, absolute or relative to
-	// LinkBase (the URL of the page that gave it). The activity refuses a
-	// link that leaves the connection's scheme, host, port or base path.
-	Link     string `json:"link,omitempty"`
-	LinkBase string `json:"link_base,omitempty"`
+// CallHeader is the part of an activity-backed step's input that every such
+// kind shares: which step of which run it is, and the connection and
+// protocol profile it calls through. Request types embed it, so their JSON
+// stays flat: workflow_id, step, flow, connection, profile, project_root and
+// body_limit sit next to the kind's own fields.
+type CallHeader struct {
+	WorkflowID string `json:"workflow_id"`
+	// StepPath is the step's path in the execution record: "get", "each[2]/post".
+	StepPath string `json:"step"`
 	// Flow names the flow (or action) run, for the worker's metrics.
-	Flow string `json:"flow,omitempty"`
-	// ValidateResponse and Responses check the response against the
-	// connection's OpenAPI document (RestStep).
-	ValidateResponse string                 `json:"validate_response,omitempty"`
-	Responses        *openapi.ResponseCheck `json:"responses,omitempty"`
+	Flow       string           `json:"flow,omitempty"`
+	Connection *Connection      `json:"connection"`
+	Profile    *ProtocolProfile `json:"profile,omitempty"`
+	// ProjectRoot is where relative keystore and trust store paths are
+	// resolved when the worker has no project folder of its own.
+	ProjectRoot string `json:"project_root,omitempty"`
+	// BodyLimit caps the response body kept, in bytes. A kind whose
+	// responses cannot be read in part (SOAP envelopes) fails the step
+	// past it.
+	BodyLimit int64 `json:"body_limit,omitempty"`
+	// FailWhen and RetryWhen are templates the activity evaluates against
+	// the response (`response.status_code`, `.json`, `.body`, `.headers`):
+	// when one holds, the call fails with type ResponseRejected, retried
+	// only for RetryWhen. See JudgeResponse.
+	FailWhen  string `json:"fail_when,omitempty"`
+	RetryWhen string `json:"retry_when,omitempty"`
 }
+
+// Header returns the header, so that code handling any activity-backed
+// step (telemetry, the offline runner) reads it through one interface.
+func (h *CallHeader) Header() *CallHeader { return h }
+
+// CallRequest is the input of an activity-backed step's activity.
+type CallRequest interface{ Header() *CallHeader }
 
 // StepResult is what a REST or SOAP activity returns, and the details of its
 // failure when it fails.
@@ -92,44 +82,6 @@ type StepResult struct {
 	Timings Timings    `json:"timings"`
 	Attempt int        `json:"attempt"`
 	Worker  string     `json:"worker,omitempty"`
-}
-
-// SoapRequest is the input of the soap activity: everything rendered,
-// secrets still as references.
-type SoapRequest struct {
-	WorkflowID  string           `json:"workflow_id"`
-	StepPath    string           `json:"step"`
-	Connection  *Connection      `json:"connection"`
-	Profile     *ProtocolProfile `json:"profile,omitempty"`
-	ProjectRoot string           `json:"project_root,omitempty"`
-	// Definitions are the parsed WSDL, usually a Subset holding only the
-	// operation, so the worker needs no project files.
-	Definitions *wsdl.Definitions `json:"definitions"`
-	Service     string            `json:"service,omitempty"`
-	Port        string            `json:"port,omitempty"`
-	Operation   string            `json:"operation"`
-	// Body is the content of the request element, shaped as wsdl.BuildRequest
-	// takes it.
-	Body any `json:"body,omitempty"`
-	// SOAPHeaders are header blocks: a declared header element's local name
-	// or "{namespace}Name", and a value shaped like a body.
-	SOAPHeaders []Binding `json:"soap_headers,omitempty"`
-	// Headers are HTTP headers, added after the connection's.
-	Headers  []KV          `json:"headers,omitempty"`
-	Security *SoapSecurity `json:"security,omitempty"`
-	// BodyLimit caps the response read, in bytes. A SOAP response over it
-	// fails the step: an envelope cannot be read in part.
-	BodyLimit int64 `json:"body_limit,omitempty"`
-	// Flow names the flow (or action) run, for the worker's metrics.
-	Flow string `json:"flow,omitempty"`
-}
-
-// SoapSecurity asks for a WS-Security UsernameToken in the request.
-type SoapSecurity struct {
-	Username string     `json:"username"`
-	Password *SecretRef `json:"password"`
-	// PasswordType is "text" (the default) or "digest".
-	PasswordType string `json:"password_type,omitempty"`
 }
 
 // AuthFacts describe how a request was authorized, for the step's output

@@ -58,7 +58,9 @@ const certCheckTimeout = time.Minute
 // note too: the steps themselves still diagnose a bad certificate.
 func checkCertificates(ctx workflow.Context, r *runner) error {
 	byQueue := map[string]*CertCheckRequest{}
-	items := map[string]*CertCheckItem{} // queue + "\x00" + profile
+	// items holds the index of each (queue, profile) item in its request's
+	// Profiles, not a pointer: a later append may move the slice.
+	items := map[string]int{} // queue + "\x00" + profile
 	names := make([]string, 0, len(r.plan.Connections))
 	for name := range r.plan.Connections {
 		names = append(names, name)
@@ -84,12 +86,13 @@ func checkCertificates(ctx workflow.Context, r *runner) error {
 			queues = append(queues, queue)
 		}
 		key := queue + "\x00" + p.Name
-		it := items[key]
-		if it == nil {
+		i, ok := items[key]
+		if !ok {
 			req.Profiles = append(req.Profiles, CertCheckItem{Profile: p, Agent: conn.Agent})
-			it = &req.Profiles[len(req.Profiles)-1]
-			items[key] = it
+			i = len(req.Profiles) - 1
+			items[key] = i
 		}
+		it := &req.Profiles[i]
 		it.MutualAuth = it.MutualAuth || conn.MutualAuth
 		it.Connections = append(it.Connections, conn.Name)
 	}

@@ -166,3 +166,60 @@ func keys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestCertCheckKeepsMutualAuthAcrossProfiles pins a defect: the item of a
+// profile was kept as a pointer into the request's slice, and appending the
+// item of another profile moved the slice, so a later connection's
+// mutual_auth landed on a stale copy. With a (profile P, no mutual auth),
+// b (profile Q) and c (profile P, mutual auth) the worker was asked about
+// P without its client keystore, and an expired client certificate no
+// longer stopped a scheduled run.
+func TestCertCheckKeepsMutualAuthAcrossProfiles(t *testing.T) {
+	p := &ProtocolProfile{Name: "p", Keystore: &Keystore{Path: "client.p12"}}
+	q := &ProtocolProfile{Name: "q", Truststore: &Truststore{Paths: []string{"ca.pem"}}}
+	plan := &Plan{
+		Name: "sync", Kind: "Flow",
+		Connections: map[string]*Connection{
+			"a": {Name: "a", Scheme: "https", Host: "a", ProtocolProfile: "p"},
+			"b": {Name: "b", Scheme: "https", Host: "b", ProtocolProfile: "q"},
+			"c": {Name: "c", Scheme: "https", Host: "c", ProtocolProfile: "p", MutualAuth: true},
+		},
+		Profiles: map[string]*ProtocolProfile{"p": p, "q": q},
+	}
+	f := &fakeCertCheck{asked: map[string]*CertCheckRequest{}}
+	if _, err := runCertCheck(t, plan, f); err != nil {
+		t.Fatal(err)
+	}
+	req := f.asked[DefaultTaskQueue]
+	if req == nil || len(req.Profiles) != 2 {
+		t.Fatalf("default queue asked %+v, want profiles p and q", req)
+	}
+	if it := req.Profiles[0]; it.Profile.Name != "p" || !it.MutualAuth || strings.Join(it.Connections, ",") != "a,c" {
+		t.Errorf("profile p asked as %+v, want mutual auth (connection c) and connections a,c", it)
+	}
+	if it := req.Profiles[1]; it.Profile.Name != "q" || it.MutualAuth || strings.Join(it.Connections, ",") != "b" {
+		t.Errorf("profile q asked as %+v", it)
+	}
+
+	// What it cost: a worker checks the client keystore only of an item
+	// with mutual auth (steps.CertCheck), so the expired client certificate
+	// of p must still fail the run.
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(certCheckWorkflow)
+	env.RegisterActivityWithOptions(func(ctx context.Context, req *CertCheckRequest) (*CertCheckResult, error) {
+		res := &CertCheckResult{}
+		for _, it := range req.Profiles {
+			if it.MutualAuth && it.Profile.Keystore != nil {
+				res.Failures = append(res.Failures, "the client certificate of profile "+it.Profile.Name+" expired")
+			}
+		}
+		return res, nil
+	}, activity.RegisterOptions{Name: CertCheckActivity})
+	env.ExecuteWorkflow(certCheckWorkflow, plan)
+	var appErr *temporal.ApplicationError
+	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != ErrCertificate ||
+		!strings.Contains(appErr.Message(), "the client certificate of profile p expired") {
+		t.Fatalf("error = %v, want the expired client certificate of p to fail the run", err)
+	}
+}

@@ -45,6 +45,9 @@ type Client struct {
 type RunOptions struct {
 	// WorkflowID defaults to "<flow>-<unix nanos>".
 	WorkflowID string
+	// Steps, when set, is what earlier steps gave, as expressions see it
+	// under steps: for a plan that runs one step of a flow alone.
+	Steps map[string]any
 }
 
 // EnsureSearchAttributes registers Outflow's search attributes on the
@@ -95,12 +98,21 @@ func (c *Client) Start(ctx context.Context, plan *Plan, inputs map[string]any, o
 		ID:               id,
 		TaskQueue:        c.queue(),
 		EnableEagerStart: c.EagerStart,
+		StaticSummary:    WorkflowSummary(plan, inputs),
 	}
 	if sa {
 		so.TypedSearchAttributes = temporal.NewSearchAttributes(
 			SearchAttrFlow.ValueSet(plan.Name), SearchAttrStatus.ValueSet(StatusRunning))
 	}
-	run, err := c.Temporal.ExecuteWorkflow(ctx, so, WorkflowName, RunInput{Plan: plan, Inputs: inputs, SearchAttributes: sa})
+	in := RunInput{Plan: plan, Inputs: inputs, SearchAttributes: sa}
+	if opts.Steps != nil {
+		rs, err := resumeWithSteps(plan, inputs, opts.Steps, id)
+		if err != nil {
+			return nil, fmt.Errorf("starting %s %q: %w", strings.ToLower(plan.Kind), plan.Name, err)
+		}
+		in.Inputs, in.Resume = nil, rs
+	}
+	run, err := c.Temporal.ExecuteWorkflow(ctx, so, WorkflowName, in)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s %q: %w", strings.ToLower(plan.Kind), plan.Name, err)
 	}
@@ -175,6 +187,13 @@ func (c *Client) result(ctx context.Context, id, runID string, run client.Workfl
 	return nil, err
 }
 
+// Result reads the record of an execution that has ended from its result
+// (runID "" for the latest run). Like Wait, the error is non-nil when the
+// flow failed; the record then says why.
+func (c *Client) Result(ctx context.Context, id, runID string) (*Record, error) {
+	return c.result(ctx, id, runID, nil)
+}
+
 // Query reads the record of a running (or finished, if a worker can replay
 // it) execution.
 func (c *Client) Query(ctx context.Context, id, runID string) (*Record, error) {
@@ -245,20 +264,106 @@ type Execution struct {
 
 // ListOptions filter a listing.
 type ListOptions struct {
-	Flow   string
-	Status string // running | succeeded | failed
+	Flow string
+	// Status is one of ExecutionStatuses ("cancelled" is taken for
+	// canceled); empty lists all.
+	Status string
 	Since  time.Duration
 	Limit  int
 }
 
+// Execution statuses besides running, succeeded and failed: how Temporal
+// closed a run that did not finish on its own.
+const (
+	StatusTerminated     = "terminated"
+	StatusCanceled       = "canceled"
+	StatusTimedOut       = "timed_out"
+	StatusContinuedAsNew = "continued_as_new"
+)
+
+// executionStatuses pairs each execution status a listing shows with the
+// Temporal execution status it stands for, in the order they are named.
+var executionStatuses = []struct {
+	name     string
+	temporal enumspb.WorkflowExecutionStatus
+	query    string // the ExecutionStatus value in a visibility query
+}{
+	{StatusRunning, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, "Running"},
+	{StatusSucceeded, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, "Completed"},
+	{StatusFailed, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, "Failed"},
+	{StatusTerminated, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, "Terminated"},
+	{StatusCanceled, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, "Canceled"},
+	{StatusTimedOut, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, "TimedOut"},
+	{StatusContinuedAsNew, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW, "ContinuedAsNew"},
+}
+
+// ExecutionStatuses are the statuses `executions list` shows and filters by.
+func ExecutionStatuses() []string {
+	names := make([]string, len(executionStatuses))
+	for i, s := range executionStatuses {
+		names[i] = s.name
+	}
+	return names
+}
+
+// statusQuery is the visibility query clause for a listing's status.
+func statusQuery(status string) (string, error) {
+	want := strings.ToLower(strings.TrimSpace(status))
+	if want == "cancelled" {
+		want = StatusCanceled
+	}
+	for _, s := range executionStatuses {
+		if s.name == want {
+			return fmt.Sprintf("ExecutionStatus = %q", s.query), nil
+		}
+	}
+	return "", fmt.Errorf("unknown status %q (%s)", status, strings.Join(ExecutionStatuses(), ", "))
+}
+
+// executionStatus is what a listing says of a run. Temporal's close status
+// comes first: a run that was terminated, canceled or timed out never got
+// to update its OutflowStatus search attribute, which still says running.
+func executionStatus(e *workflowpb.WorkflowExecutionInfo) string {
+	if e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return StatusRunning
+	}
+	for _, s := range executionStatuses {
+		if s.temporal == e.GetStatus() {
+			return s.name
+		}
+	}
+	return strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
+}
+
+// Check reports a filter that cannot match anything, such as an unknown
+// status, instead of letting it list nothing.
+func (o ListOptions) Check() error {
+	if o.Status != "" {
+		if _, err := statusQuery(o.Status); err != nil {
+			return err
+		}
+	}
+	if o.Since < 0 {
+		return fmt.Errorf("since %s is negative", o.Since)
+	}
+	return nil
+}
+
 // List lists Outflow executions, newest first.
 func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
 	q := []string{fmt.Sprintf("WorkflowType = %q", WorkflowName)}
 	if o.Flow != "" {
 		q = append(q, fmt.Sprintf("OutflowFlow = %q", o.Flow))
 	}
 	if o.Status != "" {
-		q = append(q, fmt.Sprintf("OutflowStatus = %q", o.Status))
+		clause, err := statusQuery(o.Status)
+		if err != nil {
+			return nil, err
+		}
+		q = append(q, clause)
 	}
 	if o.Since > 0 {
 		q = append(q, fmt.Sprintf("StartTime > %q", time.Now().Add(-o.Since).UTC().Format(time.RFC3339)))
@@ -282,17 +387,11 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 				t := e.GetCloseTime().AsTime()
 				ex.End = &t
 			}
-			var flow, status string
+			var flow string
 			if f := e.GetSearchAttributes().GetIndexedFields()["OutflowFlow"]; f != nil {
 				_ = decodeKeyword(f.GetData(), &flow)
 			}
-			if s := e.GetSearchAttributes().GetIndexedFields()["OutflowStatus"]; s != nil {
-				_ = decodeKeyword(s.GetData(), &status)
-			}
-			if status == "" {
-				status = strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
-			}
-			ex.Flow, ex.Status = flow, status
+			ex.Flow, ex.Status = flow, executionStatus(e)
 			out = append(out, ex)
 		}
 		token = resp.NextPageToken
@@ -346,7 +445,7 @@ func annotateWaiting(rec *Record, pending []*workflowpb.PendingActivityInfo, pol
 	steps := map[string][]*StepRecord{}
 	var order []string
 	for _, s := range rec.Steps {
-		if s.Status != StatusRunning || (s.Kind != RestActivity && s.Kind != SoapActivity) {
+		if s.Status != StatusRunning || !CallsActivity(s.Kind) {
 			continue
 		}
 		g := groupOf(s.Kind, s.TaskQueue)

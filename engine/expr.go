@@ -8,15 +8,47 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 	"github.com/tidwall/gjson"
 )
 
-// Names visible to expressions. Anything else is a compile error, so typos are
-// reported by `outflow validate` rather than at run time.
-var exprEnvNames = []string{"inputs", "steps", "vars", "item", "index", "branch", "execution", "page"}
+// ExprRoot is a name expressions read, and where it is bound.
+type ExprRoot struct {
+	Name string
+	// Key, for a root read as ROOT.KEY (inputs.customer_id), names what KEY
+	// is ("NAME", "ID"), and loaders check it; empty for a value of its own
+	// (item).
+	Key string
+	// Scope is where the name is bound: "" everywhere, "foreach" inside a
+	// foreach's steps, "paginate" in paginate.stop_when and
+	// paginate.each_page, "parallel" inside a parallel branch, "repeat" inside a repeat's steps, "catch" in catch and on_failure,
+	// "judge" in fail_when and retry_when.
+	Scope string
+	// Doc says what it holds, for docs.
+	Doc string
+}
+
+// ExprRoots are the names visible to expressions, in the order docs list
+// them; anything else is a compile error, so typos are reported by
+// `outflow validate` rather than at run time. It is the one list: the
+// loader's checks and the reference (`go generate ./flows`) read it, and
+// TestExprRootsAreTheEnv keeps the expression environment in step.
+var ExprRoots = []ExprRoot{
+	{Name: "inputs", Key: "NAME", Doc: "the flow's or action's inputs"},
+	{Name: "vars", Key: "NAME", Doc: "the flow's vars, evaluated in order at the start"},
+	{Name: "steps", Key: "ID", Doc: "the data of the steps that ran before"},
+	{Name: "item", Scope: "foreach", Doc: "the current element of a foreach's list"},
+	{Name: "index", Scope: "foreach", Doc: "the position of item in the list, from 0"},
+	{Name: "page", Scope: "paginate", Doc: "the page a paginated step just read"},
+	{Name: "execution", Key: "FIELD", Doc: "the run itself: id, run_id, flow, started_at, attempt, run"},
+	{Name: "branch", Scope: "parallel", Doc: "the id of the parallel branch the step runs in"},
+	{Name: "iteration", Scope: "repeat", Doc: "the pass of a repeat, from 1"},
+	{Name: "error", Key: "FIELD", Scope: "catch", Doc: "the failure a catch or on_failure step handles: type, message, step, status_code"},
+	{Name: "response", Scope: "judge", Doc: "the response fail_when and retry_when judge, in the activity: status_code, json, body, headers"},
+}
 
 const (
 	exprOpen  = "${{"
@@ -33,6 +65,15 @@ type exprEnv struct {
 	Execution any `expr:"execution"`
 	// Page is the page just read, in a paginated step's stop_when.
 	Page any `expr:"page"`
+	// Iteration is the pass of a repeat step, from 1.
+	Iteration any `expr:"iteration"`
+	// Now is now(): the workflow's deterministic time (workflow.Now), bound
+	// by the scope; outside a running flow it fails (exprtime.go).
+	Now func() (time.Time, error) `expr:"now" json:"-"`
+	// Error is the failure a catch or on_failure step handles.
+	Error any `expr:"error"`
+	// Response is the response a fail_when or retry_when judges, in the activity.
+	Response any `expr:"response"`
 	// Tick charges one iteration of a loop body of n nodes; the bounds
 	// patcher calls it from each body. A flow cannot name it (see
 	// exprInternalPrefix). A typed field, not a function, so each call is a
@@ -166,6 +207,8 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 	e := exprEnv{
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
+		Iteration: env["iteration"], Now: nowOf(env),
+		Error: env["error"], Response: env["response"],
 		budget: b, Tick: b.tick,
 	}
 	if b.legacy() {
@@ -208,6 +251,10 @@ func Stringify(v any) string {
 		return fmt.Sprint(x)
 	case int, int64, int32, bool, uint, uint64:
 		return fmt.Sprint(x)
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case time.Duration:
+		return x.String()
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -255,7 +302,7 @@ func boundedOptions(p *boundsPatcher) []expr.Option {
 			}
 			return p[0], nil
 		}, new(func(any, any) any)),
-	}, boundedExprOptions(p)...)
+	}, append(timeOptions(), boundedExprOptions(p)...)...)
 }
 
 var (

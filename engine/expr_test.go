@@ -46,7 +46,6 @@ func TestTemplateErrors(t *testing.T) {
 	for in, want := range map[string]string{
 		"${{ inputs.id":          "missing closing",
 		"${{ }}":                 "empty expression",
-		"${{ now() }}":           "now",
 		"${{ nosuch.x }}":        "unknown name nosuch",
 		"a ${{ inputs.id + }} b": "expression",
 	} {
@@ -80,5 +79,51 @@ func TestSOAPHeaderInExpressions(t *testing.T) {
 	}
 	if _, ok := stepData(&StepResult{Response: &ResponseSummary{StatusCode: 200}})["soap_header"]; ok {
 		t.Fatal("a REST step has a soap_header")
+	}
+}
+
+// TestExprRootsAreTheEnv keeps ExprRoots, the one list of the names
+// expressions read, and the expression environment (exprEnv, which the
+// compiler checks names against) in step.
+func TestExprRootsAreTheEnv(t *testing.T) {
+	// Declared in the environment but bound by nothing: none since
+	// execution and branch were bound. Whoever declares a root before
+	// binding it lists it here, and not in ExprRoots.
+	unbound := map[string]bool{}
+	env := map[string]bool{}
+	rt := reflect.TypeFor[exprEnv]()
+	for i := range rt.NumField() {
+		name := rt.Field(i).Tag.Get("expr")
+		if name == "" || strings.HasPrefix(name, "outflow__") {
+			continue // the bounds' own fields, which flows cannot name
+		}
+		if rt.Field(i).Type.Kind() == reflect.Func {
+			continue // a function bound through the env (now), not a root
+		}
+		env[name] = true
+	}
+	seen := map[string]bool{}
+	for _, r := range ExprRoots {
+		if seen[r.Name] {
+			t.Errorf("ExprRoots lists %s twice", r.Name)
+		}
+		seen[r.Name] = true
+		if !env[r.Name] {
+			t.Errorf("ExprRoots lists %s, which expressions cannot compile against (exprEnv has no such field)", r.Name)
+		}
+		if _, err := CompileTemplate("${{ " + r.Name + " }}"); err != nil {
+			t.Errorf("%s: %v", r.Name, err)
+		}
+	}
+	for name := range env {
+		if !seen[name] && !unbound[name] {
+			t.Errorf("expressions compile against %s, which ExprRoots does not list", name)
+		}
+		if seen[name] && unbound[name] {
+			t.Errorf("%s is in ExprRoots now: remove it from the unbound names of this test", name)
+		}
+	}
+	if _, err := CompileTemplate("${{ nosuchroot.x }}"); err == nil {
+		t.Error("an unknown root compiles")
 	}
 }

@@ -3,11 +3,23 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 )
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// maxExactInteger is the largest integer a JSON number (a float64) holds
+// exactly: an integer input beyond it would silently become another one.
+const maxExactInteger = 1 << 53
+
+func exactInteger(s InputSpec, x float64) (any, error) {
+	if x > maxExactInteger || x < -maxExactInteger {
+		return nil, fmt.Errorf("input %q: %.0f is too large for an integer input (at most ±2^53, what a JSON number holds exactly); declare the input type: string", s.Name, x)
+	}
+	return x, nil
+}
 
 // coerceInput converts an input given as text (from the command line) to the
 // declared type, and checks values of other types.
@@ -24,24 +36,32 @@ func coerceInput(s InputSpec, v any) (any, error) {
 	case "integer":
 		switch x := v.(type) {
 		case float64:
-			if x != float64(int64(x)) {
+			if x != math.Trunc(x) || math.IsInf(x, 0) {
 				return nil, fmt.Errorf("input %q must be an integer, got %v", s.Name, x)
 			}
-			return x, nil
+			return exactInteger(s, x)
 		case int:
-			return float64(x), nil
+			return exactInteger(s, float64(x))
 		case int64:
-			return float64(x), nil
+			return exactInteger(s, float64(x))
 		case string:
 			n, err := strconv.ParseInt(x, 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("input %q must be an integer, got %q", s.Name, x)
+			}
+			if n > maxExactInteger || n < -maxExactInteger {
+				return nil, fmt.Errorf("input %q: %s is too large for an integer input (at most ±2^53, what a JSON number holds exactly); declare the input type: string", s.Name, x)
 			}
 			return float64(n), nil
 		}
 	case "number":
 		switch x := v.(type) {
 		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				// Inputs go into history and records as JSON, which has
+				// no NaN or infinity.
+				return nil, fmt.Errorf("input %q must be a finite number, got %v", s.Name, x)
+			}
 			return x, nil
 		case int:
 			return float64(x), nil
@@ -49,7 +69,7 @@ func coerceInput(s InputSpec, v any) (any, error) {
 			return float64(x), nil
 		case string:
 			n, err := strconv.ParseFloat(x, 64)
-			if err != nil {
+			if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 				return nil, fmt.Errorf("input %q must be a number, got %q", s.Name, x)
 			}
 			return n, nil

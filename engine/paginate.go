@@ -191,7 +191,6 @@ func (r *runner) runPaginated(ctx workflow.Context, st *Step, sc *scope, path st
 				return r.failStep(ctx, st, sc, path, exprError(path+".paginate.stop_when", err))
 			}
 			stop = Truthy(v)
-			more = !stop
 		}
 		if !stop && n >= maxPages {
 			stop, capped = true, "max_pages"

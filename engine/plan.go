@@ -1,17 +1,7 @@
-// Package engine holds Outflow's compiled plan, the workflow that interprets it,
-// expressions, the execution record and the client operations built on them.
-//
-// The plan is what crosses into Temporal: it is produced by package flows on the
-// client, carries the definitions of every connection and protocol profile the
-// flow uses (secret references, never secret values), and is interpreted
-// deterministically by FlowWorkflow.
 package engine
 
 import (
 	"time"
-
-	"github.com/outflow-dev/outflow/engine/openapi"
-	"github.com/outflow-dev/outflow/engine/wsdl"
 )
 
 // Plan is a compiled flow or action, ready to run. It is plain data: it is
@@ -40,6 +30,13 @@ type Plan struct {
 	Profiles    map[string]*ProtocolProfile `json:"profiles,omitempty"`
 	Triggers    []Trigger                   `json:"triggers,omitempty"`
 	Settings    Settings                    `json:"settings"`
+	// Flows holds the plans of the flows reachable through flow: steps,
+	// keyed by name; each is complete but for Flows, which a child gets
+	// from its parent.
+	Flows map[string]*Plan `json:"flows,omitempty"`
+	// OnFailure runs when the flow fails, before the failure is returned,
+	// with `error` bound to it.
+	OnFailure []Step `json:"on_failure,omitempty"`
 }
 
 // Settings are project-wide knobs that travel with the plan.
@@ -96,206 +93,10 @@ type ActionDef struct {
 	Inputs  []InputSpec `json:"inputs,omitempty"`
 	Steps   []Step      `json:"steps"`
 	Outputs []Binding   `json:"outputs,omitempty"`
+	// OnFailure runs when the action fails, before the failure is
+	// returned, with `error` bound to it.
+	OnFailure []Step `json:"on_failure,omitempty"`
 }
-
-// Step is one node of a plan. Exactly one of Rest, Soap, Action, Foreach and
-// Parallel is set.
-type Step struct {
-	ID     string `json:"id"`
-	Name   string `json:"name,omitempty"`
-	Source string `json:"source,omitempty"` // file:line:col
-	// If is a template; the step runs when it evaluates to a truthy value.
-	If string `json:"if,omitempty"`
-
-	Rest     *RestStep   `json:"rest,omitempty"`
-	Soap     *SoapStep   `json:"soap,omitempty"`
-	Action   *ActionCall `json:"action,omitempty"`
-	Foreach  *Foreach    `json:"foreach,omitempty"`
-	Parallel []Branch    `json:"parallel,omitempty"`
-	Wait     *WaitStep   `json:"wait,omitempty"`
-
-	// Poll repeats a rest or soap step until a condition holds.
-	Poll *Poll `json:"poll,omitempty"`
-
-	Retry           *RetryPolicy `json:"retry,omitempty"`
-	Timeout         Duration     `json:"timeout,omitempty"`
-	ContinueOnError bool         `json:"continue_on_error,omitempty"`
-	// Local runs a rest or soap step as a local activity on the flow's worker.
-	Local bool `json:"local,omitempty"`
-}
-
-// Kind names the step's kind: rest, soap, action, foreach or parallel.
-func (s *Step) Kind() string {
-	switch {
-	case s.Rest != nil:
-		return "rest"
-	case s.Soap != nil:
-		return "soap"
-	case s.Action != nil:
-		return "action"
-	case s.Foreach != nil:
-		return "foreach"
-	case s.Parallel != nil:
-		return "parallel"
-	case s.Wait != nil:
-		return "wait"
-	}
-	return ""
-}
-
-// RestStep calls a REST endpoint through a connection alias. Values may hold
-// expressions.
-type RestStep struct {
-	Connection string    `json:"connection"`
-	Method     string    `json:"method"`
-	Path       string    `json:"path,omitempty"`
-	Query      []Binding `json:"query,omitempty"`
-	Headers    []Binding `json:"headers,omitempty"`
-	// Body is sent as JSON (default), text or form, per BodyType.
-	Body     any    `json:"body,omitempty"`
-	BodyType string `json:"body_type,omitempty"` // json | text | form
-	// Expect lists accepted status codes; empty means any 2xx.
-	Expect []int `json:"expect,omitempty"`
-	// Paginate, when set, calls the endpoint page after page, each page its
-	// own activity, and collects the items of all pages.
-	Paginate *Paginate `json:"paginate,omitempty"`
-	// Operation is the operationId of the connection's OpenAPI document the
-	// step calls, when it names one; Method and Path are resolved from it.
-	Operation string `json:"operation,omitempty"`
-	// ValidateResponse is "fail" or "warn": check the response against
-	// Responses, failing the step (ResponseRejected) or noting the mismatch.
-	ValidateResponse string `json:"validate_response,omitempty"`
-	// Responses are the response schemas of the operation for the status
-	// codes the step expects.
-	Responses *openapi.ResponseCheck `json:"responses,omitempty"`
-}
-
-// Paginate says how a REST step walks the pages of a list. Exactly one of
-// NextLink, Cursor, Page and Offset is set. Paths are gjson paths into the
-// page's JSON body ("data", "meta.next_cursor").
-type Paginate struct {
-	// Items is the path of the page's list of items.
-	Items string `json:"items"`
-	// NextLink is "header" (the Link header's rel="next") or the path of the
-	// next page's URL in the body. An empty or missing link ends the list.
-	NextLink string `json:"next_link,omitempty"`
-	// Cursor copies a value of each page's body into a query parameter of
-	// the next request.
-	Cursor *PageCursor `json:"cursor,omitempty"`
-	// Page numbers the pages in a query parameter.
-	Page *PageNumber `json:"page,omitempty"`
-	// Offset counts the items already read in a query parameter.
-	Offset *PageOffset `json:"offset,omitempty"`
-	// StopWhen is a template evaluated after each page with `page` bound;
-	// when true, no further page is requested.
-	StopWhen string `json:"stop_when,omitempty"`
-	// MaxPages and MaxItems cap the walk; 0 means DefaultMaxPages and no
-	// item cap.
-	MaxPages int `json:"max_pages,omitempty"`
-	MaxItems int `json:"max_items,omitempty"`
-	// EachPage, when set, runs after each page that has items, with `page` bound, and the
-	// items are not collected: lists of any length, one page in memory.
-	// The steps of page n have paths "<step>[n]/<id>".
-	EachPage []Step `json:"each_page,omitempty"`
-}
-
-// PageCursor is cursor pagination: From is the path of the next cursor in
-// a page's body, Param the query parameter that sends it.
-type PageCursor struct {
-	From  string `json:"from"`
-	Param string `json:"param"`
-}
-
-// PageNumber is page-number pagination: Param carries 1, 2, 3... (from
-// Start), and SizeParam, when set, carries Size on every request.
-type PageNumber struct {
-	Param     string `json:"param"`
-	Start     int    `json:"start"`
-	SizeParam string `json:"size_param,omitempty"`
-	Size      int    `json:"size,omitempty"`
-}
-
-// PageOffset is offset pagination: Param carries the number of items read
-// so far (from Start), and LimitParam, when set, carries Limit.
-type PageOffset struct {
-	Param      string `json:"param"`
-	Start      int    `json:"start,omitempty"`
-	LimitParam string `json:"limit_param,omitempty"`
-	Limit      int    `json:"limit,omitempty"`
-}
-
-// DefaultMaxPages caps a paginated step that sets no max_pages, so that a
-// partner that always answers with a next page cannot loop a flow forever.
-const DefaultMaxPages = 1000
-
-// PageItemsBudget is how many bytes (as JSON) of items a paginated step may
-// collect: the items live in the flow's state, which Temporal carries in
-// payloads of at most 2 MB (across continue-as-new, with the plan and the
-// record). Larger lists need max_items, or a flow that reads fewer pages
-// per run.
-const PageItemsBudget = 1 << 20
-
-// SoapStep calls a SOAP operation through a connection alias.
-type SoapStep struct {
-	Connection string `json:"connection"`
-	// WSDL is the file (relative to the project) or URL the definitions came from.
-	WSDL      string `json:"wsdl"`
-	Operation string `json:"operation"`
-	Service   string `json:"service,omitempty"`
-	Port      string `json:"port,omitempty"`
-	// Definitions is the parsed WSDL, narrowed to the operation, so that the
-	// worker needs no project files.
-	Definitions *wsdl.Definitions `json:"definitions,omitempty"`
-	Body        any               `json:"body,omitempty"`
-	// SOAPHeaders are header blocks (name → value shaped like a body).
-	SOAPHeaders []Binding `json:"soap_headers,omitempty"`
-	// Headers are HTTP headers.
-	Headers  []Binding     `json:"headers,omitempty"`
-	Security *SoapSecurity `json:"security,omitempty"`
-}
-
-// ActionCall runs an action with inputs.
-type ActionCall struct {
-	Name string    `json:"name"`
-	With []Binding `json:"with,omitempty"`
-}
-
-// Foreach runs Steps once per item of Items (an expression that yields a
-// list), at most Concurrency at a time (default 1). Inside, `item` and
-// `index` refer to the current element.
-type Foreach struct {
-	Items       string `json:"items"`
-	Concurrency int    `json:"concurrency,omitempty"`
-	Steps       []Step `json:"steps"`
-}
-
-// Branch is one sequence of a parallel step.
-type Branch struct {
-	ID    string `json:"id"`
-	Steps []Step `json:"steps"`
-}
-
-// WaitStep pauses the flow durably: for a duration, or until a time.
-type WaitStep struct {
-	Duration Duration `json:"duration,omitempty"`
-	// Until is a template that yields an RFC 3339 time.
-	Until string `json:"until,omitempty"`
-}
-
-// Poll repeats a step until Until holds, Interval apart, for at most
-// Deadline (0: no deadline) or MaxAttempts (0: no limit).
-type Poll struct {
-	// Until is a template evaluated after each call, with steps.<id> holding
-	// the latest result.
-	Until       string   `json:"until"`
-	Interval    Duration `json:"interval,omitempty"`
-	Deadline    Duration `json:"deadline,omitempty"`
-	MaxAttempts int      `json:"max_attempts,omitempty"`
-}
-
-// DefaultPollInterval is how long a poll waits between calls when the step
-// says nothing.
-const DefaultPollInterval = 30 * time.Second
 
 // RetryPolicy maps onto Temporal's retry policy.
 type RetryPolicy struct {
@@ -308,8 +109,8 @@ type RetryPolicy struct {
 // Duration is a time.Duration that reads and writes as "1m30s" in JSON.
 type Duration time.Duration
 
-// SecretRef names a secret held elsewhere ("env:NAME", "file:PATH",
-// "vault:...", "cyberark:..."). Only the reference is ever stored.
+// SecretRef names a secret held elsewhere, by a reference of one of the
+// SecretSchemes ("env:NAME"). Only the reference is ever stored.
 type SecretRef struct {
 	Ref string `json:"secret"`
 }

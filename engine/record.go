@@ -42,6 +42,11 @@ const (
 	StatusWaiting   = "waiting"
 )
 
+// StepStatuses are the statuses of a step record, in the order a step goes
+// through them; the status of a flow is one of running, succeeded and
+// failed.
+var StepStatuses = []string{StatusRunning, StatusWaiting, StatusSkipped, StatusSucceeded, StatusFailed}
+
 // StepRecord is the step output data of one step.
 type StepRecord struct {
 	// ID is the step's path: "get", "customer/get", "each[2]/post".
@@ -65,6 +70,10 @@ type StepRecord struct {
 	Timings  *Timings         `json:"timings,omitempty"`
 	Outputs  map[string]any   `json:"outputs,omitempty"`
 	Error    *ErrorInfo       `json:"error,omitempty"`
+	// Caught is the failure a try step's catch handled.
+	Caught *ErrorInfo `json:"caught,omitempty"`
+	// ChildExecution is the workflow ID of the execution a flow: step started.
+	ChildExecution string `json:"child_execution,omitempty"`
 	// Pages lists the pages of a paginated step, in order; Request and
 	// Response above are the last page's.
 	Pages []PageRecord `json:"pages,omitempty"`
@@ -190,8 +199,8 @@ func (s *StepRecord) dropDetails() {
 }
 
 // Progress is a small copy of the record for following a run: each step's
-// path, kind, status, attempts, status code, duration, worker and error,
-// without requests, responses or TLS facts.
+// path, kind, status, attempts, status code and body size, duration, worker
+// and error, without requests, bodies, headers or TLS facts.
 func (r *Record) Progress() *Record {
 	p := *r
 	p.Inputs, p.Outputs = nil, nil
@@ -200,7 +209,9 @@ func (r *Record) Progress() *Record {
 		c := *s
 		c.Request, c.TLS, c.Outputs, c.Timings = nil, nil, nil, nil
 		if s.Response != nil {
-			c.Response = &ResponseSummary{StatusCode: s.Response.StatusCode}
+			// The sizes are small and say what the body was; the body is not.
+			c.Response = &ResponseSummary{StatusCode: s.Response.StatusCode, BodySize: s.Response.BodySize,
+				BodyTruncated: s.Response.BodyTruncated, BodyLimit: s.Response.BodyLimit}
 		}
 		p.Steps[i] = &c
 	}

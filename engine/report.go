@@ -2,9 +2,11 @@ package engine
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,7 +17,7 @@ import (
 func (r *Record) WriteText(w io.Writer, detail bool) {
 	fmt.Fprintf(w, "%s %s  execution %s  %s", r.Kind, r.Flow, r.WorkflowID, strings.ToUpper(r.Status))
 	if r.End != nil {
-		fmt.Fprintf(w, " in %s", r.End.Sub(r.Start).Round(time.Millisecond))
+		fmt.Fprintf(w, " in %s", FormatDuration(r.End.Sub(r.Start)))
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -32,9 +34,9 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 				tlsInfo += " mTLS"
 			}
 			if s.TLS.Resumed {
-				tlsInfo += " resumed"
+				tlsInfo += ", resumed"
 			} else if !s.TLS.NewConnection {
-				tlsInfo += " reused"
+				tlsInfo += ", reused"
 			}
 		}
 		attempts := ""
@@ -42,7 +44,7 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 			attempts = fmt.Sprint(s.Attempts)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Kind, dash(s.Connection), s.Status, dash(code), dash(attempts),
-			time.Duration(s.Duration).Round(100*time.Microsecond), dash(tlsInfo))
+			FormatDuration(time.Duration(s.Duration)), dash(tlsInfo))
 	}
 	tw.Flush()
 	if n := countDropped(r.Steps); n > 0 || r.StepsDropped > 0 {
@@ -50,19 +52,32 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 	}
 	if detail {
 		for _, s := range r.Steps {
-			if s.Request == nil && s.Error == nil && s.Outputs == nil {
+			if s.Request == nil && s.Error == nil && s.Outputs == nil && s.ChildExecution == "" && s.Caught == nil {
 				continue
 			}
 			fmt.Fprintf(w, "\n── %s\n", s.ID)
 			if s.Request != nil {
 				fmt.Fprintf(w, "  request:  %s %s\n", s.Request.Method, s.Request.URL)
+				// What was sent, as --json has it: headers (credentials
+				// already redacted) and the body.
+				names := make([]string, 0, len(s.Request.Headers))
+				for k := range s.Request.Headers {
+					names = append(names, k)
+				}
+				sort.Strings(names)
+				for _, k := range names {
+					fmt.Fprintf(w, "            %s: %s\n", k, s.Request.Headers[k])
+				}
+				if b := readableBody(s.Request.Body, nil); b != "" {
+					fmt.Fprintf(w, "  sent:     %s\n", b)
+				}
 			}
 			for _, p := range s.Pages {
 				code := "-"
 				if p.StatusCode != 0 {
 					code = fmt.Sprint(p.StatusCode)
 				}
-				fmt.Fprintf(w, "  page %-3d  %s  %s, %d items, %s", p.Number, dash(p.URL), code, p.Items, time.Duration(p.Duration).Round(100*time.Microsecond))
+				fmt.Fprintf(w, "  page %-3d  %s  %s, %d items, %s", p.Number, dash(p.URL), code, p.Items, FormatDuration(time.Duration(p.Duration)))
 				if p.Attempts > 1 {
 					fmt.Fprintf(w, ", %d attempts", p.Attempts)
 				}
@@ -77,22 +92,17 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 					fmt.Fprintf(w, " (truncated at %d)", s.Response.BodyLimit)
 				}
 				fmt.Fprintln(w)
-				body := s.Response.Body
-				if s.Response.JSON != nil {
-					b, _ := json.MarshalIndent(s.Response.JSON, "            ", "  ")
-					body = string(b)
-				}
-				if len(body) > 2000 {
-					body = body[:2000] + "…"
-				}
-				if body != "" {
-					fmt.Fprintf(w, "  body:     %s\n", strings.TrimSpace(body))
+				if b := readableBody(s.Response.Body, s.Response.JSON); b != "" {
+					fmt.Fprintf(w, "  body:     %s\n", b)
 				}
 			}
 			if s.TLS != nil {
 				fmt.Fprintf(w, "  tls:      %s %s", s.TLS.Version, s.TLS.CipherSuite)
 				if s.TLS.ClientCertificate != nil {
 					fmt.Fprintf(w, ", client cert %q (expires %s)", s.TLS.ClientCertificate.Subject, s.TLS.ClientCertificate.NotAfter.Format("2006-01-02"))
+					if s.TLS.ClientAuth == ClientAuthMTLSResumed {
+						fmt.Fprint(w, ", presented on the full handshake this session resumed")
+					}
 				}
 				fmt.Fprintln(w)
 				for _, n := range s.TLS.Notes {
@@ -102,12 +112,20 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 			if a := s.Auth; a != nil {
 				fmt.Fprintf(w, "  auth:     %s\n", a.Summary())
 			}
-			if s.Timings != nil {
-				fmt.Fprintf(w, "  timings:  total %.1f ms, first byte %.1f ms, connect %.1f ms, tls %.1f ms\n",
-					s.Timings.TotalMillis, s.Timings.FirstByteMillis, s.Timings.ConnectMillis, s.Timings.TLSMillis)
+			// A step that failed before it sent anything has no timings
+			// worth a line of zeros.
+			if t := s.Timings; t != nil && (t.TotalMillis > 0 || s.Response != nil) {
+				fmt.Fprintf(w, "  timings:  total %s, first byte %s, connect %s, tls %s\n",
+					millis(t.TotalMillis), millis(t.FirstByteMillis), millis(t.ConnectMillis), millis(t.TLSMillis))
+			}
+			if s.ChildExecution != "" {
+				fmt.Fprintf(w, "  child:    execution %s (outflow executions show %s)\n", s.ChildExecution, s.ChildExecution)
+			}
+			if s.Caught != nil {
+				fmt.Fprintf(w, "  caught:   %s: %s\n", s.Caught.Type, s.Caught.Message)
 			}
 			if len(s.Outputs) > 0 {
-				fmt.Fprintf(w, "  outputs:  %s\n", compactJSON(s.Outputs))
+				fmt.Fprintf(w, "  outputs:  %s\n", valueText(s.Outputs))
 			}
 			if s.Error != nil {
 				fmt.Fprintf(w, "  error:    %s: %s\n", s.Error.Type, s.Error.Message)
@@ -122,7 +140,7 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(w, "  %s: %s\n", k, compactJSON(r.Outputs[k]))
+			fmt.Fprintf(w, "  %s: %s\n", k, valueText(r.Outputs[k]))
 		}
 	}
 	for _, n := range r.Notes {
@@ -140,15 +158,157 @@ func dash(s string) string {
 	return s
 }
 
-func compactJSON(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
+// valueText writes a value as JSON, so that the text "8" and the number 8
+// look different.
+func valueText(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// FormatDuration writes a duration the same way wherever the CLI shows one:
+// milliseconds with one decimal under a second ("64.7ms"), seconds with two
+// decimals under a minute ("15.27s"), whole seconds past that ("2m05s").
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + FormatDuration(-d)
+	case d == 0:
+		return "0ms"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + "ms"
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s"
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+func millis(ms float64) string {
+	return FormatDuration(time.Duration(ms * float64(time.Millisecond)))
+}
+
+// bodyShown caps a body in the record's text; --json has it whole.
+const bodyShown = 2000
+
+// readableBody lays a body out for people: parsed JSON and JSON text
+// indented, XML (SOAP envelopes) indented one element a line, other text as
+// it is; capped at bodyShown.
+func readableBody(text string, parsed any) string {
+	const indent = "            "
+	body := strings.TrimSpace(text)
+	switch {
+	case parsed != nil:
+		if b, err := json.MarshalIndent(parsed, indent, "  "); err == nil {
+			body = string(b)
+		}
+	case strings.HasPrefix(body, "{") || strings.HasPrefix(body, "["):
+		var v any
+		if json.Unmarshal([]byte(body), &v) == nil {
+			if b, err := json.MarshalIndent(v, indent, "  "); err == nil {
+				body = string(b)
+			}
+		}
+	case strings.HasPrefix(body, "<"):
+		if x, ok := indentXML(body, indent); ok {
+			body = x
+		}
+	}
+	if len(body) > bodyShown {
+		body = body[:bodyShown] + "…"
+	}
+	return body
+}
+
+// indentXML lays XML out one element a line, each token's text as it came
+// (prefixes, attributes and entities untouched), leaves with their text on
+// one line. ok is false when the text is not XML; it is then shown as it is.
+func indentXML(text, prefix string) (string, bool) {
+	type rawToken struct {
+		tok xml.Token
+		raw string
+	}
+	dec := xml.NewDecoder(strings.NewReader(text))
+	var toks []rawToken
+	var open []xml.Name // RawToken does not match end tags to start tags
+	for {
+		from := dec.InputOffset()
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", false
+		}
+		switch tk := tok.(type) {
+		case xml.StartElement:
+			open = append(open, tk.Name)
+		case xml.EndElement:
+			if len(open) == 0 || open[len(open)-1] != tk.Name {
+				return "", false
+			}
+			open = open[:len(open)-1]
+		}
+		toks = append(toks, rawToken{xml.CopyToken(tok), text[from:dec.InputOffset()]})
+	}
+	if len(open) > 0 {
+		return "", false
+	}
+	var b strings.Builder
+	depth := 0
+	line := func(s string) {
+		if b.Len() > 0 {
+			b.WriteString("\n" + prefix)
+		}
+		b.WriteString(strings.Repeat("  ", max(depth, 0)) + s)
+	}
+	endsAt := func(i int) bool {
+		if i >= len(toks) {
+			return false
+		}
+		_, ok := toks[i].tok.(xml.EndElement)
+		return ok
+	}
+	for i := 0; i < len(toks) && b.Len() <= bodyShown; i++ {
+		t := toks[i]
+		switch tk := t.tok.(type) {
+		case xml.StartElement:
+			switch {
+			case endsAt(i+1) && toks[i+1].raw == "": // <a/>
+				line(t.raw)
+				i++
+			case endsAt(i + 1): // <a></a>
+				line(t.raw + toks[i+1].raw)
+				i++
+			case i+2 < len(toks) && endsAt(i+2):
+				if _, ok := toks[i+1].tok.(xml.CharData); ok { // <a>text</a>
+					line(t.raw + toks[i+1].raw + toks[i+2].raw)
+					i += 2
+					continue
+				}
+				line(t.raw)
+				depth++
+			default:
+				line(t.raw)
+				depth++
+			}
+		case xml.EndElement:
+			depth--
+			line(t.raw)
+		case xml.CharData:
+			if txt := strings.TrimSpace(string(tk)); txt != "" {
+				line(strings.TrimSpace(t.raw))
+			}
+		default: // processing instructions, comments, directives
+			line(strings.TrimSpace(t.raw))
+		}
+	}
+	return b.String(), true
 }
 
 // Summary describes the authorization in one line, for people.

@@ -18,9 +18,29 @@ type TLSFacts struct {
 	// NewConnection is true when this request needed a new TCP/TLS connection
 	// rather than a pooled one.
 	NewConnection bool `json:"new_connection"`
+	// ClientAuth says how the session authenticated Outflow to the partner
+	// (ClientAuthMTLS, ClientAuthMTLSResumed, ClientAuthNone); empty when the
+	// worker did not observe the handshake the session came from. On a
+	// resumed session, ClientCertificate is the one presented on the full
+	// handshake the session came from.
+	ClientAuth string `json:"client_auth,omitempty"`
 	// Notes say what looks wrong although the call worked, in plain words.
 	Notes []string `json:"notes,omitempty"`
 }
+
+// How a TLS session authenticated Outflow to the partner (TLSFacts.ClientAuth).
+const (
+	// ClientAuthMTLS: the connection's full handshake presented the client
+	// certificate.
+	ClientAuthMTLS = "mtls"
+	// ClientAuthMTLSResumed: the session was resumed; the full handshake it
+	// came from presented the client certificate, and a resumed session
+	// carries that identity (RFC 8446 §2.2).
+	ClientAuthMTLSResumed = "mtls_resumed"
+	// ClientAuthNone: the handshake the session came from presented no
+	// client certificate, because the server did not ask for one.
+	ClientAuthNone = "none"
+)
 
 // CertFacts describe one certificate.
 type CertFacts struct {

@@ -579,7 +579,9 @@ func scheduleInfo(id string, desc *client.ScheduleDescription) *ScheduleInfo {
 	for _, r := range desc.Info.RunningWorkflows {
 		info.Running = append(info.Running, r.WorkflowID)
 	}
-	if len(desc.Info.NextActionTimes) > 0 {
+	// Temporal goes on computing the times a paused schedule would run; it
+	// runs at none of them until it is unpaused.
+	if len(desc.Info.NextActionTimes) > 0 && !info.Paused {
 		t := desc.Info.NextActionTimes[0]
 		info.Next = &t
 	}

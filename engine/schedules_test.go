@@ -173,3 +173,21 @@ func TestDescribeWhen(t *testing.T) {
 		}
 	}
 }
+
+// A paused schedule has no next run, though Temporal goes on computing the
+// times it would run.
+func TestPausedScheduleHasNoNextRun(t *testing.T) {
+	next := time.Date(2026, 6, 2, 2, 0, 0, 0, time.UTC)
+	desc := func(paused bool) *client.ScheduleDescription {
+		return &client.ScheduleDescription{
+			Schedule: client.Schedule{State: &client.ScheduleState{Paused: paused, Note: "partner maintenance"}},
+			Info:     client.ScheduleInfo{NextActionTimes: []time.Time{next}},
+		}
+	}
+	if info := scheduleInfo("outflow:poll:0", desc(true)); info.Next != nil || !info.Paused {
+		t.Errorf("paused: %+v", info)
+	}
+	if info := scheduleInfo("outflow:poll:0", desc(false)); info.Next == nil || !info.Next.Equal(next) {
+		t.Errorf("active: %+v", info)
+	}
+}

@@ -57,6 +57,8 @@ type Resume struct {
 	Poll     *PollState     `json:"poll,omitempty"`
 	// Page is a paginated step in progress.
 	Page *PageState `json:"page,omitempty"`
+	// Repeat is a repeat step in progress (step_repeat.go).
+	Repeat *RepeatState `json:"repeat,omitempty"`
 }
 
 // PollState is a poll in progress at a continue-as-new.
@@ -104,21 +106,25 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 
 	var sc *scope
 	first := 0
+	clock := func() time.Time { return workflow.Now(ctx) }
 	if rs := in.Resume; rs != nil && rs.Record != nil {
 		r.rec = rs.Record
 		r.rec.RunID = info.WorkflowExecution.RunID
 		r.rec.Runs++
 		r.resumePoll = rs.Poll
 		r.resumePage = rs.Page
-		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps), extra: r.bounds.scopeExtra()}
+		r.execution = r.executionData(ctx)
+		r.resumeRepeat = rs.Repeat
+		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps), extra: r.bounds.scopeExtra(), execution: r.execution, now: clock}
 		first = rs.NextStep
 	} else {
+		r.execution = r.executionData(ctx)
 		inputs, err := bindInputs(in.Plan.Inputs, in.Inputs)
 		if err != nil {
 			return r.finish(ctx, in, nil, err)
 		}
 		r.rec.Inputs = redactInputs(in.Plan.Inputs, inputs)
-		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra()}
+		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra(), execution: r.execution, now: clock}
 		for _, b := range in.Plan.Vars {
 			v, err := EvalValue(b.Value, sc.env())
 			if err != nil {
@@ -144,6 +150,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 			if errors.As(err, &can) {
 				return nil, err
 			}
+			r.onFailure(ctx, in.Plan.OnFailure, sc, "on_failure/", err)
 			return r.finish(ctx, in, nil, err)
 		}
 	}
@@ -199,26 +206,73 @@ type runner struct {
 	current    int
 	resumePoll *PollState
 	resumePage *PageState
+	// resumeRepeat is the repeat step a resumed run continues.
+	resumeRepeat *RepeatState
 	// events estimates this run's history length.
 	events int
 	budget recordBudget
 	bounds *runBounds
+	// execution is what expressions read as `execution`; nil in executions
+	// that started before it was bound, where branch is not bound either.
+	execution map[string]any
 }
 
 // scope is what expressions of one sequence of steps can see.
+//
+// vars is shared by reference with the scopes of the blocks that run once
+// in it (switch cases, then/else, repeat passes: with shares it), so a set
+// there is seen by every later step of the flow; a foreach item (child) and
+// a parallel branch (ownVars) get a copy, so a set there stays local to the
+// item or branch and concurrent ones never write the same map.
 type scope struct {
-	inputs map[string]any
-	vars   map[string]any
-	steps  map[string]any
-	extra  map[string]any // item, index
+	inputs    map[string]any
+	vars      map[string]any
+	steps     map[string]any
+	extra     map[string]any // item, index, page, branch, iteration
+	execution map[string]any
+	// now is the workflow's clock, what now() reads; nil where none runs.
+	now func() time.Time
 }
 
 func (s *scope) env() map[string]any {
 	env := map[string]any{"inputs": s.inputs, "vars": s.vars, "steps": s.steps}
+	if s.execution != nil {
+		env["execution"] = s.execution
+	}
+	if s.now != nil {
+		env[nowKey] = s.now
+	}
 	for k, v := range s.extra {
 		env[k] = v
 	}
 	return env
+}
+
+// with returns a scope that shares s's steps (what its steps store, the
+// steps after it read) and vars, and binds name to v besides.
+func (s *scope) with(name string, v any) *scope {
+	extra := make(map[string]any, len(s.extra)+1)
+	for k, e := range s.extra {
+		extra[k] = e
+	}
+	extra[name] = v
+	return &scope{inputs: s.inputs, vars: s.vars, steps: s.steps, extra: extra, execution: s.execution, now: s.now}
+}
+
+// ownVars returns a scope that shares s's steps but holds a copy of its
+// vars: a parallel branch's.
+func (s *scope) ownVars() *scope {
+	c := *s
+	c.vars = copyVars(s.vars)
+	return &c
+}
+
+func copyVars(vars map[string]any) map[string]any {
+	out := make(map[string]any, len(vars))
+	for k, v := range vars {
+		out[k] = v
+	}
+	return out
 }
 
 func (s *scope) child(extra map[string]any) *scope {
@@ -233,7 +287,7 @@ func (s *scope) child(extra map[string]any) *scope {
 	for k, v := range extra {
 		merged[k] = v
 	}
-	return &scope{inputs: s.inputs, vars: s.vars, steps: steps, extra: merged}
+	return &scope{inputs: s.inputs, vars: copyVars(s.vars), steps: steps, extra: merged, execution: s.execution, now: s.now}
 }
 
 func (r *runner) finish(ctx workflow.Context, in RunInput, outputs map[string]any, err error) (*Record, error) {
@@ -257,51 +311,8 @@ func (r *runner) finish(ctx workflow.Context, in RunInput, outputs map[string]an
 	return r.rec, nil
 }
 
-func (r *runner) runSteps(ctx workflow.Context, steps []Step, sc *scope, prefix string) error {
-	for i := range steps {
-		if err := r.runStep(ctx, &steps[i], sc, prefix); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *runner) runStep(ctx workflow.Context, st *Step, sc *scope, prefix string) error {
-	path := prefix + st.ID
-	if err := r.beginStep(ctx); err != nil {
-		return r.stopStep(ctx, st, sc, path, err)
-	}
-	if st.If != "" {
-		v, err := EvalValue(st.If, sc.env())
-		if err != nil {
-			return r.failStep(ctx, st, sc, path, exprError(path+".if", err))
-		}
-		if !Truthy(v) {
-			rec := r.newStepRecord(ctx, st, path)
-			rec.Status = StatusSkipped
-			sc.steps[st.ID] = map[string]any{"status": StatusSkipped}
-			return nil
-		}
-	}
-	switch {
-	case st.Rest != nil:
-		return r.runRest(ctx, st, sc, path)
-	case st.Soap != nil:
-		return r.runSoap(ctx, st, sc, path)
-	case st.Action != nil:
-		return r.runAction(ctx, st, sc, path)
-	case st.Foreach != nil:
-		return r.runForeach(ctx, st, sc, path)
-	case st.Parallel != nil:
-		return r.runParallel(ctx, st, sc, path)
-	case st.Wait != nil:
-		return r.runWait(ctx, st, sc, path)
-	}
-	return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError("step has no kind", ErrConfig, nil))
-}
-
 func (r *runner) newStepRecord(ctx workflow.Context, st *Step, path string) *StepRecord {
-	if (r.resumePoll != nil && r.resumePoll.Step == path) || (r.resumePage != nil && r.resumePage.Step == path) {
+	if (r.resumePoll != nil && r.resumePoll.Step == path) || (r.resumePage != nil && r.resumePage.Step == path) || (r.resumeRepeat != nil && r.resumeRepeat.Step == path) {
 		if existing := r.rec.Step(path); existing != nil {
 			return existing
 		}
@@ -331,433 +342,7 @@ func (r *runner) failStep(ctx workflow.Context, st *Step, sc *scope, path string
 	if st.ContinueOnError {
 		return nil
 	}
-	return fmt.Errorf("step %s: %w", path, err)
-}
-
-func (r *runner) runRest(ctx workflow.Context, st *Step, sc *scope, path string) error {
-	rs := st.Rest
-	if rs.Paginate != nil {
-		return r.runPaginated(ctx, st, sc, path)
-	}
-	return r.runCall(ctx, st, sc, path, rs.Connection, RestActivity, func(conn *Connection, env map[string]any) (any, error) {
-		return r.restRequest(rs, conn, path, env)
-	})
-}
-
-// restRequest renders a REST step's request.
-func (r *runner) restRequest(rs *RestStep, conn *Connection, path string, env map[string]any) (*RestRequest, error) {
-	req := &RestRequest{
-		Flow:           r.plan.Name,
-		WorkflowID:     r.rec.WorkflowID,
-		StepPath:       path,
-		Connection:     conn,
-		Profile:        r.plan.Profiles[conn.ProtocolProfile],
-		ProjectRoot:    r.plan.ProjectRoot,
-		Method:         rs.Method,
-		BodyType:       rs.BodyType,
-		Expect:         rs.Expect,
-		BodyLimit:      r.bodyLimit(),
-		IdempotencyKey: r.rec.WorkflowID + "/" + path,
-		// Both are empty unless the step checks its response (openapi).
-		ValidateResponse: rs.ValidateResponse,
-		Responses:        rs.Responses,
-	}
-	var err error
-	if req.Path, err = evalString(rs.Path, env); err != nil {
-		return nil, exprError(path+".path", err)
-	}
-	if req.Query, err = evalKVs(rs.Query, env); err != nil {
-		return nil, exprError(path+".query", err)
-	}
-	if req.Headers, err = evalKVs(rs.Headers, env); err != nil {
-		return nil, exprError(path+".headers", err)
-	}
-	if req.Body, err = EvalValue(rs.Body, env); err != nil {
-		return nil, exprError(path+".body", err)
-	}
-	return req, nil
-}
-
-func (r *runner) runSoap(ctx workflow.Context, st *Step, sc *scope, path string) error {
-	ss := st.Soap
-	return r.runCall(ctx, st, sc, path, ss.Connection, SoapActivity, func(conn *Connection, env map[string]any) (any, error) {
-		req := &SoapRequest{
-			Flow:        r.plan.Name,
-			WorkflowID:  r.rec.WorkflowID,
-			StepPath:    path,
-			Connection:  conn,
-			Profile:     r.plan.Profiles[conn.ProtocolProfile],
-			ProjectRoot: r.plan.ProjectRoot,
-			Definitions: ss.Definitions,
-			Service:     ss.Service,
-			Port:        ss.Port,
-			Operation:   ss.Operation,
-			Security:    ss.Security,
-			BodyLimit:   r.bodyLimit(),
-		}
-		var err error
-		if req.Body, err = EvalValue(ss.Body, env); err != nil {
-			return nil, exprError(path+".body", err)
-		}
-		if req.Headers, err = evalKVs(ss.Headers, env); err != nil {
-			return nil, exprError(path+".headers", err)
-		}
-		for _, h := range ss.SOAPHeaders {
-			v, err := EvalValue(h.Value, env)
-			if err != nil {
-				return nil, exprError(path+".soap_headers."+h.Name, err)
-			}
-			req.SOAPHeaders = append(req.SOAPHeaders, Binding{Name: h.Name, Value: v})
-		}
-		return req, nil
-	})
-}
-
-// runCall renders a request in the workflow and runs its activity on the
-// task queue of the connection's agent (or the default one).
-func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connName, activity string,
-	build func(conn *Connection, env map[string]any) (any, error)) error {
-	conn := r.plan.Connections[connName]
-	if conn == nil {
-		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown connection %q", connName), ErrConfig, nil))
-	}
-	rec := r.newStepRecord(ctx, st, path)
-	rec.Connection = conn.Name
-	rec.Agent = conn.Agent
-	rec.TaskQueue = r.taskQueue(conn)
-	req, err := build(conn, sc.env())
-	if err != nil {
-		return r.failStep(ctx, st, sc, path, err)
-	}
-	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st, conn, rec.TaskQueue))
-	var poll *PollState
-	if st.Poll != nil {
-		poll = &PollState{Step: path, Started: workflow.Now(ctx)}
-		if rp := r.resumePoll; rp != nil && rp.Step == path {
-			poll = rp
-			r.resumePoll = nil
-			rec.Start = poll.Started
-		}
-	}
-	for {
-		if rr, ok := req.(*RestRequest); ok && poll != nil && poll.Attempts > 0 {
-			// Each call of a poll is a new request: a partner that honours
-			// Idempotency-Key would answer a repeated key with its first answer.
-			rr.IdempotencyKey = fmt.Sprintf("%s/%s#%d", r.rec.WorkflowID, path, poll.Attempts+1)
-		}
-		var res StepResult
-		if st.Local {
-			r.events += 2
-			lctx := workflow.WithLocalActivityOptions(ctx, r.localActivityOptions(st, conn))
-			err = workflow.ExecuteLocalActivity(lctx, activity, req).Get(ctx, &res)
-		} else {
-			r.events += 6
-			err = workflow.ExecuteActivity(actx, activity, req).Get(ctx, &res)
-		}
-		if err != nil {
-			var appErr *temporal.ApplicationError
-			if errors.As(err, &appErr) && appErr.HasDetails() {
-				var failed StepResult
-				if appErr.Details(&failed) == nil {
-					r.applyResult(rec, &failed)
-					sc.steps[st.ID] = stepData(&failed)
-				}
-			}
-			return r.failStep(ctx, st, sc, path, err)
-		}
-		r.applyResult(rec, &res)
-		sc.steps[st.ID] = stepData(&res)
-		if poll == nil {
-			break
-		}
-		poll.Attempts++
-		rec.Polls = poll.Attempts
-		done, err := EvalValue(st.Poll.Until, sc.env())
-		if err != nil {
-			return r.failStep(ctx, st, sc, path, exprError(path+".poll.until", err))
-		}
-		if Truthy(done) {
-			break
-		}
-		interval := st.Poll.Interval.D()
-		if interval <= 0 {
-			interval = DefaultPollInterval
-		}
-		elapsed := workflow.Now(ctx).Sub(poll.Started)
-		if (st.Poll.MaxAttempts > 0 && poll.Attempts >= st.Poll.MaxAttempts) || (st.Poll.Deadline > 0 && elapsed+interval > st.Poll.Deadline.D()) {
-			return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("polling: %q still not true after %d calls in %s", st.Poll.Until, poll.Attempts, elapsed.Round(time.Second)), "PollDeadline", nil))
-		}
-		r.events += 6
-		if err := workflow.Sleep(ctx, interval); err != nil {
-			return err
-		}
-		// A poll at the top level may run for weeks: continue as new between
-		// calls when the history grows, resuming this same poll.
-		if prefix := strings.Count(path, "/") + strings.Count(path, "["); prefix == 0 && r.top != nil && r.historyFull(ctx) {
-			return r.continueAsNew(ctx, r.in, r.current, poll)
-		}
-	}
-	rec.Status = StatusSucceeded
-	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
-	return nil
-}
-
-func (r *runner) runWait(ctx workflow.Context, st *Step, sc *scope, path string) error {
-	rec := r.newStepRecord(ctx, st, path)
-	d := st.Wait.Duration.D()
-	if st.Wait.Until != "" {
-		v, err := EvalValue(st.Wait.Until, sc.env())
-		if err != nil {
-			return r.failStep(ctx, st, sc, path, exprError(path+".wait.until", err))
-		}
-		until, err := time.Parse(time.RFC3339, Stringify(v))
-		if err != nil {
-			return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("wait.until must be an RFC 3339 time like 2026-01-02T15:04:05Z, got %q", Stringify(v)), ErrExpression, nil))
-		}
-		d = until.Sub(workflow.Now(ctx))
-	}
-	if d > 0 {
-		rec.Status = StatusWaiting
-		if err := workflow.Sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-	rec.Status = StatusSucceeded
-	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
-	sc.steps[st.ID] = map[string]any{"status": StatusSucceeded}
-	return nil
-}
-
-func (r *runner) applyResult(rec *StepRecord, res *StepResult) {
-	req := res.Request
-	rec.Request = &req
-	rec.Response = res.Response
-	rec.TLS = res.TLS
-	rec.Auth = res.Auth
-	t := res.Timings
-	rec.Timings = &t
-	rec.Attempts = res.Attempt
-	rec.Worker = res.Worker
-}
-
-// stepData is what expressions see as steps.<id>.
-func stepData(res *StepResult) map[string]any {
-	d := map[string]any{"status": StatusSucceeded}
-	if res.Response != nil {
-		d["status_code"] = res.Response.StatusCode
-		headers := map[string]any{}
-		for k, v := range res.Response.Headers {
-			headers[k] = v
-		}
-		d["headers"] = headers
-		d["json"] = res.Response.JSON
-		body := res.Response.Body
-		if res.Body != nil {
-			d["body"] = res.Body
-		} else if body == "" && res.Response.JSON != nil {
-			d["body"] = Stringify(res.Response.JSON)
-		} else {
-			d["body"] = body
-		}
-	}
-	if res.SOAPHeader != nil {
-		d["soap_header"] = res.SOAPHeader
-	}
-	return d
-}
-
-func (r *runner) bodyLimit() int64 {
-	if r.plan.Settings.BodyLimit > 0 {
-		return r.plan.Settings.BodyLimit
-	}
-	return DefaultBodyLimit
-}
-
-func (r *runner) taskQueue(conn *Connection) string {
-	if conn.Agent != "" {
-		return AgentTaskQueue(conn.Agent)
-	}
-	if r.plan.Settings.DefaultTaskQueue != "" {
-		return r.plan.Settings.DefaultTaskQueue
-	}
-	return DefaultTaskQueue
-}
-
-// DefaultRetry is the retry policy of steps that set none.
-var DefaultRetry = RetryPolicy{
-	MaxAttempts:        5,
-	InitialInterval:    Duration(time.Second),
-	BackoffCoefficient: 2,
-	MaxInterval:        Duration(time.Minute),
-}
-
-// StepHeartbeatTimeout is how soon Temporal gives up on a worker that
-// stopped heartbeating in the middle of a REST or SOAP step (it died, or
-// lost the server) and retries the step elsewhere. Steps with a timeout
-// under twice this rely on their timeout alone.
-const StepHeartbeatTimeout = 15 * time.Second
-
-func (r *runner) activityOptions(st *Step, conn *Connection, queue string) workflow.ActivityOptions {
-	timeout := st.Timeout.D()
-	if timeout == 0 {
-		timeout = conn.Timeout.D()
-	}
-	if timeout == 0 {
-		timeout = time.Minute
-	}
-	rp := DefaultRetry
-	if st.Retry != nil {
-		if st.Retry.MaxAttempts != 0 {
-			rp.MaxAttempts = st.Retry.MaxAttempts
-		}
-		if st.Retry.InitialInterval != 0 {
-			rp.InitialInterval = st.Retry.InitialInterval
-		}
-		if st.Retry.BackoffCoefficient != 0 {
-			rp.BackoffCoefficient = st.Retry.BackoffCoefficient
-		}
-		if st.Retry.MaxInterval != 0 {
-			rp.MaxInterval = st.Retry.MaxInterval
-		}
-	}
-	var heartbeat time.Duration
-	if timeout > 2*StepHeartbeatTimeout {
-		// The activity heartbeats while it calls, so a worker that dies
-		// mid-call is noticed in this time, not at the step's timeout.
-		heartbeat = StepHeartbeatTimeout
-	}
-	return workflow.ActivityOptions{
-		TaskQueue:           queue,
-		StartToCloseTimeout: timeout,
-		HeartbeatTimeout:    heartbeat,
-		// No schedule-to-start timeout: a step whose agent group has no live
-		// worker waits durably until one comes.
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        rp.InitialInterval.D(),
-			BackoffCoefficient:     rp.BackoffCoefficient,
-			MaximumInterval:        rp.MaxInterval.D(),
-			MaximumAttempts:        int32(rp.MaxAttempts),
-			NonRetryableErrorTypes: []string{ErrHTTPClient, ErrConfig, ErrSecret, ErrCertificate, ErrExpression},
-		},
-	}
-}
-
-// localActivityOptions are the options of a step with local: true: the same
-// timeout and retry policy as an activity, on the flow's own worker.
-func (r *runner) localActivityOptions(st *Step, conn *Connection) workflow.LocalActivityOptions {
-	ao := r.activityOptions(st, conn, "")
-	return workflow.LocalActivityOptions{StartToCloseTimeout: ao.StartToCloseTimeout, RetryPolicy: ao.RetryPolicy}
-}
-
-func (r *runner) runAction(ctx workflow.Context, st *Step, sc *scope, path string) error {
-	def := r.plan.Actions[st.Action.Name]
-	if def == nil {
-		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown action %q", st.Action.Name), ErrConfig, nil))
-	}
-	rec := r.newStepRecord(ctx, st, path)
-	given, err := evalBindings(st.Action.With, sc.env())
-	if err != nil {
-		return r.failStep(ctx, st, sc, path, exprError(path+".with", err))
-	}
-	inputs, err := bindInputs(def.Inputs, given)
-	if err != nil {
-		return r.failStep(ctx, st, sc, path, err)
-	}
-	inner := &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra()}
-	if err := r.runSteps(ctx, def.Steps, inner, path+"/"); err != nil {
-		return r.failStep(ctx, st, sc, path, err)
-	}
-	outputs, err := evalBindings(def.Outputs, inner.env())
-	if err != nil {
-		return r.failStep(ctx, st, sc, path, exprError(path+".outputs", err))
-	}
-	rec.Status = StatusSucceeded
-	rec.Outputs = outputs
-	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
-	sc.steps[st.ID] = map[string]any{"status": StatusSucceeded, "outputs": outputs, "steps": inner.steps}
-	return nil
-}
-
-func (r *runner) runForeach(ctx workflow.Context, st *Step, sc *scope, path string) error {
-	rec := r.newStepRecord(ctx, st, path)
-	v, err := EvalValue(st.Foreach.Items, sc.env())
-	if err != nil {
-		return r.failStep(ctx, st, sc, path, exprError(path+".foreach", err))
-	}
-	items, ok := v.([]any)
-	if !ok && v != nil {
-		return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("foreach needs a list, got %T", v), ErrExpression, nil))
-	}
-	if err := r.checkForeachItems(len(items)); err != nil {
-		return r.failStep(ctx, st, sc, path, err)
-	}
-	limit := st.Foreach.Concurrency
-	if limit <= 0 {
-		limit = 1
-	}
-	results := make([]any, len(items))
-	errs := make([]error, len(items))
-	running, done := 0, 0
-	for i, item := range items {
-		_ = workflow.Await(ctx, func() bool { return running < limit })
-		running++
-		i, item := i, item
-		workflow.Go(ctx, func(gctx workflow.Context) {
-			defer func() { running--; done++ }()
-			defer r.recoverBranch(gctx, &errs[i])
-			// Each iteration sees the steps before the loop and its own.
-			inner := sc.child(map[string]any{"item": item, "index": i})
-			errs[i] = r.runSteps(gctx, st.Foreach.Steps, inner, fmt.Sprintf("%s[%d]/", path, i))
-			own := map[string]any{}
-			for _, s := range st.Foreach.Steps {
-				if v, ok := inner.steps[s.ID]; ok {
-					own[s.ID] = v
-				}
-			}
-			results[i] = own
-		})
-	}
-	_ = workflow.Await(ctx, func() bool { return done == len(items) })
-	sc.steps[st.ID] = map[string]any{"results": results, "count": len(items)}
-	for _, e := range errs {
-		if e != nil {
-			return r.failStep(ctx, st, sc, path, e)
-		}
-	}
-	rec.Status = StatusSucceeded
-	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
-	sc.steps[st.ID].(map[string]any)["status"] = StatusSucceeded
-	return nil
-}
-
-func (r *runner) runParallel(ctx workflow.Context, st *Step, sc *scope, path string) error {
-	rec := r.newStepRecord(ctx, st, path)
-	errs := make([]error, len(st.Parallel))
-	done := 0
-	for i := range st.Parallel {
-		b := &st.Parallel[i]
-		i := i
-		workflow.Go(ctx, func(gctx workflow.Context) {
-			defer func() { done++ }()
-			defer r.recoverBranch(gctx, &errs[i])
-			// Branches share the enclosing scope: step ids are unique across
-			// them, so later steps can read any branch's results.
-			errs[i] = r.runSteps(gctx, b.Steps, sc, path+"/"+b.ID+"/")
-		})
-	}
-	_ = workflow.Await(ctx, func() bool { return done == len(st.Parallel) })
-	for _, e := range errs {
-		if e != nil {
-			return r.failStep(ctx, st, sc, path, e)
-		}
-	}
-	rec.Status = StatusSucceeded
-	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
-	sc.steps[st.ID] = map[string]any{"status": StatusSucceeded}
-	return nil
+	return &StepError{Path: path, Err: err}
 }
 
 func evalString(s string, env map[string]any) (string, error) {

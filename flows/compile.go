@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/engine/wsdl"
 )
 
 // Names lists the documents of a project by kind, each sorted.
@@ -87,40 +86,61 @@ func (p *Project) Plan(name string) (*engine.Plan, error) {
 	var plan *engine.Plan
 	switch v := doc.value.(type) {
 	case *Flow:
-		plan = &engine.Plan{
-			Inputs:  compileInputs(doc, v.Inputs),
-			Vars:    bindings(doc, "vars", v.Vars),
-			Steps:   c.steps(doc, "steps", v.Steps),
-			Outputs: bindings(doc, "outputs", v.Outputs),
-		}
-		for i, t := range v.Triggers {
-			plan.Triggers = append(plan.Triggers, compileTrigger(doc, indexPath("triggers", i), t))
-		}
+		plan = c.flowPlan(doc, v)
 	case *Action:
 		plan = &engine.Plan{
-			Inputs:  compileInputs(doc, v.Inputs),
-			Steps:   c.steps(doc, "steps", v.Steps),
-			Outputs: bindings(doc, "outputs", v.Outputs),
+			Inputs:    compileInputs(doc, v.Inputs),
+			Steps:     c.steps(doc, "steps", v.Steps),
+			Outputs:   bindings(doc, "outputs", v.Outputs),
+			OnFailure: c.onFailure(doc, v.OnFailure),
 		}
 	}
 	c.finish(p, doc, plan)
 	return plan, nil
 }
 
+// flowPlan compiles a flow's own part of its plan; finish adds the rest.
+func (c *compiler) flowPlan(doc *document, v *Flow) *engine.Plan {
+	plan := &engine.Plan{
+		Inputs:    compileInputs(doc, v.Inputs),
+		Vars:      bindings(doc, "vars", v.Vars),
+		Steps:     c.steps(doc, "steps", v.Steps),
+		Outputs:   bindings(doc, "outputs", v.Outputs),
+		OnFailure: c.onFailure(doc, v.OnFailure),
+	}
+	for i, t := range v.Triggers {
+		plan.Triggers = append(plan.Triggers, compileTrigger(doc, indexPath("triggers", i), t))
+	}
+	return plan
+}
+
+func (c *compiler) onFailure(doc *document, steps []Step) []engine.Step {
+	if len(steps) == 0 {
+		return nil
+	}
+	return c.steps(doc, "on_failure", steps)
+}
+
 // StepPlan compiles a plan of the flow or action name that runs only the
 // step stepID, as `outflow test --step` does. The step runs whatever its
 // if: says, and the plan has no outputs, since they read other steps. A step
-// inside a parallel branch may be chosen; a step inside a foreach may not,
-// as it needs an item.
+// inside a parallel branch may be chosen; a step inside a foreach (or a
+// paginated step's each_page) may not, as it needs an item (a page).
 func (p *Project) StepPlan(name, stepID string) (*engine.Plan, error) {
 	plan, err := p.Plan(name)
 	if err != nil {
 		return nil, err
 	}
-	st, ok, foreach := findStep(plan.Steps, stepID)
+	st, ok, outer := findStep(plan.Steps, stepID)
 	if !ok {
-		if foreach != "" {
-			return nil, fmt.Errorf("step %q of %s %q runs inside foreach step %q, once per item; test step %q instead", stepID, strings.ToLower(plan.Kind), name, foreach, foreach)
+		if outer != nil {
+			per := "item"
+			for _, b := range outer.Blocks() {
+				if b.Per != "" {
+					per = b.Per
+				}
+			}
+			return nil, fmt.Errorf("step %q of %s %q runs inside %s step %q, once per %s; test step %q instead", stepID, strings.ToLower(plan.Kind), name, outer.Kind(), outer.ID, per, outer.ID)
 		}
 		return nil, fmt.Errorf("%s %q has no step %q %s", strings.ToLower(plan.Kind), name, stepID, known(stepID, stepIDs(plan.Steps), "steps"))
 	}
@@ -132,26 +152,26 @@ func (p *Project) StepPlan(name, stepID string) (*engine.Plan, error) {
 	return only, nil
 }
 
-// findStep finds a step by id among steps and inside parallel branches; it
-// reports the id of the foreach holding the step when that is where it is.
-func findStep(steps []engine.Step, id string) (*engine.Step, bool, string) {
+// findStep finds a step by id among steps and inside the blocks that share
+// their scope (parallel branches); when the step is inside a block that
+// runs once per item or page, it returns the step that holds that block.
+func findStep(steps []engine.Step, id string) (*engine.Step, bool, *engine.Step) {
 	for i := range steps {
 		st := &steps[i]
 		if st.ID == id {
-			return st, true, ""
+			return st, true, nil
 		}
-		for _, br := range st.Parallel {
-			if s, ok, fe := findStep(br.Steps, id); ok || fe != "" {
-				return s, ok, fe
-			}
-		}
-		if st.Foreach != nil {
-			if _, ok, _ := findStep(st.Foreach.Steps, id); ok {
-				return nil, false, st.ID
+		for _, b := range st.Blocks() {
+			if b.Per == "" {
+				if s, ok, outer := findStep(b.Steps, id); ok || outer != nil {
+					return s, ok, outer
+				}
+			} else if _, ok, _ := findStep(b.Steps, id); ok {
+				return nil, false, st
 			}
 		}
 	}
-	return nil, false, ""
+	return nil, false, nil
 }
 
 // stepIDs lists the ids StepPlan accepts.
@@ -159,8 +179,10 @@ func stepIDs(steps []engine.Step) []string {
 	var ids []string
 	for _, st := range steps {
 		ids = append(ids, st.ID)
-		for _, br := range st.Parallel {
-			ids = append(ids, stepIDs(br.Steps)...)
+		for _, b := range st.Blocks() {
+			if b.Per == "" {
+				ids = append(ids, stepIDs(b.Steps)...)
+			}
 		}
 	}
 	return ids
@@ -202,24 +224,15 @@ func (p *Project) runnable(name string) (*document, error) {
 type compiler struct {
 	p       *Project
 	actions map[string]*engine.ActionDef
+	// flows holds the plans of the flows reached through flow: steps,
+	// shared by the compilers of those plans; child says this compiler
+	// builds one of them, which does not carry the others itself.
+	flows map[string]*engine.Plan
+	child bool
 }
 
 func (p *Project) newCompiler() *compiler {
 	return &compiler{p: p, actions: map[string]*engine.ActionDef{}}
-}
-
-// wsdlSubset is the part of a step's WSDL that its operation needs, so that
-// a large WSDL does not weigh on every workflow history.
-func (c *compiler) wsdlSubset(s *SoapStep) *wsdl.Definitions {
-	r, ok := c.p.wsdls[wsdlKey(s.WSDL, s.Connection)]
-	if !ok || r.defs == nil {
-		return nil
-	}
-	sub, err := r.defs.Subset(s.Service, s.Port, s.Operation)
-	if err != nil {
-		return nil // refused by the loader
-	}
-	return sub
 }
 
 // finish fills in what every plan carries: identity, settings and the
@@ -237,42 +250,24 @@ func (c *compiler) finish(p *Project, doc *document, plan *engine.Plan) {
 	reach = func(steps []engine.Step) {
 		for i := range steps {
 			st := &steps[i]
-			switch {
-			case st.Rest != nil:
-				conns[st.Rest.Connection] = true
-				if pg := st.Rest.Paginate; pg != nil {
-					reach(pg.EachPage)
-				}
-			case st.Soap != nil:
-				conns[st.Soap.Connection] = true
-			case st.Action != nil:
-				name := st.Action.Name
-				if _, done := c.actions[name]; done {
-					continue
-				}
-				adoc := p.idx.actions[name]
-				a := adoc.value.(*Action)
-				def := &engine.ActionDef{
-					Name:    a.Name,
-					Source:  fmt.Sprintf("%s:%d", adoc.file, adoc.at.Line),
-					Inputs:  compileInputs(adoc, a.Inputs),
-					Outputs: bindings(adoc, "outputs", a.Outputs),
-				}
-				c.actions[name] = def // before its steps: cycles are refused, but stay finite regardless
-				def.Steps = c.steps(adoc, "steps", a.Steps)
-				reach(def.Steps)
-			case st.Foreach != nil:
-				reach(st.Foreach.Steps)
-			case st.Parallel != nil:
-				for _, br := range st.Parallel {
-					reach(br.Steps)
-				}
+			if name := st.Connection(); name != "" {
+				conns[name] = true
+			}
+			if k := kindNamed(st.Kind()); k != nil && k.reach != nil {
+				reach(k.reach(c, st))
+			}
+			for _, b := range st.Blocks() {
+				reach(b.Steps)
 			}
 		}
 	}
 	reach(plan.Steps)
+	reach(plan.OnFailure)
 	if len(c.actions) > 0 {
 		plan.Actions = c.actions
+	}
+	if !c.child && len(c.flows) > 0 {
+		plan.Flows = c.flows
 	}
 	for _, name := range sortedKeys(conns) {
 		cn := p.compileConnection(p.idx.connections[name])
@@ -287,97 +282,6 @@ func (c *compiler) finish(p *Project, doc *document, plan *engine.Plan) {
 			plan.Profiles[cn.ProtocolProfile] = compileProfile(pd)
 		}
 	}
-}
-
-func (c *compiler) steps(doc *document, p string, steps []Step) []engine.Step {
-	out := make([]engine.Step, len(steps))
-	for i := range steps {
-		out[i] = c.step(doc, indexPath(p, i), &steps[i])
-	}
-	return out
-}
-
-func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
-	at := doc.valPos(sp)
-	es := engine.Step{
-		ID:              st.ID,
-		Name:            st.Name,
-		Source:          fmt.Sprintf("%s:%d:%d", doc.file, at.Line, at.Col),
-		If:              string(st.If),
-		Timeout:         engine.Duration(st.Timeout),
-		ContinueOnError: st.ContinueOnError,
-		Local:           st.Local,
-	}
-	if r := st.Retry; r != nil {
-		es.Retry = &engine.RetryPolicy{
-			MaxAttempts:        r.MaxAttempts,
-			InitialInterval:    engine.Duration(r.InitialInterval),
-			BackoffCoefficient: r.BackoffCoefficient,
-			MaxInterval:        engine.Duration(r.MaxInterval),
-		}
-	}
-	switch {
-	case st.Rest != nil:
-		r := st.Rest
-		method := r.Method
-		if method == "" {
-			method = "GET"
-		}
-		es.Rest = &engine.RestStep{
-			Connection: r.Connection,
-			Method:     method,
-			Path:       r.Path,
-			Query:      sortedBindings(r.Query),
-			Headers:    sortedBindings(r.Headers),
-			Body:       deepCopy(r.Body),
-			BodyType:   r.BodyType,
-			Expect:     append([]int(nil), r.Expect...),
-		}
-		c.compileRestOpenAPI(r, es.Rest)
-		es.Rest.Paginate = compilePaginate(r.Paginate)
-		if pg := r.Paginate; pg != nil && len(pg.EachPage) > 0 {
-			es.Rest.Paginate.EachPage = c.steps(doc, sp+".rest.paginate.each_page", pg.EachPage)
-		}
-	case st.Soap != nil:
-		s := st.Soap
-		es.Soap = &engine.SoapStep{
-			Connection:  s.Connection,
-			WSDL:        s.WSDL,
-			Operation:   s.Operation,
-			Service:     s.Service,
-			Port:        s.Port,
-			Definitions: c.wsdlSubset(s),
-			Body:        deepCopy(s.Body),
-			SOAPHeaders: bindings(doc, sp+".soap.soap_headers", s.SOAPHeaders),
-			Headers:     sortedBindings(s.Headers),
-		}
-		if sec := s.Security; sec != nil {
-			es.Soap.Security = &engine.SoapSecurity{Username: sec.Username, Password: secretRef(sec.Password), PasswordType: sec.PasswordType}
-			if es.Soap.Security.PasswordType == "" {
-				es.Soap.Security.PasswordType = "text"
-			}
-		}
-	case st.Action != "":
-		es.Action = &engine.ActionCall{Name: st.Action, With: bindings(doc, sp+".with", st.With)}
-	case st.Foreach != "":
-		es.Foreach = &engine.Foreach{Items: st.Foreach, Concurrency: st.Concurrency, Steps: c.steps(doc, sp+".steps", st.Steps)}
-	case st.Parallel != nil:
-		es.Parallel = make([]engine.Branch, len(st.Parallel))
-		for j, br := range st.Parallel {
-			es.Parallel[j] = engine.Branch{ID: br.ID, Steps: c.steps(doc, indexPath(sp+".parallel", j)+".steps", br.Steps)}
-		}
-	case st.Wait != nil:
-		es.Wait = &engine.WaitStep{Duration: engine.Duration(st.Wait.Duration), Until: st.Wait.Until}
-	}
-	if pl := st.Poll; pl != nil {
-		es.Poll = &engine.Poll{
-			Until:       string(pl.Until),
-			Interval:    engine.Duration(pl.Interval),
-			Deadline:    engine.Duration(pl.Deadline),
-			MaxAttempts: pl.MaxAttempts,
-		}
-	}
-	return es
 }
 
 // bindings turns a mapping into bindings in the order the YAML wrote it,
@@ -587,34 +491,4 @@ func deepCopy(v any) any {
 		return out
 	}
 	return v
-}
-
-// compilePaginate fills in the defaults of a paginate.
-func compilePaginate(pg *Paginate) *engine.Paginate {
-	if pg == nil {
-		return nil
-	}
-	out := &engine.Paginate{
-		Items: pg.Items, NextLink: pg.NextLink, StopWhen: string(pg.StopWhen),
-		MaxPages: pg.MaxPages, MaxItems: pg.MaxItems,
-	}
-	if cu := pg.Cursor; cu != nil {
-		out.Cursor = &engine.PageCursor{From: cu.From, Param: cu.Param}
-	}
-	if pn := pg.Page; pn != nil {
-		out.Page = &engine.PageNumber{Param: pn.Param, Start: 1, SizeParam: pn.SizeParam, Size: pn.Size}
-		if out.Page.Param == "" {
-			out.Page.Param = "page"
-		}
-		if pn.Start != nil {
-			out.Page.Start = *pn.Start
-		}
-	}
-	if po := pg.Offset; po != nil {
-		out.Offset = &engine.PageOffset{Param: po.Param, Start: po.Start, LimitParam: po.LimitParam, Limit: po.Limit}
-		if out.Offset.Param == "" {
-			out.Offset.Param = "offset"
-		}
-	}
-	return out
 }

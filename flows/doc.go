@@ -8,11 +8,16 @@
 // A loaded Project compiles a flow or action by name (Project.Plan) into an
 // engine.Plan that carries the definitions it reaches and no secret value.
 //
-// The document types of types.go are the YAML contract. The JSON Schema for
-// editors (schema/outflow.schema.json, also returned by Schema) and the field
-// reference (docs/reference.md) are generated from them:
+// The document types of types.go, the Step of stepkinds.go and the types of
+// each step kind's file (step_<kind>.go) are the YAML contract. The JSON
+// Schema for editors (schema/outflow.schema.json, also returned by Schema)
+// and the field reference (docs/reference.md) are generated from them:
 //
 //	go generate ./flows
+//
+// Step kinds are rows of one ordered table (stepKinds in stepkinds.go), each
+// row a function of the kind's file that gives its checks, its compilation
+// and the steps it holds; docs/contributing.md says how to add one.
 package flows
 
 //go:generate go run ./cmd/genschema

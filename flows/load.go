@@ -12,14 +12,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/lexer"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
+	"github.com/outflow-dev/outflow/engine/yamlkit"
 )
 
 // SettingsFile is the optional file of project settings (kind: Project) at
@@ -55,7 +52,18 @@ func Load(dir string, opts ...Option) (*Project, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("loading project: %s is a file; give the project folder", dir)
 	}
-	return LoadFS(os.DirFS(root), root, opts...)
+	return loadDir(root, nil, opts)
+}
+
+// loadDir loads the project folder root from the disk: all its YAML files,
+// or the given ones. Project files are read through os.DirFS, which follows
+// symbolic links, so WSDL and XSD files are checked to stay inside root.
+func loadDir(root string, files []string, opts []Option) (*Project, error) {
+	opts = append([]Option{func(l *loader) { l.dir = root }}, opts...)
+	if files == nil {
+		return LoadFS(os.DirFS(root), root, opts...)
+	}
+	return load(os.DirFS(root), root, files, opts)
 }
 
 // LoadFS is Load for a project held in fsys; root is recorded in plans as
@@ -109,7 +117,7 @@ func LoadFiles(root string, files []string, opts ...Option) (*Project, error) {
 	if len(rel) == 0 {
 		return nil, fmt.Errorf("loading project %s: no files given", abs)
 	}
-	return load(os.DirFS(abs), abs, rel, opts)
+	return loadDir(abs, rel, opts)
 }
 
 func skipDir(name string) bool {
@@ -131,6 +139,11 @@ type loader struct {
 	wsdls    map[string]wsdlResult // by clean project-relative path, or URL and connection
 	fetch    WSDLFetcher
 	oas      oasState // OpenAPI documents of connections (openapi_load.go)
+	// dir is the project folder on the disk when fsys reads it (Load,
+	// LoadFiles): files read by name are checked not to lead out of it
+	// through a symbolic link. Empty for LoadFS.
+	dir     string
+	realDir string // dir with its links resolved, once known
 }
 
 // Option changes how a project is loaded.
@@ -159,15 +172,49 @@ type wsdlResult struct {
 func (l *loader) wsdl(file string) (*wsdl.Definitions, error) {
 	name := path.Clean(file)
 	return l.parseWSDL(name, name, func(loc string) ([]byte, error) {
-		loc = path.Clean(loc)
-		if strings.Contains(loc, "://") {
-			return nil, fmt.Errorf("%s is a network location; save the document in the project and refer to it by a relative path", loc)
+		if wsdl.IsURL(loc) || strings.Contains(loc, "://") {
+			return nil, fmt.Errorf("%s is a network location, and the imports of a WSDL in the project are not fetched: "+
+				"save the document in the project and import it by a path relative to the importing file, "+
+				"or give the step's WSDL by URL (wsdl: https://…) so that it and its imports are fetched through the connection", loc)
 		}
+		loc = path.Clean(loc)
 		if !fs.ValidPath(loc) {
 			return nil, fmt.Errorf("%s is outside the project folder", loc)
 		}
+		if err := l.checkInside(loc); err != nil {
+			return nil, err
+		}
 		return readLimitedTo(l.fsys, loc, wsdl.MaxDocumentSize)
 	})
+}
+
+// checkInside refuses a project file (a slash-separated path relative to
+// the project folder) that a symbolic link — the file itself or a folder on
+// its way — leads out of the project folder: os.DirFS would follow it, and
+// a project could read any file of the machine that loads it. A file that
+// does not exist passes, for the read to report.
+func (l *loader) checkInside(name string) error {
+	if l.dir == "" {
+		return nil
+	}
+	if l.realDir == "" {
+		real, err := filepath.EvalSymlinks(l.dir)
+		if err != nil {
+			return fmt.Errorf("resolving the project folder %s: %w", l.dir, err)
+		}
+		l.realDir = real
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(l.dir, filepath.FromSlash(name)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", name, unwrapPathError(err))
+	}
+	if rel, err := filepath.Rel(l.realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return fmt.Errorf("%s leads through a symbolic link to %s, outside the project folder; project files are read from the project only: copy the document into the project", name, real)
+	}
+	return nil
 }
 
 // wsdlKey is how the loader files a step's WSDL: a project file by its
@@ -186,13 +233,17 @@ func (l *loader) remoteWSDL(u string, conn *engine.Connection, profile *engine.P
 		if !wsdl.IsURL(loc) {
 			return nil, fmt.Errorf("%s is not a URL; a WSDL fetched by URL can import only documents on the network", loc)
 		}
-		if err := wsdl.CheckFetchURL(loc, conn.Name, conn.Host, conn.Scheme); err != nil {
+		if err := wsdl.CheckFetchURL(loc, conn.Name, conn.Host, conn.Scheme, conn.Port); err != nil {
 			return nil, err
 		}
 		if l.fetch != nil {
 			return l.fetch(conn, profile, loc)
 		}
-		data, err := readLimitedTo(l.fsys, path.Join(wsdl.CacheDir, wsdl.CacheName(loc)), wsdl.MaxDocumentSize)
+		cached := path.Join(wsdl.CacheDir, wsdl.CacheName(loc))
+		if err := l.checkInside(cached); err != nil {
+			return nil, err
+		}
+		data, err := readLimitedTo(l.fsys, cached, wsdl.MaxDocumentSize)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s has not been fetched yet; run `outflow soap fetch` (run, test and dev fetch it themselves)", loc)
 		}
@@ -238,11 +289,11 @@ func load(fsys fs.FS, root string, files []string, opts []Option) (*Project, err
 	idx := l.check()
 	l.problems = l.oas.dropProblemsOfDocuments(l.problems)
 	if len(l.problems) > 0 {
-		l.problems.sort()
-		return nil, l.problems.dedupe()
+		l.problems.Sort()
+		return nil, l.problems.Dedupe()
 	}
-	l.warnings.sort()
-	p := &Project{root: root, warnings: l.warnings.dedupe(), idx: idx, wsdls: l.wsdls, oas: &l.oas}
+	l.warnings.Sort()
+	p := &Project{root: root, warnings: l.warnings.Dedupe(), idx: idx, wsdls: l.wsdls, oas: &l.oas}
 	p.settings = engine.Settings{BodyLimit: engine.DefaultBodyLimit, DefaultTaskQueue: engine.DefaultTaskQueue}
 	if s := idx.settings; s != nil {
 		if s.BodyLimit > 0 {
@@ -295,115 +346,28 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-func (l *loader) fileProblem(file string, at pos, format string, args ...any) {
-	l.problems = append(l.problems, Problem{File: file, Line: at.Line, Col: at.Col, Message: fmt.Sprintf(format, args...)})
-}
-
 // loadFile parses one file and decodes its documents.
 func (l *loader) loadFile(name string, data []byte) {
 	docs, problems := parseGuarded(name, data)
 	l.problems = append(l.problems, problems...)
 	for _, d := range docs {
-		l.loadDocument(name, d.body, d.aliases)
+		l.loadDocument(name, d.Body, d.Aliases)
 	}
 }
 
 // guardedDoc is a document body that passed the alias and size guards.
-type guardedDoc struct {
-	body    ast.Node
-	aliases map[*ast.AliasNode]ast.Node
-}
+type guardedDoc = yamlkit.Doc
 
-// parseGuarded parses one YAML file. Pathological input is refused before
-// each stage that it could overwhelm: nesting depth before tokenizing and
-// parsing, the token budget before parsing, alias expansion before
-// decoding. Documents of comments only are left out.
+// parseGuarded parses one YAML file with the guards of yamlkit.
 func parseGuarded(name string, data []byte) ([]guardedDoc, Problems) {
-	problem := func(at pos, format string, args ...any) Problems {
-		return Problems{{File: name, Line: at.Line, Col: at.Col, Message: fmt.Sprintf(format, args...)}}
-	}
-	if len(data) > MaxFileSize {
-		return nil, problem(pos{}, "file is larger than %d MiB; split it, a file this large is refused", MaxFileSize>>20)
-	}
-	if line, col, deep := preScanDepth(data, 2*MaxDepth); deep {
-		return nil, problem(pos{line, col}, "values nest deeper than %d levels; flatten the document", MaxDepth)
-	}
-	tokens := lexer.Tokenize(string(data))
-	if tk, deep := tokenDepth(tokens, 2*MaxDepth); deep {
-		return nil, problem(pos{tk.Position.Line, tk.Position.Column}, "values nest deeper than %d levels; flatten the document", MaxDepth)
-	}
-	if tk, msg := tokenBudget(tokens); tk != nil {
-		return nil, problem(pos{tk.Position.Line, tk.Position.Column}, "%s", msg)
-	}
-	file, err := parse(tokens)
-	if err != nil {
-		at, msg := syntaxProblem(err)
-		return nil, problem(at, "%s", msg)
-	}
-	var docs []guardedDoc
-	var problems Problems
-	for _, doc := range file.Docs {
-		if doc == nil || doc.Body == nil {
-			continue
-		}
-		switch doc.Body.(type) {
-		case *ast.CommentGroupNode, *ast.CommentNode:
-			continue // a document of comments only
-		}
-		g := newASTGuard()
-		if !g.check(doc.Body) {
-			p := *g.problem
-			p.File = name
-			problems = append(problems, p)
-			continue
-		}
-		docs = append(docs, guardedDoc{doc.Body, g.aliases})
-	}
-	return docs, problems
+	return yamlkit.ParseGuarded(name, data)
 }
 
-// ParseYAML parses a YAML file of Outflow's other than a project's (an
-// agent's config) with the project loader's guards against nesting bombs,
-// token floods and alias expansion, returning each document's body.
-// Problems are positioned in name.
-func ParseYAML(name string, data []byte) ([]ast.Node, Problems) {
-	docs, problems := parseGuarded(name, data)
-	bodies := make([]ast.Node, len(docs))
-	for i, d := range docs {
-		bodies[i] = d.body
-	}
-	return bodies, problems
-}
+// ParseYAML parses a YAML file of Outflow's other than a project's with the
+// project loader's guards (see yamlkit.ParseYAML).
+var ParseYAML = yamlkit.ParseYAML
 
-// parse runs the YAML parser, turning a panic in it into an error: a parser
-// bug must not take the command down with it.
-func parse(tokens token.Tokens) (f *ast.File, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the YAML parser failed on this file (%v); simplify the YAML near the problem", r)
-		}
-	}()
-	return parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
-}
-
-// syntaxProblem extracts a position and a one-line message from a parser
-// error.
-func syntaxProblem(err error) (pos, string) {
-	var se *yaml.SyntaxError
-	if errors.As(err, &se) {
-		at := pos{}
-		if se.Token != nil && se.Token.Position != nil {
-			at = pos{se.Token.Position.Line, se.Token.Position.Column}
-		}
-		return at, "invalid YAML: " + firstLine(se.Message)
-	}
-	return pos{}, "invalid YAML: " + firstLine(err.Error())
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(s)
-}
+func firstLine(s string) string { return yamlkit.FirstLine(s) }
 
 // docTypes maps each kind to its document type.
 var docTypes = map[string]reflect.Type{
@@ -417,12 +381,13 @@ var docTypes = map[string]reflect.Type{
 
 func (l *loader) loadDocument(file string, body ast.Node, aliases map[*ast.AliasNode]ast.Node) {
 	doc := newDocument(file)
-	d := &decoder{doc: doc, problems: &l.problems, aliases: aliases}
+	d := newDecoder(doc, &l.problems, aliases)
 	n := d.resolve(body, "")
-	doc.at = nodePos(n)
-	if doc.at == (pos{}) {
-		doc.at = nodePos(body)
+	at := nodePos(n)
+	if at == (pos{}) {
+		at = nodePos(body)
 	}
+	doc.setAt(at)
 	var pairs []*ast.MappingValueNode
 	switch x := n.(type) {
 	case *ast.MappingNode:

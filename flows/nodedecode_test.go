@@ -138,7 +138,7 @@ sever: {}
 		`file.yaml:9:3: server.port: duplicate key "port" (first at line 8); remove one`,
 		`file.yaml:6:3: server.hots: unknown field "hots" (did you mean "host"? known: host, port, timeout)`,
 		`file.yaml:7:3: server.prot: unknown field "prot" (did you mean "port"? known: host, port, timeout)`,
-		`file.yaml:10:15: servers.eu: unsupported tag !custom; Outflow reads plain YAML values only, remove the tag`,
+		`file.yaml:10:15: servers.eu: unsupported tag; Outflow reads plain YAML values only: remove the tag, or quote the value if it is text that starts with !`,
 		`file.yaml:11:7: code: write {code: lower}`,
 		`file.yaml:12:1: sever: unknown field "sever" (did you mean "server"? known: code, name, on, port, server, servers, tags)`,
 	}

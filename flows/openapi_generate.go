@@ -560,7 +560,7 @@ func generateAction(spec *openapi.Spec, op *openapi.Operation, connection, name 
 		return n
 	}
 	byID := op.ID != "" && len(spec.Ops(op.ID)) == 1
-	type line struct{ key, value, comment string }
+	type line struct{ key, value string }
 	var params, query, headers []line
 	var optional []string
 	pathValues := map[string]string{}

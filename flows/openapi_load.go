@@ -96,6 +96,9 @@ func (l *loader) projectOpenAPI(file string) (*openapi.Spec, error) {
 		if !fs.ValidPath(loc) {
 			return nil, fmt.Errorf("%s is outside the project folder", loc)
 		}
+		if err := l.checkInside(loc); err != nil {
+			return nil, err
+		}
 		if l.oas.files == nil {
 			l.oas.files = map[string]bool{}
 		}

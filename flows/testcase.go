@@ -3,40 +3,29 @@ package flows
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/outflow-dev/outflow/engine"
 )
 
-// TestCase is a Test compiled for a runner: the plan of its target, its
-// inputs and mocks, and its expectations, each traceable to its place in
-// the file.
+// TestCase is a Test compiled for a runner: engine.TestCase, the plain
+// data a runner needs (the plan of its target, its inputs, mocks and
+// expectations, each traceable to its place in the file), and the document
+// it was read from, so that recording can rewrite its mocks (WithMocks).
 type TestCase struct {
-	Name        string
-	Description string
-	// File is the test's file, relative to the project folder with forward
-	// slashes; Line is where its document starts.
-	File string
-	Line int
-	// Target names the flow or action the test runs; Plan is its plan.
-	Target string
-	Plan   *engine.Plan
-	Inputs map[string]any
-	// Mocks are in the order the file writes them.
-	Mocks  []MockRule
-	Expect Expectation
+	engine.TestCase
 
 	doc *document
 }
 
 // MockRule is the mock of one step path, which may name every item of a
 // foreach with [*].
-type MockRule struct {
-	Step      string         `json:"step"`
-	Responses []MockResponse `json:"responses"`
-	// At is where the mock is written, "file:line:col".
-	At string `json:"at"`
-}
+type MockRule = engine.MockRule
+
+// Failure is an expectation of a test that a run did not meet.
+type Failure = engine.TestFailure
 
 // Tests lists the names of the project's tests, sorted.
 func (p *Project) Tests() []string { return sortedKeys(p.idx.tests) }
@@ -55,9 +44,16 @@ func (p *Project) TestCase(name string) (*TestCase, error) {
 	if err != nil {
 		return nil, fmt.Errorf("test %q: %w", name, err)
 	}
-	tc := &TestCase{
+	tc := &TestCase{TestCase: engine.TestCase{
 		Name: t.Name, Description: t.Description, File: doc.file, Line: doc.at.Line,
-		Target: t.Target, Plan: plan, doc: doc,
+		Target: t.Target, Plan: plan, Places: map[string]string{}, Order: map[string][]string{},
+	}, doc: doc}
+	tc.Places[""] = fmt.Sprintf("%s:%d:%d", doc.file, doc.at.Line, doc.at.Col)
+	for p, at := range doc.vals {
+		tc.Places[p] = fmt.Sprintf("%s:%d:%d", doc.file, at.Line, at.Col)
+	}
+	for p, keys := range doc.order {
+		tc.Order[p] = append([]string(nil), keys...)
 	}
 	if t.Inputs != nil {
 		tc.Inputs = deepCopy(t.Inputs).(map[string]any)
@@ -66,13 +62,14 @@ func (p *Project) TestCase(name string) (*TestCase, error) {
 		kp := joinPath("mocks", k)
 		rule := MockRule{Step: k, At: tc.Where(kp)}
 		for _, r := range t.Mocks[k] {
-			r.Body = deepCopy(r.Body)
-			rule.Responses = append(rule.Responses, r)
+			rule.Responses = append(rule.Responses, engine.MockResponse{
+				Status: r.Status, Headers: r.Headers, Body: deepCopy(r.Body), Error: r.Error, Times: r.Times,
+			})
 		}
 		tc.Mocks = append(tc.Mocks, rule)
 	}
 	if t.Expect != nil {
-		tc.Expect = *t.Expect
+		tc.Expect = t.Expect.compile()
 	}
 	if tc.Expect.Status == "" {
 		tc.Expect.Status = engine.StatusSucceeded
@@ -86,15 +83,52 @@ func (p *Project) TestCase(name string) (*TestCase, error) {
 	return tc, nil
 }
 
-// Where is the place of the value at path in the test's document, such as
-// Where("expect.outputs.total") → "order-sync.test.yaml:31:12", for
-// messages about what the test expects.
-func (tc *TestCase) Where(path string) string {
-	if tc.doc == nil {
-		return tc.File
+// compile copies the expectations into the engine's data types.
+func (e *Expectation) compile() engine.TestExpectation {
+	out := engine.TestExpectation{
+		Status: e.Status, Error: e.Error, Outputs: e.Outputs, OutputsMatch: e.OutputsMatch,
 	}
-	at := tc.doc.valPos(path)
-	return fmt.Sprintf("%s:%d:%d", tc.File, at.Line, at.Col)
+	if e.Steps != nil {
+		out.Steps = make(map[string]engine.TestStepExpectation, len(e.Steps))
+		for k, se := range e.Steps {
+			cs := engine.TestStepExpectation{
+				Status: se.Status, StatusCode: se.StatusCode, Calls: se.Calls, Error: se.Error, Outputs: se.Outputs,
+			}
+			if r := se.Request; r != nil {
+				cs.Request = &engine.TestRequestExpectation{
+					Method: r.Method, URL: r.URL, Headers: r.Headers, Body: r.Body, BodyContains: r.BodyContains,
+				}
+			}
+			out.Steps[k] = cs
+		}
+	}
+	for _, a := range e.Assert {
+		out.Assert = append(out.Assert, engine.Assertion(a))
+	}
+	return out
+}
+
+// WriteMocks writes block, the mocks of a recorded run (see WithMocks),
+// into the test's file in the project folder root, replacing the mocks it
+// has, and returns the file written.
+func (tc *TestCase) WriteMocks(root string, block []byte) (string, error) {
+	file := filepath.Join(root, filepath.FromSlash(tc.File))
+	info, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("recording into test %q: %w", tc.Name, err)
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("recording into test %q: %w", tc.Name, err)
+	}
+	out, err := tc.WithMocks(src, block)
+	if err != nil {
+		return "", fmt.Errorf("recording into test %q: %w", tc.Name, err)
+	}
+	if err := os.WriteFile(file, out, info.Mode().Perm()); err != nil {
+		return "", fmt.Errorf("recording into test %q: %w", tc.Name, err)
+	}
+	return file, nil
 }
 
 // WithMocks returns src, the text of the test's file, with the test's mocks

@@ -18,29 +18,7 @@ func reflectValue[T any](p *T) reflect.Value { return reflect.ValueOf(p).Elem() 
 // writes it, with [*] where a foreach writes the item's index.
 type stepRef struct {
 	path string
-	kind string // rest, soap, action, foreach, parallel or wait
-}
-
-// callStep reports whether a step of this kind sends requests, and so can
-// be mocked.
-func callStep(kind string) bool { return kind == "rest" || kind == "soap" }
-
-func stepKind(st *Step) string {
-	switch {
-	case st.Rest != nil:
-		return "rest"
-	case st.Soap != nil:
-		return "soap"
-	case st.Action != "":
-		return "action"
-	case st.Foreach != "":
-		return "foreach"
-	case st.Parallel != nil:
-		return "parallel"
-	case st.Wait != nil:
-		return "wait"
-	}
-	return ""
+	kind string // a step kind's name
 }
 
 // stepRefs lists the steps a run of steps records, in order, descending
@@ -53,26 +31,23 @@ func (c *checker) stepRefs(steps []Step, prefix string, calling map[string]bool,
 			continue
 		}
 		p := prefix + st.ID
-		kind := stepKind(st)
-		*out = append(*out, stepRef{path: p, kind: kind})
-		switch kind {
-		case "action":
-			ad := c.idx.actions[st.Action]
-			if ad == nil || calling[st.Action] {
-				continue
+		given := givenKinds(st)
+		if len(given) == 0 {
+			*out = append(*out, stepRef{path: p})
+			continue
+		}
+		k := given[0]
+		*out = append(*out, stepRef{path: p, kind: k.name})
+		if k.called != nil {
+			if name, inner := k.called(c.idx, st); name != "" && !calling[name] {
+				calling[name] = true
+				c.stepRefs(inner, p+"/", calling, out)
+				delete(calling, name)
 			}
-			calling[st.Action] = true
-			c.stepRefs(ad.value.(*Action).Steps, p+"/", calling, out)
-			delete(calling, st.Action)
-		case "foreach":
-			c.stepRefs(st.Steps, p+"[*]/", calling, out)
-		case "rest":
-			if pg := st.Rest.Paginate; pg != nil {
-				c.stepRefs(pg.EachPage, p+"[*]/", calling, out)
-			}
-		case "parallel":
-			for _, br := range st.Parallel {
-				c.stepRefs(br.Steps, p+"/"+br.ID+"/", calling, out)
+		}
+		if k.blocks != nil {
+			for _, blk := range k.blocks(st, "") {
+				c.stepRefs(blk.steps, p+blk.record, calling, out)
 			}
 		}
 	}
@@ -106,7 +81,7 @@ func resolveStepPath(path string, refs []stepRef, wantCall bool, owner string) (
 	}
 	what := "steps"
 	if wantCall {
-		what = "rest or soap steps"
+		what = wordList(kindNames(true), "or") + " steps"
 	}
 	// A foreach step named without its index, or the reverse, is the
 	// likely mistake; say so before the list.
@@ -183,7 +158,7 @@ func (c *checker) checkTest(doc *document) {
 			case msg != "":
 				c.errorf(doc, doc.keyPos(kp), kp, "%s", msg)
 			case !callStep(ref.kind):
-				c.errorf(doc, doc.keyPos(kp), kp, "step %q is %s step, which sends no request of its own; mock the rest and soap steps it runs%s", k, article(ref.kind), innerExample(ref, refs))
+				c.errorf(doc, doc.keyPos(kp), kp, "step %q is %s step, which sends no request of its own; mock the %s steps it runs%s", k, article(ref.kind), wordList(kindNames(true), "and"), innerExample(ref, refs))
 			}
 		}
 		c.checkMock(doc, kp, t.Mocks[k])
@@ -261,7 +236,7 @@ func (c *checker) checkExpect(doc *document, e *Expectation, refs []stepRef, out
 			if !callStep(ref.kind) {
 				for _, f := range []string{"status_code", "calls", "request"} {
 					if _, set := doc.keys[kp+"."+f]; set {
-						c.errorf(doc, doc.keyPos(kp+"."+f), kp+"."+f, "step %q is %s step; %s applies to rest and soap steps", k, article(ref.kind), f)
+						c.errorf(doc, doc.keyPos(kp+"."+f), kp+"."+f, "step %q is %s step; %s applies to %s steps", k, article(ref.kind), f, wordList(kindNames(true), "and"))
 					}
 				}
 			}
@@ -281,7 +256,7 @@ func (c *checker) checkExpect(doc *document, e *Expectation, refs []stepRef, out
 		if err != nil {
 			continue // reported while decoding
 		}
-		if _, err := compileAssertCode(code); err != nil {
+		if err := engine.CompileAssertCode(code); err != nil {
 			msg := firstLine(err.Error())
 			msg = strings.TrimSpace(exprLocation.ReplaceAllString(msg, ""))
 			c.errorf(doc, exprPos(doc, ap, string(a), off), ap, "invalid assertion %s: %s (assertions read outputs, inputs, steps and record)", quoteExpr(code), msg)

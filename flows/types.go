@@ -41,6 +41,11 @@ type Flow struct {
 	// The results of a run, computed after the last step in the order written;
 	// values may use inputs, vars and steps.
 	Outputs map[string]any `yaml:"outputs,omitempty"`
+	// Steps that run when the flow fails, before the failure is returned,
+	// with `error` readable (type, message, step, status_code). They are
+	// recorded as `on_failure/ID`; the flow fails whatever they do. A
+	// canceled flow runs none.
+	OnFailure []Step `yaml:"on_failure,omitempty"`
 }
 
 // Action is a reusable sequence of steps with inputs and outputs, called from
@@ -60,6 +65,10 @@ type Action struct {
 	// The results of the action, computed after its last step. The calling
 	// step exposes them as `steps.ID.outputs.NAME`.
 	Outputs map[string]any `yaml:"outputs,omitempty"`
+	// Steps that run when the action fails, before the failure is returned
+	// to the calling step, with `error` readable. They are recorded as
+	// `CALL/on_failure/ID`; the action fails whatever they do.
+	OnFailure []Step `yaml:"on_failure,omitempty"`
 }
 
 // Input declares one input of a flow or action.
@@ -109,86 +118,6 @@ type Schedule struct {
 	PauseOnFailure bool `yaml:"pause_on_failure,omitempty"`
 }
 
-// Step is one step of a flow or action. It does exactly one of: a REST call
-// (`rest`), a SOAP call (`soap`), an action call (`action` with `with`), a
-// loop (`foreach` with `steps`), branches that run at the same time
-// (`parallel`), or a durable pause (`wait`).
-type Step struct {
-	// Names the step within its flow or action; later steps read its results
-	// as `steps.ID`. Letters, digits and underscores, not starting with a digit.
-	ID string `yaml:"id" jsonschema:"required,pattern=^[A-Za-z_][A-Za-z0-9_]*$"`
-	// A human-readable label for execution records.
-	Name string `yaml:"name,omitempty"`
-	// Run the step only when this expression is true, such as `${{ inputs.full_sync }}`.
-	// A skipped step has status `skipped`.
-	If Condition `yaml:"if,omitempty"`
-	// How failed attempts are retried. Default: 5 attempts, from 1s doubling up to 1m.
-	Retry *Retry `yaml:"retry,omitempty"`
-	// How long one attempt may take. Default: the connection's timeout, else 1m.
-	Timeout Duration `yaml:"timeout,omitempty"`
-	// A failure of this step does not fail the flow; later steps can read
-	// `steps.ID.status` and `steps.ID.error`.
-	ContinueOnError bool `yaml:"continue_on_error,omitempty"`
-	// Run a short, idempotent rest or soap call as a Temporal local activity,
-	// on the worker that runs the flow: about ten times faster per step, but
-	// retries restart the call without a new history event, and the step cannot
-	// go to an agent. Only for calls that are safe to repeat.
-	Local bool `yaml:"local,omitempty"`
-
-	// Call a REST endpoint.
-	Rest *RestStep `yaml:"rest,omitempty"`
-	// Call a SOAP operation.
-	Soap *SoapStep `yaml:"soap,omitempty"`
-	// Call the action with this name.
-	Action string `yaml:"action,omitempty"`
-	// The inputs of the called action, by name; values may hold expressions.
-	With map[string]any `yaml:"with,omitempty"`
-	// Run `steps` once per item of this list expression, such as
-	// `${{ steps.list.json.items }}`. Inside, `item` is the element and `index` its position.
-	Foreach string `yaml:"foreach,omitempty"`
-	// How many items of a foreach run at the same time. Default: 1.
-	Concurrency int `yaml:"concurrency,omitempty" jsonschema:"minimum=1"`
-	// The steps a foreach runs for each item.
-	Steps []Step `yaml:"steps,omitempty"`
-	// Branches that run at the same time; the step ends when all have ended.
-	Parallel []Branch `yaml:"parallel,omitempty"`
-	// Pause the flow durably, for a time or until a moment; a worker restart does not cut it short.
-	Wait *Wait `yaml:"wait,omitempty"`
-	// Repeat this rest or soap call until a condition holds, such as a job that reports when it is done.
-	Poll *Poll `yaml:"poll,omitempty"`
-}
-
-// Wait pauses a flow durably. Give duration or until.
-type Wait struct {
-	// How long to wait, such as `10m` or `24h`.
-	Duration Duration `yaml:"duration,omitempty"`
-	// The moment to wait for: an RFC 3339 time such as `2026-01-02T06:00:00Z`, or an expression that yields one.
-	Until string `yaml:"until,omitempty"`
-}
-
-// Poll repeats a rest or soap step until its condition holds.
-type Poll struct {
-	// The condition, evaluated after each call with `steps.ID` holding the step's latest result,
-	// such as `${{ steps.job.json.state == 'done' }}`.
-	Until Condition `yaml:"until" jsonschema:"required"`
-	// The wait between calls. Default: 30s.
-	Interval Duration `yaml:"interval,omitempty"`
-	// Give up when the condition has not held after this long. Default: no limit.
-	Deadline Duration `yaml:"deadline,omitempty"`
-	// Give up after this many calls. Default: no limit.
-	MaxAttempts int `yaml:"max_attempts,omitempty" jsonschema:"minimum=1"`
-}
-
-// Branch is one sequence of steps of a parallel step. Its steps share the
-// enclosing scope: their ids are unique across all branches, and steps after
-// the parallel step can read them.
-type Branch struct {
-	// Names the branch in execution records.
-	ID string `yaml:"id" jsonschema:"required,pattern=^[A-Za-z_][A-Za-z0-9_]*$"`
-	// The steps of the branch, run in order.
-	Steps []Step `yaml:"steps" jsonschema:"required,minItems=1"`
-}
-
 // Retry says how failed attempts of a step are retried. Responses with status
 // 4xx (except 408 and 429) and configuration errors are never retried.
 type Retry struct {
@@ -200,153 +129,6 @@ type Retry struct {
 	BackoffCoefficient float64 `yaml:"backoff_coefficient,omitempty" jsonschema:"minimum=1"`
 	// The longest wait between attempts. Default: 1m.
 	MaxInterval Duration `yaml:"max_interval,omitempty"`
-}
-
-// RestStep calls a REST endpoint through a connection. The request goes to
-// the connection's base URL joined with path; it never leaves the
-// connection's host.
-type RestStep struct {
-	// The name of the Connection to call through.
-	Connection string `yaml:"connection" jsonschema:"required"`
-	// The HTTP method. Default: GET.
-	Method string `yaml:"method,omitempty" jsonschema:"enum=GET,enum=HEAD,enum=POST,enum=PUT,enum=PATCH,enum=DELETE,enum=OPTIONS,default=GET"`
-	// The path below the connection's base path, such as `/customers/${{ inputs.id }}`.
-	Path string `yaml:"path,omitempty"`
-	// Query parameters; values may hold expressions.
-	Query Scalars `yaml:"query,omitempty"`
-	// Request headers, added to the connection's headers; values may hold expressions.
-	Headers Scalars `yaml:"headers,omitempty"`
-	// The request body; strings in it may hold expressions.
-	Body any `yaml:"body,omitempty"`
-	// How the body is sent: `json` (default), `text`, or `form` (URL-encoded fields).
-	BodyType string `yaml:"body_type,omitempty" jsonschema:"enum=json,enum=text,enum=form"`
-	// The status codes that count as success. Default: any 2xx.
-	Expect []int `yaml:"expect,omitempty"`
-	// Read a list that the partner returns in pages: request page after page (each page
-	// its own durable call) and collect the items of all pages in `steps.ID.items`.
-	Paginate *Paginate `yaml:"paginate,omitempty"`
-	// The operationId of the connection's OpenAPI document to call, such as `getPayment`:
-	// method and path come from the document, joined under the connection's base URL.
-	// Give the operation's parameters in params.
-	Operation string `yaml:"operation,omitempty"`
-	// The operation's path, query and header parameters by name, such as
-	// `{paymentId: "${{ inputs.id }}", limit: 10}`; values may hold expressions. Path
-	// parameter values are inserted into the path as they are.
-	Params Scalars `yaml:"params,omitempty"`
-	// Check the response against the connection's OpenAPI document (the response of its status
-	// code): `true` fails the step with error type ResponseRejected when the body does not fit,
-	// `warn` lets it pass and lists the mismatches in the record (`response.schema_mismatches`).
-	ValidateResponse ValidateMode `yaml:"validate_response,omitempty"`
-}
-
-// Paginate walks the pages of a list. Give `items` and exactly one way to reach the next
-// page: `next_link`, `cursor`, `page` or `offset`. Each page is its own call with its own
-// retries, recorded in `steps.ID.pages`; a flow whose worker stops in the middle resumes at
-// the next page.
-type Paginate struct {
-	// Where a page's items are: a JSON path into the body such as `$.data` or `data.orders`
-	// (gjson syntax; a leading `$.` is optional); `$` when the body itself is the list.
-	Items string `yaml:"items" jsonschema:"required"`
-	// Follow next links: `header` for the `Link` header's `rel="next"` link, or the JSON path
-	// of the next page's URL in the body, such as `$.links.next`. Links may be relative;
-	// a link to another host, port or scheme than the connection's is refused. The walk
-	// ends at a page without a next link.
-	NextLink string `yaml:"next_link,omitempty"`
-	// Send a cursor from each page with the next request. The walk ends at a page without a cursor.
-	Cursor *PageCursor `yaml:"cursor,omitempty"`
-	// Number the pages in a query parameter. The walk ends at a page with no items, or with
-	// fewer items than `size`.
-	Page *PageNumber `yaml:"page,omitempty"`
-	// Count the items read so far in a query parameter. The walk ends at a page with no items,
-	// or with fewer items than `limit`.
-	Offset *PageOffset `yaml:"offset,omitempty"`
-	// Stop after the page for which this expression is true. It can read `page.number`,
-	// `page.items`, `page.count`, `page.status_code`, `page.headers` and `page.json` (the page
-	// just read), and `steps.ID` (the items so far), such as `${{ page.json.has_more == false }}`.
-	StopWhen Condition `yaml:"stop_when,omitempty"`
-	// Read at most this many pages. Default: 1000.
-	MaxPages int `yaml:"max_pages,omitempty" jsonschema:"minimum=1"`
-	// Collect at most this many items; the step stops at the page that reaches it. Default: no limit
-	// (but the items collected may take at most 1 MiB as JSON).
-	MaxItems int `yaml:"max_items,omitempty" jsonschema:"minimum=1"`
-	// Steps to run for each page that has items, as soon as it is read, with `page` bound (`page.items`,
-	// `page.number`, ...). The items are then not collected, so a list of any length can be
-	// processed, one page at a time. In the execution record, the steps of page 3 are
-	// `ID[3]/STEP`.
-	EachPage []Step `yaml:"each_page,omitempty"`
-}
-
-// PageCursor is cursor pagination: a value of each page's body is sent as a query parameter
-// of the request for the next page.
-type PageCursor struct {
-	// The JSON path of the next cursor in the body, such as `$.meta.next_cursor`.
-	From string `yaml:"from" jsonschema:"required"`
-	// The query parameter that sends it, such as `cursor`.
-	Param string `yaml:"param" jsonschema:"required"`
-}
-
-// PageNumber is page-number pagination: `?page=1`, `?page=2`, ...
-type PageNumber struct {
-	// The query parameter of the page number. Default: `page`.
-	Param string `yaml:"param,omitempty"`
-	// The number of the first page. Default: 1.
-	Start *int `yaml:"start,omitempty" jsonschema:"minimum=0"`
-	// The query parameter of the page size, such as `per_page`; sent with `size`.
-	SizeParam string `yaml:"size_param,omitempty"`
-	// The number of items to ask for per page. A page with fewer items is the last.
-	Size int `yaml:"size,omitempty" jsonschema:"minimum=1"`
-}
-
-// PageOffset is offset pagination: `?offset=0`, `?offset=100`, ... counting the items read.
-type PageOffset struct {
-	// The query parameter of the offset. Default: `offset`.
-	Param string `yaml:"param,omitempty"`
-	// The offset of the first page. Default: 0.
-	Start int `yaml:"start,omitempty" jsonschema:"minimum=0"`
-	// The query parameter of the page size, such as `limit`; sent with `limit`.
-	LimitParam string `yaml:"limit_param,omitempty"`
-	// The number of items to ask for per page. A page with fewer items is the last.
-	Limit int `yaml:"limit,omitempty" jsonschema:"minimum=1"`
-}
-
-// SoapStep calls an operation of a SOAP service through a connection.
-type SoapStep struct {
-	// The name of the Connection to call through.
-	Connection string `yaml:"connection" jsonschema:"required"`
-	// The WSDL that describes the service: a file in the project, relative to the project folder,
-	// whose imports are in the project too; or an http(s) URL on the connection's host, fetched
-	// (with the documents it imports) through the connection's credential and mTLS when the
-	// project is loaded, and kept in .outflow/wsdl/ so later loads need no network
-	// (`outflow soap fetch` fetches again). Plans carry the parsed operation, so workers need
-	// neither project files nor the WSDL.
-	WSDL string `yaml:"wsdl" jsonschema:"required"`
-	// The operation to call, as the WSDL names it.
-	Operation string `yaml:"operation" jsonschema:"required"`
-	// The WSDL service to use when it defines several.
-	Service string `yaml:"service,omitempty"`
-	// The WSDL port to use when the service has several.
-	Port string `yaml:"port,omitempty"`
-	// The request message, as a tree of element names; strings may hold expressions.
-	// The loader checks it against the operation's schema.
-	Body any `yaml:"body,omitempty"`
-	// SOAP header blocks, by the local name of a header element the operation declares,
-	// such as `Trace: {CorrelationId: "${{ inputs.id }}"}`; strings may hold expressions.
-	SOAPHeaders map[string]any `yaml:"soap_headers,omitempty"`
-	// HTTP headers, added to the connection's headers; values may hold expressions.
-	Headers Scalars `yaml:"headers,omitempty"`
-	// Add a WS-Security UsernameToken to the request.
-	Security *SoapSecurity `yaml:"security,omitempty"`
-}
-
-// SoapSecurity adds a WS-Security UsernameToken (OASIS Username Token
-// Profile 1.0) to the SOAP header of a request.
-type SoapSecurity struct {
-	// The user name.
-	Username string `yaml:"username" jsonschema:"required"`
-	// The password.
-	Password *SecretRef `yaml:"password" jsonschema:"required"`
-	// How the password is sent: `text` (default) or `digest` (a hash with a nonce and a timestamp).
-	PasswordType string `yaml:"password_type,omitempty" jsonschema:"enum=text,enum=digest,default=text"`
 }
 
 // Connection is a connection alias: the name steps call through, holding
@@ -452,9 +234,9 @@ type Credential struct {
 // SecretRef names a secret kept outside the project; only the reference is
 // ever stored, and the worker that runs a step resolves it.
 type SecretRef struct {
-	// Where the secret is: `env:NAME` (environment variable), `file:PATH` (file contents),
-	// `vault:PATH#FIELD` (HashiCorp Vault KV) or `cyberark:QUERY` (CyberArk Central Credential Provider).
-	Secret string `yaml:"secret" jsonschema:"required,pattern=^(env|file|vault|cyberark):.+$"`
+	// Where the secret is. The providers, their description in the schema
+	// and reference, and the pattern come from engine.SecretSchemes.
+	Secret string `yaml:"secret" jsonschema:"required"`
 }
 
 // ProtocolProfile says how TLS is done for the connections that use it: the

@@ -87,33 +87,6 @@ func TestExprSpans(t *testing.T) {
 	}
 }
 
-func TestPreScanDepth(t *testing.T) {
-	for _, tc := range []struct {
-		src  string
-		deep bool
-	}{
-		{"a: " + strings.Repeat("[", 30) + strings.Repeat("]", 30), false},
-		{"a: " + strings.Repeat("[", 300), true},
-		{"a: '" + strings.Repeat("[", 300) + "'", false},
-		{"a: \"" + strings.Repeat("{", 300) + "\"", false},
-		{"a: x # " + strings.Repeat("[", 300), false},
-		{"a: |\n" + strings.Repeat("  [[[[[[[[[[\n", 100), false},
-		{strings.Repeat("- ", 300) + "x", true},
-		{func() string {
-			var b strings.Builder
-			for i := range 250 {
-				b.WriteString(strings.Repeat(" ", i) + "k:\n")
-			}
-			return b.String()
-		}(), true},
-	} {
-		_, _, deep := preScanDepth([]byte(tc.src), 2*MaxDepth)
-		if deep != tc.deep {
-			t.Errorf("preScanDepth(%.40q...) = %v, want %v", tc.src, deep, tc.deep)
-		}
-	}
-}
-
 func TestEditDistance(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
@@ -151,7 +124,7 @@ func FuzzExpressions(f *testing.F) {
 		}
 		for _, tt := range []byte{'p', '"', '\'', '|'} {
 			doc := newDocument("f.yaml")
-			doc.vals["v"] = pos{3, 7}
+			doc.vals["v"] = pos{Line: 3, Col: 7}
 			switch tt {
 			case '|':
 				doc.strs["v"] = strSource{tok: &token.Token{Type: token.StringType, Origin: "  " + s, Position: &token.Position{Line: 4, Column: 3}}, blockLine: 3, blockStyle: "|"}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/invopop/jsonschema"
+
+	"github.com/outflow-dev/outflow/engine"
 )
 
 // Value types of the YAML contract that read more than one YAML shape or
@@ -229,10 +231,9 @@ func (Scalars) JSONSchema() *jsonschema.Schema {
 	}
 }
 
-// secretProviders are the prefixes of secret references.
-var secretProviders = []string{"env:", "file:", "vault:", "cyberark:"}
-
-const secretForm = "write {secret: env:NAME} (providers: env:, file:, vault:, cyberark:)"
+// secretForms says how a reference is written, with the providers of
+// engine.SecretSchemes.
+var secretForms = "a reference is " + engine.SecretForms()
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -240,7 +241,7 @@ func (r *SecretRef) decodeYAML(dec *decoder, n ast.Node, path string) {
 	switch n.(type) {
 	case *ast.StringNode, *ast.LiteralNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode:
 		// Never echo the value: it is likely the secret itself.
-		dec.errAt(n, path, "a secret is given by reference, never written in the project: %s", secretForm)
+		dec.errAt(n, path, "a secret is given by reference, never written in the project: write {secret: env:NAME}; %s", secretForms)
 		return
 	}
 	before := len(*dec.problems)
@@ -251,23 +252,13 @@ func (r *SecretRef) decodeYAML(dec *decoder, n ast.Node, path string) {
 	at := dec.doc.valPos(path + ".secret")
 	provider, rest, _ := strings.Cut(r.Secret, ":")
 	switch {
-	case !contains(secretProviders, provider+":"):
-		dec.errorf(at, path+".secret", "unknown secret provider in %q; %s", r.Secret, secretForm)
+	case engine.SecretSchemeOf(provider) == nil:
+		dec.errorf(at, path+".secret", "unknown secret provider %q in %q; %s", provider, r.Secret, secretForms)
 	case strings.TrimSpace(rest) == "":
-		dec.errorf(at, path+".secret", "secret reference %q names nothing after the provider; %s", r.Secret, secretForm)
+		dec.errorf(at, path+".secret", "secret reference %q names nothing after the provider; %s", r.Secret, secretForms)
 	case provider == "env" && !envName.MatchString(rest):
 		dec.errorf(at, path+".secret", "invalid environment variable name %q; use letters, digits and '_', not starting with a digit", rest)
 	}
-}
-
-// describeValue names a value for messages, quoting short strings. Only
-// fields that never hold secrets use it: a secret written by mistake must
-// not be repeated in the output.
-func describeValue(n ast.Node) string {
-	if s, ok := stringValue(n); ok && len(s) <= 40 && !strings.Contains(s, "\n") {
-		return "the string " + strconv.Quote(s)
-	}
-	return describe(n)
 }
 
 // namePattern is the syntax of document, agent and queue names.

@@ -155,7 +155,7 @@ func (t *Transports) vaultProfile(ctx context.Context, p *engine.ProtocolProfile
 	}
 	if !isSecretRef(p.Keystore.Path) {
 		// Only the passwords are in the external store; the file is local.
-		if err := keystoreExists(absPath(baseDir, p.Keystore.Path), p, t.Agent, "give the keystore as a secret reference (vault:..., cyberark:...) to fetch it"); err != nil {
+		if err := keystoreExists(absPath(baseDir, p.Keystore.Path), p, t.Agent, "give the keystore as a secret reference ("+storeForms()+") to fetch it"); err != nil {
 			return nil, err
 		}
 		return p, nil
@@ -180,10 +180,22 @@ func (t *Transports) vaultProfile(ctx context.Context, p *engine.ProtocolProfile
 	return &cp, nil
 }
 
+// storeForms lists the references of the external secret stores
+// (vault:MOUNT/PATH#FIELD, cyberark:SAFE/OBJECT).
+func storeForms() string {
+	var forms []string
+	for _, s := range engine.SecretSchemes {
+		if s.Store != "" {
+			forms = append(forms, s.Form)
+		}
+	}
+	return strings.Join(forms, ", ")
+}
+
 // isSecretRef tells a secret reference from a file path.
 func isSecretRef(s string) bool {
 	scheme, rest, ok := strings.Cut(s, ":")
-	return ok && rest != "" && slices.Contains([]string{"vault", "cyberark", "env", "file"}, scheme)
+	return ok && rest != "" && engine.SecretSchemeOf(scheme) != nil
 }
 
 // decodeStoredKeystore turns a secret's value into keystore bytes: PEM text

@@ -153,7 +153,7 @@ func TestGigabyteBodyIsCappedWhileStreaming(t *testing.T) {
 	for _, path := range []string{"/json", "/chunked/json", "/text"} {
 		limit := int64(engine.DefaultBodyLimit)
 		stop := heapPeak()
-		v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: conn, Profile: profile, ProjectRoot: dir, Method: "GET", Path: path})
+		v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn, Profile: profile, ProjectRoot: dir}, Method: "GET", Path: path})
 		peak := stop()
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
@@ -182,7 +182,7 @@ func TestGigabyteBodyIsCappedWhileStreaming(t *testing.T) {
 
 	// The connection that carried a cut body is not reused half-read: the
 	// next step works.
-	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: conn, Profile: profile, ProjectRoot: dir, Method: "GET", Path: "/small"})
+	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn, Profile: profile, ProjectRoot: dir}, Method: "GET", Path: "/small"})
 	if err != nil {
 		t.Fatalf("a step after a cut body: %v", err)
 	}
@@ -204,8 +204,7 @@ func TestGigabyteBodyIsCappedWhileStreaming(t *testing.T) {
 	soapConn := *conn
 	soapConn.BasePath = "/soap"
 	stop := heapPeak()
-	_, err = env.ExecuteActivity(engine.SoapActivity, &engine.SoapRequest{Connection: &soapConn, Profile: profile, ProjectRoot: dir,
-		Definitions: defs, Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "7"}, BodyLimit: 1 << 20})
+	_, err = env.ExecuteActivity(engine.SoapActivity, &engine.SoapRequest{CallHeader: engine.CallHeader{Connection: &soapConn, Profile: profile, ProjectRoot: dir, BodyLimit: 1 << 20}, Definitions: defs, Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "7"}})
 	peak := stop()
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != engine.ErrConfig || !appErr.NonRetryable() || !strings.Contains(appErr.Message(), "over the body limit of 1048576 bytes") {

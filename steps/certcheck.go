@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"github.com/outflow-dev/outflow/steps/keystore"
-	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/telemetry"
 	"github.com/outflow-dev/outflow/steps/tlsclient"
@@ -24,7 +24,7 @@ type CertCheck struct {
 	// Transports decides where a profile's key material is on this worker
 	// (store:, applies_to) when it is a *Transports; other implementations
 	// are checked with the profile as written.
-	Transports rest.Transports
+	Transports httpcall.Transports
 	// Secrets resolves passwords; the Transports' resolver when nil.
 	Secrets *secrets.Resolver
 	// BaseDir, when set, is where this worker finds project files;

@@ -69,7 +69,7 @@ func (e *echoPartner) rest(t *testing.T, conn *engine.Connection, method, path s
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.RestActivity})
-	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: conn, Profile: e.profile, ProjectRoot: e.dir, Method: method, Path: path})
+	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn, Profile: e.profile, ProjectRoot: e.dir}, Method: method, Path: path})
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func TestWSSecurityPasswordInAFaultIsRedacted(t *testing.T) {
 			var s testsuite.WorkflowTestSuite
 			env := s.NewTestActivityEnvironment()
 			env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.SoapActivity})
-			_, err := env.ExecuteActivity(engine.SoapActivity, &engine.SoapRequest{Connection: conn, Profile: e.profile, ProjectRoot: e.dir,
+			_, err := env.ExecuteActivity(engine.SoapActivity, &engine.SoapRequest{CallHeader: engine.CallHeader{Connection: conn, Profile: e.profile, ProjectRoot: e.dir},
 				Definitions: defs, Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "42"},
 				Security: &engine.SoapSecurity{Username: "svc-outflow", Password: &engine.SecretRef{Ref: "env:ECHO_TEST_WS_PASSWORD"}, PasswordType: typ}})
 			if err == nil {

@@ -89,7 +89,7 @@ func (b *bank) rest(t *testing.T, method, path string, body any) (*engine.StepRe
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.RestActivity})
-	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: b.conn, Profile: b.profile, ProjectRoot: b.dir, Method: method, Path: path, Body: body})
+	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: b.conn, Profile: b.profile, ProjectRoot: b.dir}, Method: method, Path: path, Body: body})
 	if err != nil {
 		return nil, err
 	}
@@ -424,8 +424,7 @@ func TestOAuthSoapStepRefreshesAfter401(t *testing.T) {
 		var s testsuite.WorkflowTestSuite
 		env := s.NewTestActivityEnvironment()
 		env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.SoapActivity})
-		v, err := env.ExecuteActivity(engine.SoapActivity, &engine.SoapRequest{Connection: &conn, Profile: b.profile, ProjectRoot: b.dir,
-			Definitions: defs, Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "42"}})
+		v, err := env.ExecuteActivity(engine.SoapActivity, &engine.SoapRequest{CallHeader: engine.CallHeader{Connection: &conn, Profile: b.profile, ProjectRoot: b.dir}, Definitions: defs, Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "42"}})
 		if err != nil {
 			return nil, err
 		}

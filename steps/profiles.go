@@ -20,6 +20,7 @@ import (
 type CertStatus struct {
 	Role     string    `json:"role"` // client | chain | trust
 	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer,omitempty"`
 	NotAfter time.Time `json:"not_after"`
 	DaysLeft int       `json:"days_left"`
 	File     string    `json:"file"`
@@ -34,7 +35,35 @@ type ProfileCheck struct {
 	// NotChecked says why the keystore could not be opened here (a password
 	// reference that only resolves on the agent, for instance).
 	NotChecked string `json:"not_checked,omitempty"`
+	// NotCheckedField is the profile field NotChecked is about.
+	NotCheckedField string `json:"-"`
 }
+
+// Field is the profile field a problem of the check is about, as a path in
+// the profile's document, so that it can be positioned there: the keystore
+// file (keystore.path) unless the problem is about its password, key
+// password or alias, or about a trust store file.
+func (c *ProfileCheck) Field(p keystore.Problem) string {
+	switch p.Code {
+	case codeTruststoreMissing, codeTruststoreUnreadable:
+		return "truststore.paths"
+	case keystore.CodePasswordMissing, keystore.CodeWrongStorePassword, keystore.CodeIntegrityUnchecked:
+		return "keystore.password"
+	case keystore.CodeWrongKeyPassword:
+		return "keystore.key_password"
+	case keystore.CodeUnknownAlias, keystore.CodeAliasNotKeyEntry, keystore.CodeAmbiguousAlias, keystore.CodeAliasUnchecked:
+		return "keystore.alias"
+	}
+	return "keystore.path"
+}
+
+// Codes of the problems CheckProfile finds before a keystore is opened.
+const (
+	codeKeystoreMissing      keystore.Code = "keystore_missing"
+	codeKeystoreUnreadable   keystore.Code = "keystore_unreadable"
+	codeTruststoreMissing    keystore.Code = "truststore_missing"
+	codeTruststoreUnreadable keystore.Code = "truststore_unreadable"
+)
 
 // HasErrors reports whether a problem of error severity was found.
 func (c *ProfileCheck) HasErrors() bool {
@@ -82,6 +111,7 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 		// The keystore is not where the project is: agents open it where
 		// the step runs (outflow worker --config FILE --check checks theirs).
 		pc.NotChecked = fmt.Sprintf("keystore kept outside the project (store: %s) is opened where the step runs", p.Store)
+		pc.NotCheckedField = "keystore.path"
 		ks = nil
 	}
 	if ks != nil && ks.Path != "" {
@@ -91,16 +121,20 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 		case errors.Is(err, os.ErrNotExist):
 			// The file may live only where the step runs (an agent, a
 			// production worker): not an error here, but worth saying.
-			pc.Problems = append(pc.Problems, keystore.Problem{Code: "keystore_missing", Severity: keystore.SeverityWarning,
+			pc.Problems = append(pc.Problems, keystore.Problem{Code: codeKeystoreMissing, Severity: keystore.SeverityWarning,
 				Message: fmt.Sprintf("keystore %s does not exist on this machine (paths are relative to the project folder); it must exist on the workers that run the steps", file)})
 		case err != nil:
-			pc.Problems = append(pc.Problems, keystore.Problem{Code: "keystore_unreadable", Severity: keystore.SeverityError,
+			pc.Problems = append(pc.Problems, keystore.Problem{Code: codeKeystoreUnreadable, Severity: keystore.SeverityError,
 				Message: fmt.Sprintf("reading keystore %s: %v", file, err)})
 		default:
 			pw, perr := secret(ks.Password)
 			kpw, kerr := secret(ks.KeyPassword)
 			if perr != nil || kerr != nil {
 				pc.NotChecked = fmt.Sprintf("keystore %s not opened here: %v", file, errors.Join(perr, kerr))
+				pc.NotCheckedField = "keystore.password"
+				if perr == nil {
+					pc.NotCheckedField = "keystore.key_password"
+				}
 				break
 			}
 			rep := keystore.Inspect(data, pw, kpw, ks.Alias, now, within)
@@ -128,17 +162,18 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 			file := path(f)
 			data, err := os.ReadFile(file)
 			if errors.Is(err, os.ErrNotExist) {
-				pc.Problems = append(pc.Problems, keystore.Problem{Code: "truststore_missing", Severity: keystore.SeverityWarning,
+				pc.Problems = append(pc.Problems, keystore.Problem{Code: codeTruststoreMissing, Severity: keystore.SeverityWarning,
 					Message: fmt.Sprintf("trust store %s does not exist on this machine; it must exist on the workers that run the steps", file)})
 				continue
 			}
 			if err != nil {
-				pc.Problems = append(pc.Problems, keystore.Problem{Code: "truststore_unreadable", Severity: keystore.SeverityError,
+				pc.Problems = append(pc.Problems, keystore.Problem{Code: codeTruststoreUnreadable, Severity: keystore.SeverityError,
 					Message: fmt.Sprintf("reading trust store %s: %v", file, err)})
 				continue
 			}
 			if perr != nil {
 				pc.NotChecked = fmt.Sprintf("trust store %s not opened here: %v", file, perr)
+				pc.NotCheckedField = "truststore.password"
 				continue
 			}
 			rep := keystore.Inspect(data, pw, "", "", now, within)
@@ -154,5 +189,5 @@ func CheckProfile(ctx context.Context, p *engine.ProtocolProfile, baseDir string
 
 func certStatus(role string, c keystore.CertInfo, file string, now time.Time) CertStatus {
 	days := int(math.Floor(c.NotAfter.Sub(now).Hours() / 24))
-	return CertStatus{Role: role, Subject: c.Subject, NotAfter: c.NotAfter, DaysLeft: days, File: file}
+	return CertStatus{Role: role, Subject: c.Subject, Issuer: c.Issuer, NotAfter: c.NotAfter, DaysLeft: days, File: file}
 }

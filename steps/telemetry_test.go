@@ -21,7 +21,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
@@ -78,10 +80,10 @@ func TestStepMetricsAndSpansOverMutualTLS(t *testing.T) {
 	obs := &telemetry.StepObserver{Metrics: m}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(obs.Rest(a.Execute), activity.RegisterOptions{Name: engine.RestActivity})
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{obs.Interceptor()}})
+	env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.RestActivity})
 	step := func(path string, query ...engine.KV) error {
-		_, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Flow: "order-sync", StepPath: "orders[3]/get",
-			Connection: conn, Profile: profile, ProjectRoot: dir, Method: "GET", Path: path, Query: query})
+		_, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Flow: "order-sync", StepPath: "orders[3]/get", Connection: conn, Profile: profile, ProjectRoot: dir}, Method: "GET", Path: path, Query: query})
 		return err
 	}
 	for range 2 {
@@ -133,7 +135,7 @@ func TestStepMetricsAndSpansOverMutualTLS(t *testing.T) {
 		attrs := map[attribute.Key]attribute.Value{}
 		for _, kv := range sp.Attributes() {
 			attrs[kv.Key] = kv.Value
-			if strings.Contains(kv.Value.Emit(), "SECRET-IN-QUERY") {
+			if strings.Contains(kv.Value.String(), "SECRET-IN-QUERY") {
 				t.Fatalf("span attribute %s carries the query string", kv.Key)
 			}
 		}

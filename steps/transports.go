@@ -10,8 +10,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"github.com/outflow-dev/outflow/steps/oauth2"
-	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/telemetry"
 	"github.com/outflow-dev/outflow/steps/tlsclient"
@@ -87,7 +87,7 @@ func (t *Transports) TokenCache() *oauth2.Cache { return t.Tokens }
 
 // Observe prepares a request context that records what happens on its TLS
 // connection.
-func (t *Transports) Observe(ctx context.Context) (context.Context, rest.Observation) {
+func (t *Transports) Observe(ctx context.Context) (context.Context, httpcall.Observation) {
 	ctx, probe := tlsclient.WithProbe(ctx)
 	return ctx, observation{probe}
 }
@@ -104,7 +104,7 @@ func (o observation) Diagnose(err error, profile *engine.ProtocolProfile) error 
 }
 
 var (
-	_ rest.Transports  = (*Transports)(nil)
-	_ rest.TLSObserver = (*Transports)(nil)
-	_ rest.TokenCacher = (*Transports)(nil)
+	_ httpcall.Transports  = (*Transports)(nil)
+	_ httpcall.TLSObserver = (*Transports)(nil)
+	_ httpcall.TokenCacher = (*Transports)(nil)
 )

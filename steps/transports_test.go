@@ -67,7 +67,7 @@ func runStep(t *testing.T, tr *Transports, conn *engine.Connection, profile *eng
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.RestActivity})
-	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: conn, Profile: profile, ProjectRoot: dir, Method: "GET", Path: "/x"})
+	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn, Profile: profile, ProjectRoot: dir}, Method: "GET", Path: "/x"})
 	if err != nil {
 		return nil, err
 	}

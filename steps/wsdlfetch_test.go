@@ -227,3 +227,50 @@ func TestFetchWSDLWithOAuthToken(t *testing.T) {
 		t.Fatalf("API calls accepted %d, token requests %d; want 1 and 1", accepted, b.srv.TokenRequests())
 	}
 }
+
+// TestFetchWSDLNeverToAnotherPort pins a defect: a WSDL URL on another port
+// of the connection's host (another service, perhaps not the partner's)
+// was fetched with the connection's client certificate and credential,
+// because the URL check compared scheme and host but not port. The other
+// port here is a real TLS server that asks for client certificates and
+// records what it is sent.
+func TestFetchWSDLNeverToAnotherPort(t *testing.T) {
+	t.Setenv("OUTFLOW_TEST_WSDL_PW", "wsdl-secret-pw")
+	ca, _ := devpki.NewCA("Partner CA", nil)
+	p := newWSDLPartner(t, ca)
+	profile, dir := profileFor(t, ca, ca)
+	srvCert, err := ca.IssueServer("other", []string{"127.0.0.1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		what := r.URL.Path
+		if len(r.TLS.PeerCertificates) > 0 {
+			what += " cert=" + r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		if _, pw, ok := r.BasicAuth(); ok {
+			what += " password=" + pw
+		}
+		seen = append(seen, what)
+		http.Error(w, "not here", http.StatusNotFound)
+	}))
+	other.TLS = &tls.Config{Certificates: []tls.Certificate{srvCert.TLSCertificate()}, ClientAuth: tls.RequestClientCert}
+	other.StartTLS()
+	defer other.Close()
+
+	res := secrets.New(dir)
+	f := &soap.WSDLFetcher{Transports: NewTransports(res), Secrets: res, BaseDir: dir, Dir: filepath.Join(dir, wsdl.CacheDir)}
+	_, err = f.Fetch(context.Background(), p.conn, profile, other.URL+"/ws/service.wsdl")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 0 {
+		t.Errorf("the other port of the connection's host was sent %q", seen)
+	}
+	if err == nil || !strings.Contains(err.Error(), "port") || !strings.Contains(err.Error(), "connection partner") {
+		t.Fatalf("err = %v, want a refusal naming the port and the connection", err)
+	}
+}

@@ -127,7 +127,7 @@ func runStep(t *testing.T, tr *steps.Transports, conn *engine.Connection, profil
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.RestActivity})
-	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: conn, Profile: profile, ProjectRoot: projectDir, Method: "GET", Path: "/whoami"})
+	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn, Profile: profile, ProjectRoot: projectDir}, Method: "GET", Path: "/whoami"})
 	if err != nil {
 		return "", err
 	}

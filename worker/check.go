@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/engine/yamlkit"
 	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/keystore"
 	"github.com/outflow-dev/outflow/steps/secrets"
@@ -21,14 +21,14 @@ import (
 // of the field that names them. Passwords come from the environment and
 // files; a keystore whose password is in Vault or CyberArk is noted, not
 // opened, since that needs the store. It opens no connection.
-func (c *Config) Check(ctx context.Context, now time.Time) (errs, warnings flows.Problems) {
+func (c *Config) Check(ctx context.Context, now time.Time) (errs, warnings yamlkit.Problems) {
 	d := c.dec
 	if d == nil {
 		d = newCfgDecoder(c.File)
 	}
-	add := func(list *flows.Problems, path, format string, args ...any) {
+	add := func(list *yamlkit.Problems, path, format string, args ...any) {
 		at := d.KeyPos(path)
-		*list = append(*list, flows.Problem{File: c.File, Line: at.Line, Col: at.Col, Path: path, Message: fmt.Sprintf(format, args...)})
+		*list = append(*list, yamlkit.Problem{File: c.File, Line: at.Line, Col: at.Col, Path: path, Message: fmt.Sprintf(format, args...)})
 	}
 	boot := secrets.New(c.dir())
 	for _, t := range []struct {
@@ -61,7 +61,7 @@ func (c *Config) Check(ctx context.Context, now time.Time) (errs, warnings flows
 	}
 	a := c.Agent()
 	for name, lp := range a.Profiles {
-		base := flows.JoinPath("profiles", name)
+		base := yamlkit.JoinPath("profiles", name)
 		pc := steps.CheckProfile(ctx, &engine.ProtocolProfile{Name: name, Keystore: lp.Keystore, Truststore: lp.Truststore}, a.Dir, resolve, now, 30*24*time.Hour)
 		where := base + ".keystore"
 		if lp.Keystore == nil {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/engine/yamlkit"
 	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/secrets"
 )
@@ -57,7 +57,7 @@ type Config struct {
 	// File is the path the config was read from.
 	File string `yaml:"-"`
 	// Warnings are problems that do not stop the agent.
-	Warnings flows.Problems `yaml:"-"`
+	Warnings yamlkit.Problems `yaml:"-"`
 
 	dec *cfgDecoder // positions of the values, for Check
 }
@@ -167,7 +167,7 @@ type Duration time.Duration
 
 // LoadConfig reads and checks an agent config file. Every problem is
 // reported at once, each at its position ("agent.yaml:7:5: temporal.tls.key:
-// ..."), as flows.Problems. It reads the files the config names, to tell a
+// ..."), as yamlkit.Problems. It reads the files the config names, to tell a
 // missing file now rather than at the first step, but opens no connection
 // and resolves no secret.
 func LoadConfig(path string) (*Config, error) {
@@ -178,7 +178,7 @@ func LoadConfig(path string) (*Config, error) {
 	defer f.Close()
 	// Read one byte past the limit, so ParseConfig refuses a larger file
 	// without it being read whole.
-	data, err := io.ReadAll(io.LimitReader(f, flows.MaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, yamlkit.MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading agent config: %w", err)
 	}
@@ -189,14 +189,14 @@ func LoadConfig(path string) (*Config, error) {
 func ParseConfig(path string, data []byte) (*Config, error) {
 	cfg := &Config{File: path}
 	// The project loader's guards: nesting depth, token budget, aliases.
-	bodies, problems := flows.ParseYAML(path, data)
+	bodies, problems := yamlkit.ParseYAML(path, data)
 	if len(problems) > 0 {
 		sortProblems(problems)
 		return nil, problems
 	}
 	d := newCfgDecoder(path)
 	if len(bodies) == 0 {
-		d.Errorf(flows.Position{Line: 1, Col: 1}, "", "the file is empty; an agent config needs at least name: and groups:")
+		d.Errorf(yamlkit.Position{Line: 1, Col: 1}, "", "the file is empty; an agent config needs at least name: and groups:")
 		return nil, d.Problems()
 	}
 	if len(bodies) > 1 {
@@ -213,7 +213,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-func sortProblems(ps flows.Problems) {
+func sortProblems(ps yamlkit.Problems) {
 	sort.SliceStable(ps, func(i, j int) bool {
 		if ps[i].Line != ps[j].Line {
 			return ps[i].Line < ps[j].Line
@@ -296,7 +296,7 @@ func (c *Config) check(d *cfgDecoder) {
 		own[o.Ref] = o.Why
 	}
 	for _, n := range names {
-		base := flows.JoinPath("profiles", n)
+		base := yamlkit.JoinPath("profiles", n)
 		for _, r := range c.profileRefs(n) {
 			if why, ok := own[c.absFileRef(r.ref.engine()).Ref]; ok {
 				d.Errorf(d.ValPos(base+r.field+".secret"), base+r.field+".secret",
@@ -475,7 +475,7 @@ func (c *Config) checkSecrets(d *cfgDecoder) {
 func checkURL(d *cfgDecoder, path, raw, example string) {
 	if raw == "" {
 		if !d.Troubled(path) {
-			d.Errorf(d.KeyPos(flows.ParentPath(path)), path, "missing %s, such as %s", lastOf(path), example)
+			d.Errorf(d.KeyPos(yamlkit.ParentPath(path)), path, "missing %s, such as %s", lastOf(path), example)
 		}
 		return
 	}
@@ -556,7 +556,7 @@ func (c *Config) checkFile(d *cfgDecoder, path, file string) {
 }
 
 func (c *Config) checkProfile(d *cfgDecoder, name string, p *ProfileConfig) {
-	base := flows.JoinPath("profiles", name)
+	base := yamlkit.JoinPath("profiles", name)
 	if !namePattern.MatchString(name) {
 		d.Errorf(d.KeyPos(base), base, "invalid protocol profile name %q: %s", name, nameHelp)
 	}

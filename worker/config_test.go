@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/engine/yamlkit"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 )
 
@@ -53,9 +53,9 @@ secrets:
     cache_ttl: soon
 `)
 	_, err := LoadConfig(path)
-	var ps flows.Problems
+	var ps yamlkit.Problems
 	if !errors.As(err, &ps) {
-		t.Fatalf("LoadConfig: %v, want flows.Problems", err)
+		t.Fatalf("LoadConfig: %v, want yamlkit.Problems", err)
 	}
 	want := []string{
 		`agent.yaml:1:7: name: invalid agent name "dmz 1"`,
@@ -98,7 +98,8 @@ func TestConfigSyntaxAndShapeErrors(t *testing.T) {
 		"two documents": {"name: a\ngroups: [a]\n---\nname: b\n", "agent.yaml:4:1: an agent config is one YAML document"},
 		"list of one":   {"name: a\ngroups: dmz\n", `agent.yaml:2:9: groups: expected a list, got the string "dmz"; for one value write [dmz]`},
 		"plain secret":  {"name: a\ngroups: [a]\nsecrets:\n  vault:\n    address: https://v\n    token: env:VAULT_TOKEN\n", "agent.yaml:6:12: secrets.vault.token: write secrets by reference as {secret: env:VAULT_TOKEN}"},
-		"no provider":   {"name: a\ngroups: [a]\nsecrets:\n  vault:\n    address: https://v\n    token: {secret: aws:x}\n", `secrets.vault.token.secret: "aws:x" has no known provider`},
+		"no provider":   {"name: a\ngroups: [a]\nsecrets:\n  vault:\n    address: https://v\n    token: {secret: aws:x}\n", `secrets.vault.token.secret: "aws:x" has no known provider; write env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or cyberark:SAFE/OBJECT`},
+		"empty ref":     {"name: a\ngroups: [a]\nsecrets:\n  vault:\n    address: https://v\n    token: {secret: \"file:\"}\n", `secrets.vault.token.secret: "file:" names nothing after file:`},
 		"nothing to do": {"name: a\n", "agent.yaml:1:1: groups: the agent serves nothing"},
 		"duplicate key": {"name: a\ngroups: [a]\nname: b\n", `agent.yaml:3:1: name: duplicate key "name" (first at line 1)`},
 		"bad address":   {"name: a\ngroups: [a]\ntemporal: {address: temporal}\n", `temporal.address: "temporal" is not host:port`},
@@ -257,11 +258,11 @@ func TestConfigBombsAreRefused(t *testing.T) {
 	for name, c := range map[string]struct{ text, want string }{
 		"billion laughs": {laughs.String(), "alias"},
 		"deep nesting":   {"name: a\ngroups: " + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + "\n", "nest deeper than"},
-		"too large":      {"name: a\ngroups: [a]\n#" + strings.Repeat("x", flows.MaxFileSize) + "\n", "larger than"},
+		"too large":      {"name: a\ngroups: [a]\n#" + strings.Repeat("x", yamlkit.MaxFileSize) + "\n", "larger than"},
 	} {
 		path := writeConfig(t, dir, "agent.yaml", c.text)
 		_, err := LoadConfig(path)
-		var ps flows.Problems
+		var ps yamlkit.Problems
 		if !errors.As(err, &ps) || len(ps) == 0 || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "agent.yaml") {
 			t.Errorf("%s: %v\nwant a problem in agent.yaml saying %q", name, err, c.want)
 		}
@@ -318,7 +319,7 @@ profiles:
 
 	for name, c := range map[string]struct{ text, want, not string }{
 		"unknown tag": {"name: a\ngroups: [a]\ntemporal: !vault {address: t:1}\n",
-			"agent.yaml:3:11: temporal: unsupported tag !vault; Outflow reads plain YAML values only, remove the tag", ""},
+			"agent.yaml:3:11: temporal: unsupported tag; Outflow reads plain YAML values only: remove the tag, or quote the value if it is text that starts with !", ""},
 		"secret in place": {"name: a\ngroups: [a]\nsecrets:\n  vault:\n    address: https://v\n    token: hunter2-s3cret\n",
 			"agent.yaml:6:12: secrets.vault.token: write secrets by reference, such as {secret: env:NAME}; the config never holds a secret itself", "hunter2-s3cret"},
 		"dotted profile": {"name: a\ngroups: [a]\nprofiles:\n  partner.v2: {}\n",

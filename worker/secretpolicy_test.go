@@ -66,7 +66,7 @@ func basicStep(t *testing.T, res *secrets.Resolver, partnerURL, ref string) erro
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.RestActivity})
-	_, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: conn, Method: "GET", Path: "/collect"})
+	_, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Path: "/collect"})
 	return err
 }
 

@@ -21,7 +21,6 @@ import (
 	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
-	"github.com/outflow-dev/outflow/steps/soap"
 	"github.com/outflow-dev/outflow/steps/telemetry"
 	"github.com/outflow-dev/outflow/worker/codec"
 )
@@ -109,22 +108,27 @@ func Start(opts Options) (*Worker, error) {
 	if queue == "" {
 		queue = engine.DefaultTaskQueue
 	}
-	restAct := &rest.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
-	soapAct := &soap.Activity{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity}
+	stepActs := steps.StepActivities(steps.ActivityDeps{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity})
 	certAct := &steps.CertCheck{Secrets: opts.Secrets, Transports: opts.Transports, BaseDir: opts.BaseDir, Identity: opts.Identity, Metrics: opts.Observe.metrics()}
-	observer := &telemetry.StepObserver{Metrics: opts.Observe.metrics(), Logger: opts.Logger}
 	wo := sdkworker.Options{
 		Identity:                           opts.Identity,
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 	}
-	newWorker := func(q string, flows, steps bool) {
+	// Every step activity is measured and logged by one interceptor, after
+	// the client's tracing interceptor, whatever its kind.
+	observer := &telemetry.StepObserver{Metrics: opts.Observe.metrics(), Logger: opts.Logger}
+	if i := observer.Interceptor(); i != nil {
+		wo.Interceptors = append(wo.Interceptors, i)
+	}
+	newWorker := func(q string, flows, runSteps bool) {
 		sw := sdkworker.New(opts.Client, q, wo)
 		if flows {
 			sw.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
 		}
-		if steps {
-			sw.RegisterActivityWithOptions(observer.Rest(restAct.Execute), activity.RegisterOptions{Name: engine.RestActivity})
-			sw.RegisterActivityWithOptions(observer.Soap(soapAct.Execute), activity.RegisterOptions{Name: engine.SoapActivity})
+		if runSteps {
+			for _, a := range stepActs {
+				sw.RegisterActivityWithOptions(a.Fn, activity.RegisterOptions{Name: a.Name})
+			}
 			sw.RegisterActivityWithOptions(certAct.Execute, activity.RegisterOptions{Name: engine.CertCheckActivity})
 		}
 		w.workers = append(w.workers, sw)

@@ -24,17 +24,21 @@ import (
 )
 
 // parseWithin reads "30d", "12h" or "720h".
-func parseWithin(s string) (time.Duration, error) {
+func parseWithin(s string) (time.Duration, error) { return parseDays("within", s) }
+
+// parseDays reads the value of a window flag: a number of days ("30d") or
+// a Go duration ("12h", "90m").
+func parseDays(flag, s string) (time.Duration, error) {
 	if strings.HasSuffix(s, "d") {
 		n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
 		if err != nil || n < 0 {
-			return 0, fmt.Errorf("--within %q: want a number of days like 30d or a duration like 72h", s)
+			return 0, fmt.Errorf("--%s %q: want a number of days like 30d or a duration like 72h", flag, s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("--within %q: want a number of days like 30d or a duration like 72h", s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--%s %q: want a number of days like 30d or a duration like 72h", flag, s)
 	}
 	return d, nil
 }
@@ -61,15 +65,16 @@ func certsCmd(g *globalFlags) *cobra.Command {
 			pw, kpw := "", ""
 			if password != "" {
 				if pw, err = res.Resolve(cmd.Context(), password); err != nil {
-					return err
+					return fmt.Errorf("--password takes a secret reference such as env:NAME or file:PATH: %w", err)
 				}
 			}
 			if keyPassword != "" {
 				if kpw, err = res.Resolve(cmd.Context(), keyPassword); err != nil {
-					return err
+					return fmt.Errorf("--key-password takes a secret reference such as env:NAME or file:PATH: %w", err)
 				}
 			}
 			rep := keystore.Inspect(data, pw, kpw, alias, time.Now(), w)
+			rep.NameSettings("--password", "--key-password")
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -241,15 +246,23 @@ func checkProfiles(ctx context.Context, proj *flows.Project, within time.Duratio
 // problems for `outflow validate`: errors fail validation, warnings do not.
 func certProblems(ctx context.Context, proj *flows.Project) []validateFinding {
 	var out []validateFinding
+	// Each problem is positioned at the field it is about (keystore.path,
+	// keystore.password, ...), not at the profile's first line.
+	at := func(c steps.ProfileCheck, field string) string {
+		if pos := proj.Position(flows.KindProtocolProfile, c.Profile, field); pos != "" {
+			return pos
+		}
+		return c.Source
+	}
 	for _, c := range checkProfiles(ctx, proj, 30*24*time.Hour) {
 		for _, p := range c.Problems {
 			if p.Severity == keystore.SeverityInfo {
 				continue
 			}
-			out = append(out, validateFinding{where: c.Source, profile: c.Profile, severity: string(p.Severity), message: p.Message})
+			out = append(out, validateFinding{where: at(c, c.Field(p)), profile: c.Profile, severity: string(p.Severity), message: p.Message})
 		}
 		if c.NotChecked != "" {
-			out = append(out, validateFinding{where: c.Source, profile: c.Profile, severity: "note", message: c.NotChecked})
+			out = append(out, validateFinding{where: at(c, c.NotCheckedField), profile: c.Profile, severity: "note", message: c.NotChecked})
 		}
 	}
 	return out

@@ -25,6 +25,8 @@ func devCmd(g *globalFlags) *cobra.Command {
 		agents []string
 		tlsOpt devTLS
 		obs    observeFlags
+		conAt  string
+		conF   consoleFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -86,6 +88,14 @@ func devCmd(g *globalFlags) *cobra.Command {
 			}
 			defer w.Stop()
 			out := cmd.OutOrStdout()
+			ec := &engine.Client{Temporal: c, Namespace: g.namespace, DataConverter: dc}
+			if conAt != "" {
+				url, err := startConsole(ctx, conAt, !cmd.Flags().Changed("console"), &conF, g, ec, o.logger)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "console          %s\n", url)
+			}
 			security := "plaintext"
 			switch {
 			case serverTLS != nil && serverTLS.RequireClientCert:
@@ -124,6 +134,8 @@ func devCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().IntVar(&port, "port", 7233, "Temporal frontend port")
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0: no UI)")
 	cmd.Flags().StringSliceVar(&agents, "agent", nil, "also serve the steps of these agent groups")
+	cmd.Flags().StringVar(&conAt, "console", "127.0.0.1:8234", "address of the web console (empty: no console)")
+	conF.register(cmd)
 	tlsOpt.register(cmd)
 	obs.register(cmd)
 	return cmd

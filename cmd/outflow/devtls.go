@@ -25,7 +25,7 @@ type devTLS struct {
 
 func (d *devTLS) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&d.cert, "tls-cert", "", "serve the frontend over TLS with this certificate (PEM; `outflow certs dev-ca` writes server.crt)")
+	f.StringVar(&d.cert, "tls-cert", "", "serve the frontend over TLS with the certificate in this PEM `file` (outflow certs dev-ca writes server.crt)")
 	f.StringVar(&d.key, "tls-key", "", "the private key of --tls-cert (PEM)")
 	f.StringVar(&d.clientCA, "tls-client-ca", "", "require client certificates issued by this CA (PEM): workers and agents connect with mutual TLS")
 	f.StringVar(&d.workerCert, "worker-cert", "", "the client certificate this process's own worker presents: a PEM bundle with its key, or the chain with --worker-key (default: "+worker.EnvTLSCert+")")

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -23,8 +22,6 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 )
-
-var updateHistory = flag.Bool("update-history", false, "rewrite engine/testdata/replay/quickstart.json from a real run")
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -162,16 +159,8 @@ func TestSecretsNeverInHistory(t *testing.T) {
 			t.Errorf("%s found in execution record", name)
 		}
 	}
-	if *updateHistory {
-		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := filepath.Join("..", "..", "engine", "testdata", "replay", "quickstart.json")
-		_ = os.MkdirAll(filepath.Dir(out), 0o755)
-		if err := os.WriteFile(out, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if *recordHistory {
+		recordNewHistory(t, filepath.Join(replayCorpusDir, "quickstart.json"), hist)
 	}
 }
 

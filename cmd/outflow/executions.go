@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -15,6 +16,7 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "executions", Short: "List executions and show their step output data"}
 	var (
 		o      engine.ListOptions
+		since  string
 		asJSON bool
 	)
 	list := &cobra.Command{
@@ -22,6 +24,16 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 		Short: "List executions, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if since != "" {
+				d, err := parseDays("since", since)
+				if err != nil {
+					return err
+				}
+				o.Since = d
+			}
+			if err := o.Check(); err != nil {
+				return err
+			}
 			st, err := remoteStack(cmd, g)
 			if err != nil {
 				return err
@@ -47,8 +59,8 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&o.Flow, "flow", "", "only executions of this flow or action")
-	list.Flags().StringVar(&o.Status, "status", "", "only executions with this status (running, succeeded, failed)")
-	list.Flags().DurationVar(&o.Since, "since", 0, "only executions started within this long (e.g. 24h)")
+	list.Flags().StringVar(&o.Status, "status", "", "only executions with this status: "+strings.Join(engine.ExecutionStatuses(), ", "))
+	list.Flags().StringVar(&since, "since", "", "only executions started within this long: days (7d) or a duration (24h)")
 	list.Flags().IntVar(&o.Limit, "limit", 50, "at most this many")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
@@ -85,11 +97,25 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
+// defaultDevAddress is where commands that read a server's state look
+// without --address: where `outflow dev` listens.
+var defaultDevAddress = devAddress
+
+// remoteStack connects to the server at --address, else to `outflow dev`.
+// Nothing is embedded: executions and schedules live in a server that
+// outlasts the command.
 func remoteStack(cmd *cobra.Command, g *globalFlags) (*stack, error) {
-	if g.address == "" {
-		g2 := *g
-		g2.address = "127.0.0.1:7233" // where `outflow dev` listens by default
-		g = &g2
+	if g.address != "" {
+		return openStack(cmd.Context(), g, stackOptions{})
 	}
-	return openStack(cmd.Context(), g, stackOptions{})
+	g2 := *g
+	g2.address = defaultDevAddress
+	st, err := openStack(cmd.Context(), &g2, stackOptions{})
+	if err != nil && strings.Contains(err.Error(), "connecting to Temporal at") {
+		return nil, fmt.Errorf("no Temporal server at %s, where outflow dev listens, and no --address (or TEMPORAL_ADDRESS) was given.\n"+
+			"  A run without --address used a throwaway embedded server that stopped with it, and its executions went with it.\n"+
+			"  Start one that keeps them with `outflow dev` and run with --address %s, or give the --address of your server.\n"+
+			"  (%w)", defaultDevAddress, defaultDevAddress, err)
+	}
+	return st, err
 }

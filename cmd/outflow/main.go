@@ -54,15 +54,19 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.project, "project", ".", "project folder")
-	root.PersistentFlags().StringVar(&g.address, "address", os.Getenv("TEMPORAL_ADDRESS"), "Temporal frontend host:port (default: $TEMPORAL_ADDRESS, else an embedded server)")
-	root.PersistentFlags().StringVar(&g.namespace, "namespace", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace")
+	// Commands that talk to Temporal register --address, --namespace and
+	// --payload-key themselves (registerTemporalFlags); the namespace has
+	// its default for the others too.
+	g.namespace = envOr("TEMPORAL_NAMESPACE", "default")
 	root.AddCommand(
 		validateCmd(g), runCmd(g), testCmd(g), workerCmd(g), executionsCmd(g), certsCmd(g), quickstartCmd(g), soapCmd(g), openapiCmd(g),
 	)
-	root.AddCommand(deployCmd(g), schedulesCmd(g))
-	registerPayloadKeyFlag(root, g)
+	root.AddCommand(deployCmd(g), schedulesCmd(g), consoleCmd(g))
 	root.AddCommand(codecServerCmd(g))
 	root.AddCommand(serverCommands(g)...)
+	registerTemporalFlags(root, g)
+	addExamples(root)
+	setVersion(root)
 	return root
 }
 

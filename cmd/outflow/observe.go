@@ -112,7 +112,7 @@ func dataConverter(ctx context.Context, g *globalFlags) (converter.DataConverter
 	return c.DataConverter(), nil
 }
 
-func registerPayloadKeyFlag(root *cobra.Command, g *globalFlags) {
-	root.PersistentFlags().StringArrayVar(&g.payloadKeys, "payload-key", nil,
+func registerPayloadKeyFlag(cmd *cobra.Command, g *globalFlags) {
+	cmd.PersistentFlags().StringArrayVar(&g.payloadKeys, "payload-key", nil,
 		fmt.Sprintf("encrypt Temporal payloads (step output, inputs, records) with the AES-256 key this secret reference names, such as env:%s or file:/run/secrets/payload-key; repeat to decrypt with older keys, the first encrypts (default env:%s when that variable is set)", envPayloadKey, envPayloadKey))
 }

@@ -19,9 +19,14 @@ func TestOfflineQuickstartTests(t *testing.T) {
 	// the tests must not need either.
 	t.Setenv("PARTNER_PASSWORD", "")
 	t.Setenv("PARTNER_KEYSTORE_PASSWORD", "")
+	// Offline tests run in CI as anywhere else.
+	t.Setenv("CI", "true")
 	stdout, stderr, code := cli(t, "test", "--project", dir)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
+	}
+	if first := firstLine(stderr); first != "offline test run: 2 tests of "+dir+"; every REST and SOAP call is answered by mocks, nothing is sent" {
+		t.Errorf("first line %q, want it to say the run is offline", first)
 	}
 	for _, want := range []string{"PASS  order-sync-ships", "PASS  order-sync-unknown-customer", "2 tests: 2 passed, 0 failed"} {
 		if !strings.Contains(stdout, want) {
@@ -30,9 +35,12 @@ func TestOfflineQuickstartTests(t *testing.T) {
 	}
 
 	// One test by name, and the tests of a file.
-	stdout, _, code = cli(t, "test", "--project", dir, "order-sync-unknown-customer")
+	stdout, stderr, code = cli(t, "test", "--project", dir, "order-sync-unknown-customer")
 	if code != 0 || !strings.Contains(stdout, "1 test: 1 passed") || strings.Contains(stdout, "order-sync-ships") {
 		t.Fatalf("by name: exit %d:\n%s", code, stdout)
+	}
+	if first := firstLine(stderr); !strings.HasPrefix(first, "offline test run: test order-sync-unknown-customer of ") {
+		t.Errorf("first line %q", first)
 	}
 	stdout, _, code = cli(t, "test", "--project", dir, filepath.Join(dir, "order-sync.test.yaml"), "--json")
 	var results []struct {
@@ -47,6 +55,12 @@ func TestOfflineQuickstartTests(t *testing.T) {
 	}
 	if results[0].Name != "order-sync-ships" || !results[0].Passed || results[0].Record.Outputs["order_status"] != "Shipped" {
 		t.Fatalf("results %+v", results)
+	}
+
+	// A test never calls a partner: --live is a mistake.
+	_, stderr, code = cli(t, "test", "--project", dir, "order-sync-ships", "--live")
+	if code != 1 || !strings.Contains(stderr, "--live applies to a run against real partners; tests run offline") {
+		t.Fatalf("--live with a test: exit %d: %s", code, stderr)
 	}
 
 	// Inputs belong to the test's document.
@@ -88,9 +102,26 @@ func TestRecordQuickstartTests(t *testing.T) {
 	}
 	defer qs.partner.Close()
 	file := filepath.Join(dir, "order-sync.test.yaml")
+	before, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recording calls the partner: in CI, only with --live.
+	t.Setenv("CI", "true")
+	_, stderr, code := cli(t, "test", "--project", dir, "--record", file)
+	if code != 1 || !strings.Contains(stderr, "refusing a live run in CI (CI=true): outflow test --record "+file) || !strings.Contains(stderr, "pass --live") {
+		t.Fatalf("record in CI without --live: exit %d: %s", code, stderr)
+	}
+	if after, _ := os.ReadFile(file); qs.partner.Requests() != 0 || string(after) != string(before) {
+		t.Fatalf("a refused recording made %d requests or changed the file", qs.partner.Requests())
+	}
+	t.Setenv("CI", "")
 	stdout, stderr, code := cli(t, "test", "--project", dir, "--record", file)
 	if code != 0 {
 		t.Fatalf("record: exit %d:\n%s%s", code, stdout, stderr)
+	}
+	if first := firstLine(stderr); !strings.HasPrefix(first, "live run against real partners: the targets of tests order-sync-ships, order-sync-unknown-customer calls partner-api at https://127.0.0.1:") {
+		t.Errorf("first line %q, want it to say the run calls real partners", first)
 	}
 	if n := strings.Count(stdout, "recorded the mocks of test"); n != 2 {
 		t.Fatalf("recorded %d tests:\n%s%s", n, stdout, stderr)
@@ -146,7 +177,8 @@ func TestOfflineWithoutTests(t *testing.T) {
 	}
 }
 
-// A flow or action name still test-runs it for real, against the partner.
+// A flow or action name still test-runs it for real, against the partner,
+// and says so on its first line; in CI only with --live.
 func TestTestActionStillRunsForReal(t *testing.T) {
 	dir := copyQuickstart(t)
 	qs, err := prepareQuickstart(dir)
@@ -154,11 +186,28 @@ func TestTestActionStillRunsForReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer qs.partner.Close()
-	stdout, stderr, code := cli(t, "test", "--project", dir, "lookup-customer", "--input", "customer_id=7")
+	t.Setenv("CI", "true")
+	_, stderr, code := cli(t, "test", "--project", dir, "lookup-customer", "--input", "customer_id=7")
+	if code != 1 || !strings.Contains(stderr, "refusing a live run in CI (CI=true): outflow test lookup-customer runs action lookup-customer, which calls real partners (partner-api at https://127.0.0.1:") ||
+		!strings.Contains(stderr, "pass --live to call them") {
+		t.Fatalf("in CI without --live: exit %d: %s", code, stderr)
+	}
+	if n := qs.partner.Requests(); n != 0 {
+		t.Fatalf("a refused run made %d requests", n)
+	}
+	stdout, stderr, code := cli(t, "test", "--project", dir, "lookup-customer", "--input", "customer_id=7", "--live")
 	if code != 0 || !strings.Contains(stdout, "Customer 7") || !strings.Contains(stdout, "mTLS") {
 		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
+	}
+	if first := firstLine(stderr); !strings.HasPrefix(first, "live run against real partners: action lookup-customer calls partner-api at https://127.0.0.1:") || !strings.HasSuffix(first, "/v2") {
+		t.Errorf("first line %q, want it to say the run calls real partners", first)
 	}
 	if n := qs.partner.Requests(); n != 1 {
 		t.Fatalf("the partner served %d requests, want 1", n)
 	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ credential and client certificate, as a step would.`,
 			}
 			var list []*openapi.Operation
 			for _, op := range spec.Operations {
-				if (tag == "" || containsString(op.Tags, tag)) && (only == "" || op.ID == only || op.Method+" "+op.Path == only) {
+				if (tag == "" || slices.Contains(op.Tags, tag)) && (only == "" || op.ID == only || op.Method+" "+op.Path == only) {
 					list = append(list, op)
 				}
 			}
@@ -136,7 +137,7 @@ Existing files are kept unless --force is given.`,
 				return fmt.Errorf("connection %s names no OpenAPI document; add `openapi: %s` to it, so that validate checks the actions against it", genConn, specRef(proj.Root(), args[0]))
 			}
 			if !sameSpec(proj.Root(), named, args[0]) {
-				return fmt.Errorf("connection %s names the OpenAPI document %s, not %s; give that one, or change its openapi:", genConn, named, args[0])
+				return fmt.Errorf("connection %s names the OpenAPI document %s, not %s; give that one, or change the connection's openapi field", genConn, named, args[0])
 			}
 			actions, err := proj.GenerateActions(genConn, flows.GenerateOptions{Tag: genTag, Source: named})
 			if err != nil {
@@ -213,15 +214,6 @@ Existing files are kept unless --force is given.`,
 	}
 	cmd.AddCommand(fetch)
 	return cmd
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func defectString(loc string, d openapi.Defect) string {

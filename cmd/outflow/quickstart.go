@@ -31,10 +31,19 @@ func quickstartCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "quickstart",
 		Short: "Run the example flow end to end: an mTLS partner, an embedded Temporal server and a worker",
-		Args:  cobra.NoArgs,
+		Long: `Run the example flow end to end: an mTLS partner, an embedded Temporal server
+and a worker. The project is examples/quickstart unless --project names another
+copy of it.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if cmd.Flags().Changed("project") {
+				if cmd.Flags().Changed("dir") {
+					return fmt.Errorf("--dir is the old name of --project: give one of them")
+				}
+				dir = g.project
+			}
 			in := map[string]any{}
 			for _, kv := range inputs {
 				k, v, _ := cutInput(kv)
@@ -51,6 +60,7 @@ func quickstartCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "examples/quickstart", "the quickstart project")
+	_ = cmd.Flags().MarkDeprecated("dir", "use --project")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the execution record as JSON")
 	cmd.Flags().StringArrayVarP(&inputs, "input", "i", nil, "input as name=value")
 	return cmd
@@ -124,7 +134,11 @@ func runQuickstart(ctx context.Context, g *globalFlags, dir string, inputs map[s
 	if !asJSON {
 		fmt.Fprintf(errOut, "example partner at https://%s%s (requires a client certificate)\n", qs.partner.Addr, plan.Connections[quickstartConnection].BasePath)
 	}
-	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan)})
+	logger, err := commandLogger(errOut, "")
+	if err != nil {
+		return nil, qs.partner, err
+	}
+	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan), logger: logger})
 	if err != nil {
 		return nil, qs.partner, err
 	}

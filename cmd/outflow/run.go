@@ -6,14 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
 	"github.com/outflow-dev/outflow/engine"
@@ -28,6 +31,15 @@ type runFlags struct {
 	id         string
 	step       string
 	detach     bool
+	// live allows `outflow test` to call real partners where CI=true.
+	live bool
+	// beforeRun, when set, sees the compiled plan before anything starts;
+	// an error stops the command.
+	beforeRun func(plan *engine.Plan) error
+	// stepsFile holds what earlier steps gave, for --step.
+	stepsFile string
+	// logLevel shows the embedded worker's and the SDK's logs.
+	logLevel string
 }
 
 func runCmd(g *globalFlags) *cobra.Command {
@@ -60,11 +72,18 @@ test what it expected and what the run gave; the exit status is 1 when any
 test fails.
 
 Given the name of an action or flow (or a file defining one), test runs it
-for real, as run does, and prints its execution details; --step runs one step.
+for real, as run does, and prints its execution details; --step runs one step,
+given what it reads from earlier steps with --input steps.ID.FIELD=VALUE
+(a JSON value, or text) or --steps FILE.
 
 With --record TEST, test runs the test's target for real once and writes what
 the partner answered into the test's mocks, without credentials, cookies or
-API keys. See docs/testing.md.`,
+API keys.
+
+The first line on stderr says which kind of run it is: "offline test run: ..."
+or "live run against real partners: ...". Where CI=true, a live run is
+refused unless --live is given, so that a renamed test cannot turn a CI job
+into real calls. See docs/testing.md.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if record {
@@ -78,18 +97,84 @@ API keys. See docs/testing.md.`,
 				return reportProblems(cmd, err)
 			}
 			if !isTest {
+				f.beforeRun = func(plan *engine.Plan) error {
+					what := strings.ToLower(plan.Kind) + " " + plan.Name
+					if f.step != "" {
+						what = "step " + f.step + " of " + what
+					}
+					return announceLiveRun(cmd, f, "outflow test "+args[0], what, plan)
+				}
 				return runPlanCmd(cmd, g, f, args[0], f.step)
 			}
-			if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" {
-				return errors.New("--step, --input and --inputs apply to a real run of an action or flow; a test's inputs are in its document")
+			if f.step != "" || len(f.inputs) > 0 || f.inputsFile != "" || f.stepsFile != "" {
+				return errors.New("--step, --steps, --input and --inputs apply to a real run of an action or flow; a test's inputs are in its document")
+			}
+			if f.live {
+				return errors.New("--live applies to a run against real partners; tests run offline, answered by their mocks")
 			}
 			return offlineTestCmd(cmd, proj, tests, f.asJSON)
 		},
 	}
 	addRunFlags(cmd, f)
-	cmd.Flags().StringVar(&f.step, "step", "", "run only this step; give what it reads from earlier steps with --input")
+	cmd.Flags().StringVar(&f.step, "step", "", "run only this step; give what it reads from earlier steps with --input steps.ID.FIELD=VALUE or --steps")
+	cmd.Flags().StringVar(&f.stepsFile, "steps", "", "with --step: JSON or YAML file of what earlier steps gave, as expressions see it under steps ({customer: {outputs: {id: \"7\"}}})")
 	cmd.Flags().BoolVar(&record, "record", false, "run the test's target for real and save the partner's answers as its mocks")
+	cmd.Flags().BoolVar(&f.live, "live", false, "allow a run against real partners (an action, a flow, --record) where CI=true")
 	return cmd
+}
+
+// inCI reports whether the command runs in continuous integration: CI set
+// to true, as GitHub Actions, GitLab CI and most CI services do.
+func inCI() bool {
+	v, err := strconv.ParseBool(os.Getenv("CI"))
+	return err == nil && v
+}
+
+// announceLiveRun prints the first line of a run that calls real partners,
+// naming what runs and where it calls, after refusing it in CI without
+// --live: a test renamed or misspelt must not turn a CI job into real
+// requests. command is how the user asked ("outflow test lookup-customer"),
+// what the run ("action lookup-customer").
+func announceLiveRun(cmd *cobra.Command, f *runFlags, command, what string, plans ...*engine.Plan) error {
+	calls := partnerList(plans...)
+	if inCI() && !f.live {
+		return fmt.Errorf("refusing a live run in CI (CI=%s): %s runs %s, which calls real partners (%s); pass --live to call them, or name a test (kind: Test) to run it offline",
+			os.Getenv("CI"), command, what, calls)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "live run against real partners: %s calls %s\n", what, calls)
+	return nil
+}
+
+// partnerList names the connections plans call, with their base URLs.
+func partnerList(plans ...*engine.Plan) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range plans {
+		names := make([]string, 0, len(p.Connections))
+		for name := range p.Connections {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if c := p.Connections[name]; c != nil && !seen[name] {
+				seen[name] = true
+				out = append(out, fmt.Sprintf("%s at %s", name, baseURL(c)))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "no connection"
+	}
+	return strings.Join(out, ", ")
+}
+
+// baseURL is a connection's base URL, default ports left out.
+func baseURL(c *engine.Connection) string {
+	host := c.Host
+	if c.Port != 0 && !(c.Scheme == "https" && c.Port == 443) && !(c.Scheme == "http" && c.Port == 80) {
+		host = net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+	}
+	return c.Scheme + "://" + host + c.BasePath
 }
 
 // testsToRun says which tests the arguments of test name: all of the
@@ -135,10 +220,15 @@ func yamlFile(arg string) (string, bool) {
 
 func offlineTestCmd(cmd *cobra.Command, proj *flows.Project, tests []string, asJSON bool) error {
 	if len(tests) == 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "no tests in %s; write a document of kind: Test (see docs/testing.md)\n", proj.Root())
+		fmt.Fprintf(cmd.ErrOrStderr(), "offline test run: no tests in %s; write a document of kind: Test (see docs/testing.md)\n", proj.Root())
 		return nil
 	}
-	results := offline.RunProject(cmd.Context(), proj, tests)
+	n := fmt.Sprintf("%d tests", len(tests))
+	if len(tests) == 1 {
+		n = "test " + tests[0]
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "offline test run: %s of %s; every REST and SOAP call is answered by mocks, nothing is sent\n", n, proj.Root())
+	results := offline.RunProject(cmd.Context(), tests, compileTest(proj))
 	if asJSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
@@ -170,15 +260,28 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 		return fmt.Errorf("%q is not a test of the project %s", name, testList(proj.Tests()))
 	}
 	var agents []string
+	var plans []*engine.Plan
 	for _, t := range tests {
 		tc, err := proj.TestCase(t)
 		if err != nil {
 			return err
 		}
 		agents = append(agents, planAgents(tc.Plan)...)
+		plans = append(plans, tc.Plan)
+	}
+	what := "the target of test " + strings.Join(tests, ", ")
+	if len(tests) > 1 {
+		what = "the targets of tests " + strings.Join(tests, ", ")
+	}
+	if err := announceLiveRun(cmd, f, "outflow test --record "+name, what, plans...); err != nil {
+		return err
 	}
 	errOut := cmd.ErrOrStderr()
-	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: agents, log: errOut})
+	logger, err := commandLogger(errOut, f.logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: agents, log: errOut, logger: logger})
 	if err != nil {
 		return err
 	}
@@ -202,7 +305,13 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 		if rec == nil {
 			return werr
 		}
-		file, notes, err := offline.WriteFixtures(root, tc, rec)
+		// The runner turns the record into mocks; flows writes them into
+		// the test's file.
+		block, notes, err := offline.Fixtures(rec, tc.Plan)
+		file := ""
+		if err == nil {
+			file, err = tc.WriteMocks(root, block)
+		}
 		for _, n := range notes {
 			fmt.Fprintf(errOut, "  note: %s\n", n)
 		}
@@ -218,6 +327,18 @@ func recordTestCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, name string)
 	return nil
 }
 
+// compileTest compiles the tests of a project for the offline runner,
+// which does not read YAML itself.
+func compileTest(proj *flows.Project) offline.Compile {
+	return func(name string) (*engine.TestCase, error) {
+		tc, err := proj.TestCase(name)
+		if err != nil {
+			return nil, err
+		}
+		return &tc.TestCase, nil
+	}
+}
+
 // testList names the tests of a project for a message.
 func testList(names []string) string {
 	if len(names) == 0 {
@@ -230,6 +351,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	cmd.Flags().StringArrayVarP(&f.inputs, "input", "i", nil, "input as name=value (repeatable); values are converted to the declared input type")
 	cmd.Flags().StringVar(&f.inputsFile, "inputs", "", "JSON or YAML file of inputs")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the whole execution record as JSON")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "", "also print the Temporal SDK's and the embedded worker's logs at this level: debug, info, warn or error (default: only errors the progress lines do not report)")
 }
 
 // resolveTarget turns FLOW (a name or a YAML file) into a project and a name.
@@ -266,8 +388,10 @@ func parseInputs(f *runFlags) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := yaml.Unmarshal(b, &inputs); err != nil {
-			return nil, fmt.Errorf("reading inputs from %s: %w", f.inputsFile, err)
+		// The project loader's guards and value rules; never a nil map,
+		// which --input would write into.
+		if inputs, err = flows.ParseInputs(f.inputsFile, b); err != nil {
+			return nil, fmt.Errorf("reading inputs: %w", err)
 		}
 	}
 	for _, kv := range f.inputs {
@@ -300,16 +424,35 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 	if err != nil {
 		return err
 	}
+	var given map[string]any
 	if step != "" {
 		// A single step reads what earlier steps would have given it from
-		// the inputs; the plan declares none, so accept them all.
-		plan.Inputs = nil
+		// steps.…: those come apart from the inputs.
+		if given, err = stepData(proj, name, f, inputs); err != nil {
+			return err
+		}
+		plan.Inputs = engine.LooseInputs(plan.Inputs, inputs)
+	} else {
+		if f.stepsFile != "" {
+			return errors.New("--steps gives earlier steps' data to one step run alone: add --step ID")
+		}
 		for k := range inputs {
-			plan.Inputs = append(plan.Inputs, engine.InputSpec{Name: k})
+			if strings.HasPrefix(k, "steps.") {
+				return fmt.Errorf("--input %s: earlier steps' data is given to one step run alone (outflow test FLOW --step ID); a whole run makes its own", k)
+			}
+		}
+	}
+	if f.beforeRun != nil {
+		if err := f.beforeRun(plan); err != nil {
+			return err
 		}
 	}
 	out := cmd.OutOrStdout()
-	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan), log: cmd.ErrOrStderr()})
+	logger, err := commandLogger(cmd.ErrOrStderr(), f.logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(ctx, g, stackOptions{embedWorker: true, agents: planAgents(plan), log: cmd.ErrOrStderr(), logger: logger})
 	if err != nil {
 		return err
 	}
@@ -317,7 +460,7 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 	if st.server != nil && !f.asJSON {
 		fmt.Fprintf(cmd.ErrOrStderr(), "embedded Temporal server at %s\n", st.server.FrontendAddress())
 	}
-	run, err := st.client.Start(ctx, plan, inputs, engine.RunOptions{WorkflowID: f.id})
+	run, err := st.client.Start(ctx, plan, inputs, engine.RunOptions{WorkflowID: f.id, Steps: given})
 	if err != nil {
 		return err
 	}
@@ -354,6 +497,55 @@ func runPlanCmd(cmd *cobra.Command, g *globalFlags, f *runFlags, target, step st
 	return nil
 }
 
+// stepData takes what earlier steps gave out of the inputs of a one-step
+// run (names steps.ID.FIELD…, values read as JSON when they are JSON, else
+// as text) and out of --steps FILE, and checks that each names a step of
+// the flow or action.
+func stepData(proj *flows.Project, name string, f *runFlags, inputs map[string]any) (map[string]any, error) {
+	steps := map[string]any{}
+	if f.stepsFile != "" {
+		b, err := os.ReadFile(f.stepsFile)
+		if err != nil {
+			return nil, err
+		}
+		// Read with the project loader's guards, like --inputs files.
+		if steps, err = flows.ParseInputs(f.stepsFile, b); err != nil {
+			return nil, fmt.Errorf("reading earlier steps' data from %s: %w", f.stepsFile, err)
+		}
+	}
+	var paths []string
+	for k := range inputs {
+		if strings.HasPrefix(k, "steps.") {
+			paths = append(paths, k)
+		}
+	}
+	sort.Strings(paths)
+	for _, k := range paths {
+		v := inputs[k]
+		delete(inputs, k)
+		if s, ok := v.(string); ok {
+			var parsed any
+			if json.Unmarshal([]byte(s), &parsed) == nil {
+				v = parsed
+			}
+		}
+		if err := engine.SetStepValue(steps, strings.TrimPrefix(k, "steps."), v); err != nil {
+			return nil, fmt.Errorf("--input %s: %w", k, err)
+		}
+	}
+	full, err := proj.Plan(name)
+	if err != nil {
+		return nil, err
+	}
+	ids := engine.StepIDs(full.Steps)
+	for id := range steps {
+		if !slices.Contains(ids, id) {
+			return nil, fmt.Errorf("steps.%s: %s %q has no step %q (steps: %s)", id, strings.ToLower(full.Kind), full.Name, id, strings.Join(ids, ", "))
+		}
+	}
+	return steps, nil
+}
+
 func planAgents(p *engine.Plan) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -367,10 +559,13 @@ func planAgents(p *engine.Plan) []string {
 }
 
 // stepPrinter prints each step once when it ends (and when it starts waiting).
+// A step that holds others (an action call, a foreach, a parallel step) is
+// printed after the steps inside it that ended by the same update: it ended
+// after them.
 func stepPrinter(w io.Writer) func(*engine.Record) {
 	printed := map[string]string{}
 	return func(r *engine.Record) {
-		for _, s := range r.Steps {
+		for _, s := range progressOrder(r) {
 			if printed[s.ID] == s.Status {
 				continue
 			}
@@ -393,7 +588,7 @@ func stepPrinter(w io.Writer) func(*engine.Record) {
 			if s.Response != nil {
 				line += fmt.Sprintf(" %d", s.Response.StatusCode)
 			}
-			line += fmt.Sprintf(" %s", time.Duration(s.Duration).Round(100*time.Microsecond))
+			line += " " + engine.FormatDuration(time.Duration(s.Duration))
 			if n := len(s.Pages); n > 0 {
 				line += fmt.Sprintf(" (%d pages)", n)
 			}
@@ -403,6 +598,48 @@ func stepPrinter(w io.Writer) func(*engine.Record) {
 			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// progressOrder is the record's steps with each step that holds others
+// moved after the last of them (the record lists a holder first, then what
+// runs inside it).
+func progressOrder(r *engine.Record) []*engine.StepRecord {
+	holding := holderIDs(r)
+	inside := func(id, holder string) bool {
+		return strings.HasPrefix(id, holder+"/") || strings.HasPrefix(id, holder+"[")
+	}
+	out := make([]*engine.StepRecord, 0, len(r.Steps))
+	var open []*engine.StepRecord
+	for _, s := range r.Steps {
+		for len(open) > 0 && !inside(s.ID, open[len(open)-1].ID) {
+			out = append(out, open[len(open)-1])
+			open = open[:len(open)-1]
+		}
+		if holding[s.ID] {
+			open = append(open, s)
+		} else {
+			out = append(out, s)
+		}
+	}
+	for i := len(open) - 1; i >= 0; i-- {
+		out = append(out, open[i])
+	}
+	return out
+}
+
+// holderIDs are the paths of the record's steps that hold others: every
+// prefix of a step path that ends before a "/" or "[" ("ack" and "ack[2]"
+// of "ack[2]/post").
+func holderIDs(r *engine.Record) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range r.Steps {
+		for i := 0; i < len(s.ID); i++ {
+			if s.ID[i] == '/' || s.ID[i] == '[' {
+				out[s.ID[:i]] = true
+			}
+		}
+	}
+	return out
 }
 
 var _ = context.Background

@@ -160,7 +160,7 @@ func TestDeploySchedules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !second.Paused || second.When != "cron 0 2 * * * (Europe/Berlin)" {
+	if !second.Paused || second.When != "cron 0 2 * * * (Europe/Berlin)" || second.Next != nil {
 		t.Errorf("outflow:sync:1 = %+v, want paused as the trigger says", second)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -57,10 +58,53 @@ type stackOptions struct {
 	agents  []string
 	baseDir string
 	log     io.Writer
+	// logger takes the Temporal client's and the embedded worker's logs
+	// (the SDK's included); nil means quietLogger.
+	logger *slog.Logger
 }
 
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}
+
+// sdkActivityError is the SDK worker's log line for each failed attempt of
+// an activity.
+const sdkActivityError = "Activity error."
+
+// commandLogger is the logger of the Temporal client and embedded worker of
+// a command that prints its own progress (run, test): with --log-level, the
+// logs at that level and above, the SDK's included; without, only errors
+// the command does not report itself. A failed step attempt is one it
+// reports, in its progress lines and record, in Outflow's words: the SDK's
+// raw "Activity error." line for every attempt, an expected 422 included,
+// is left to --log-level and to the worker's log.
+func commandLogger(w io.Writer, level string) (*slog.Logger, error) {
+	if level != "" {
+		return worker.NewLogger(w, worker.LogOptions{Level: level})
+	}
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelError})
+	return slog.New(&dropMessages{Handler: h, drop: []string{sdkActivityError}}), nil
+}
+
+// dropMessages leaves out the records with the given messages.
+type dropMessages struct {
+	slog.Handler
+	drop []string
+}
+
+func (d *dropMessages) Handle(ctx context.Context, r slog.Record) error {
+	if slices.Contains(d.drop, r.Message) {
+		return nil
+	}
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d *dropMessages) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &dropMessages{Handler: d.Handler.WithAttrs(attrs), drop: d.drop}
+}
+
+func (d *dropMessages) WithGroup(name string) slog.Handler {
+	return &dropMessages{Handler: d.Handler.WithGroup(name), drop: d.drop}
 }
 
 func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, error) {
@@ -88,7 +132,11 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 		s.server = srv
 		addr = srv.FrontendAddress()
 	}
-	c, err := worker.Dial(ctx, worker.DialOptions{Address: addr, Namespace: g.namespace, Logger: quietLogger(), Plaintext: s.server != nil, DataConverter: dc, Observe: obs})
+	logger := o.logger
+	if logger == nil {
+		logger = quietLogger()
+	}
+	c, err := worker.Dial(ctx, worker.DialOptions{Address: addr, Namespace: g.namespace, Logger: logger, Plaintext: s.server != nil, DataConverter: dc, Observe: obs})
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -98,7 +146,7 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 	if s.server != nil && o.embedWorker {
 		w, err := worker.Start(worker.Options{
 			Client: c, Flows: true, Agents: o.agents, BaseDir: o.baseDir,
-			Logger: quietLogger(), Observe: obs, OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g)),
+			Logger: logger, Observe: obs, OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g)),
 		})
 		if err != nil {
 			s.Close()

@@ -148,6 +148,11 @@ func newSchema() *Schema {
 }
 
 func (l *loader) fetch(from string, n *node, what, loc string) ([]byte, string, error) {
+	if u, err := url.Parse(strings.TrimSpace(loc)); err == nil && strings.EqualFold(u.Scheme, "file") {
+		// Resolved against a path, a file: URL would become a strange path;
+		// against a URL, a request for a local file. Neither is meant.
+		return nil, loc, docError(from, n, "importing %s %q: file: locations are not read; put the document next to the importing one and import it by a relative path", what, loc)
+	}
 	resolved := resolveLocation(from, loc)
 	if l.resolve == nil {
 		return nil, resolved, docError(from, n, "importing %s %q: no resolver for imports", what, loc)

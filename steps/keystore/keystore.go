@@ -91,6 +91,10 @@ type Store struct {
 	// unnamed is true when the format carries no aliases (PEM, DER, and
 	// PKCS#12 files read without their names).
 	unnamed bool
+	// keyUnread is true when the file holds a private key that could not
+	// be read (an encrypted one without its password): it is missing from
+	// Entries, but not from the file.
+	keyUnread bool
 }
 
 // Load reads a keystore of any supported format and picks its private-key

@@ -81,6 +81,7 @@ func readPEM(data []byte, keyPassword string) (*Store, error) {
 		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY":
 			k, err := parseKeyBlock(b, keyPassword)
 			if err != nil {
+				s.keyUnread = true
 				fail(err)
 				continue
 			}

@@ -28,6 +28,12 @@ import (
 func readPKCS12(data []byte, password string) (*Store, error) {
 	s := &Store{Format: FormatPKCS12}
 
+	// ToPEM is deprecated for the PEM it writes (PKCS#1 and SEC 1 keys
+	// labelled "PRIVATE KEY"), which is never written out here: it is the
+	// one call that returns every key and certificate of the file with its
+	// friendlyName and localKeyId, and parseKeyDER reads the key bytes
+	// whatever their label.
+	//lint:ignore SA1019 the blocks are read, never written out (see above)
 	blocks, err := pkcs12.ToPEM(data, password)
 	if err == nil {
 		return s, s.fromPEMBlocks(blocks)

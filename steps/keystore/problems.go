@@ -179,7 +179,9 @@ func (s *Store) trustedOnlyProblems(keys []*Entry) []Problem {
 			}
 		}
 	}
-	if len(keys) > 0 || len(trusted) == 0 {
+	if len(keys) > 0 || len(trusted) == 0 || s.keyUnread {
+		// With a key that could not be read, the error that says why is
+		// the problem, not a missing key.
 		return out
 	}
 

@@ -50,6 +50,22 @@ type CertInfo struct {
 	IPAddresses       []string  `json:"ip_addresses,omitempty"`
 }
 
+// NameSettings rewrites the problems' words for where the passwords come
+// from: they name a profile's keystore.password and keystore.key_password,
+// which a caller that takes them otherwise (certs inspect: --password and
+// --key-password) renames.
+func (r *Report) NameSettings(password, keyPassword string) {
+	rep := strings.NewReplacer(
+		"set keystore.key_password", "give "+keyPassword,
+		"set keystore.password", "give "+password,
+		"keystore.key_password", keyPassword,
+		"keystore.password", password,
+	)
+	for i := range r.Problems {
+		r.Problems[i].Message = rep.Replace(r.Problems[i].Message)
+	}
+}
+
 // Inspect reads a keystore and reports everything in it, with the problems
 // found at now; certificates expiring within warnWithin are warned about.
 // It never fails: what cannot be read becomes a problem, and whatever could be
@@ -72,6 +88,8 @@ func Inspect(data []byte, password, keyPassword, alias string, now time.Time, wa
 		addErr(err)
 	}
 	if s == nil {
+		// What could not be opened was still recognised.
+		r.Format = sniff(data)
 		r.Problems = problems
 		return r
 	}
@@ -212,9 +230,14 @@ func (r *Report) Text() string {
 // WriteText writes Text to w.
 func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
-	if r.Format == "" {
+	switch {
+	case r.Format == "":
 		ew.printf("Format: not recognised\n")
-	} else {
+	case len(r.Entries) == 0 && r.HasErrors():
+		// Recognised, but not opened (a wrong or missing password): the
+		// problems below say why.
+		ew.printf("Format: %s, not opened\n", r.Format)
+	default:
 		keys := 0
 		for _, e := range r.Entries {
 			if e.Kind == KindPrivateKey {

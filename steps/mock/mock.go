@@ -1,4 +1,4 @@
-// Package mock is a rest.Transports that answers every request from canned
+// Package mock is a httpcall.Transports that answers every request from canned
 // responses, chosen by the step the request serves, and never opens a
 // socket. The offline test runner gives it to the real rest and soap
 // activities, so that a test exercises the same request building, response
@@ -20,8 +20,8 @@ import (
 	"sync"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"github.com/outflow-dev/outflow/steps/oauth2"
-	"github.com/outflow-dev/outflow/steps/rest"
 )
 
 // Reply is one canned answer: a response, or a network failure.
@@ -86,9 +86,9 @@ type Transport struct {
 }
 
 var (
-	_ rest.Transports   = (*Transport)(nil)
-	_ rest.TokenCacher  = (*Transport)(nil)
-	_ http.RoundTripper = (*Transport)(nil)
+	_ httpcall.Transports  = (*Transport)(nil)
+	_ httpcall.TokenCacher = (*Transport)(nil)
+	_ http.RoundTripper    = (*Transport)(nil)
 )
 
 // OfflineToken is the access token steps of an OAuth 2.0 connection send
@@ -158,7 +158,7 @@ func pick(r *Rule, n int) (Reply, bool) {
 func (t *Transport) Check(step string) error {
 	i := t.rule(step)
 	if i < 0 {
-		return fmt.Errorf("no mock for step %q: offline tests use no network, so every rest and soap step that runs needs one; add %q under mocks:", step, step)
+		return fmt.Errorf("no mock for step %q: offline tests use no network, so every rest and soap step that runs needs one; add a mock for %q under mocks", step, step)
 	}
 	r := &t.rules[i]
 	t.mu.Lock()
@@ -222,7 +222,7 @@ func (t *Transport) Unused() []string {
 }
 
 // RoundTrip answers req from the rule of the step its context names
-// (rest.StepPathFrom).
+// (httpcall.StepPathFrom).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		// The request was already recorded by the step; read it as a server
@@ -233,7 +233,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("reading the request body: %w", err)
 		}
 	}
-	step := rest.StepPathFrom(req.Context())
+	step := httpcall.StepPathFrom(req.Context())
 	if step == "" {
 		return nil, errors.New("mock transport: the request names no step; offline tests answer only the requests of rest and soap steps")
 	}

@@ -26,7 +26,7 @@ func runRest(t *testing.T, tr *Transport, step, path string) (*engine.StepResult
 	env := s.NewTestActivityEnvironment()
 	a := &rest.Activity{Transports: tr}
 	env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.RestActivity})
-	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{StepPath: step, Connection: partner, Method: "GET", Path: path})
+	v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{StepPath: step, Connection: partner}, Method: "GET", Path: path})
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +52,11 @@ func runSoap(t *testing.T, tr *Transport, step string, port string) (*engine.Ste
 	a := &soap.Activity{Transports: tr}
 	env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.SoapActivity})
 	v, err := env.ExecuteActivity(engine.SoapActivity, &engine.SoapRequest{
-		StepPath: step, Connection: &engine.Connection{Name: "soap", Scheme: "https", Host: "partner.example", Port: 443, BasePath: "/soap/orders"},
-		Definitions: defs, Port: port, Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "42"},
+		CallHeader:  engine.CallHeader{StepPath: step, Connection: &engine.Connection{Name: "soap", Scheme: "https", Host: "partner.example", Port: 443, BasePath: "/soap/orders"}},
+		Definitions: defs,
+		Port:        port,
+		Operation:   "GetOrderStatus",
+		Body:        map[string]any{"OrderId": "42"},
 	})
 	if err != nil {
 		return nil, err

@@ -262,7 +262,14 @@ func errorResponse(tokenURL string, resp *http.Response, data []byte) error {
 		// its own words.
 		text := strings.TrimSpace(string(data))
 		if len(text) > 300 {
-			text = text[:300] + "…"
+			text = strings.ToValidUTF8(text[:300], "") + "…"
+		}
+		var granted struct {
+			AccessToken string `json:"access_token"`
+		}
+		if json.Unmarshal(data, &granted) == nil && granted.AccessToken != "" {
+			// Never quote an answer that holds a token.
+			text = "the answer holds an access_token, but a token is taken only from an HTTP 200 answer (RFC 6749 §5.1)"
 		}
 		if text == "" {
 			text = resp.Status

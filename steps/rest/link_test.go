@@ -64,7 +64,7 @@ func TestFollowLinkKeepsQueryCredentialOutOfRecord(t *testing.T) {
 	conn := connFor(t, srv, "/v2")
 	conn.Credential = &engine.Credential{Type: "api_key", In: "query", Key: "key", Value: &engine.SecretRef{Ref: "env:OUTFLOW_TEST_KEY"}}
 	a := &Activity{Secrets: secrets.New("")}
-	res, err := execute(t, a, &engine.RestRequest{Connection: conn, Method: "GET", Link: srv.URL + "/v2/orders?page=2&key=k3y-value"})
+	res, err := execute(t, a, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Link: srv.URL + "/v2/orders?page=2&key=k3y-value"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func TestValidateResponse(t *testing.T) {
 	a := &Activity{Secrets: secrets.New("")}
 	conn := connFor(t, srv, "")
 	call := func(path, mode string, expect []int) (*engine.StepResult, error) {
-		return execute(t, a, &engine.RestRequest{Connection: conn, Method: "GET", Path: path, Expect: expect, BodyLimit: 1024,
+		return execute(t, a, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn, BodyLimit: 1024}, Method: "GET", Path: path, Expect: expect,
 			ValidateResponse: mode, Responses: responseCheck(t, expect)})
 	}
 
@@ -140,7 +140,7 @@ func TestValidateResponse(t *testing.T) {
 		t.Fatalf("a truncated body: %v %v", err, res)
 	}
 	// Without validate_response the schema is not read at all.
-	if res, err := execute(t, a, &engine.RestRequest{Connection: conn, Method: "GET", Path: "/customers/2", Responses: responseCheck(t, nil)}); err != nil || len(res.Response.SchemaMismatches) != 0 {
+	if res, err := execute(t, a, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Path: "/customers/2", Responses: responseCheck(t, nil)}); err != nil || len(res.Response.SchemaMismatches) != 0 {
 		t.Fatalf("validate_response off: %v", err)
 	}
 }

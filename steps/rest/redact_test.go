@@ -60,7 +60,7 @@ func TestCutBodyLosesTheStartOfASecret(t *testing.T) {
 	conn := connFor(t, srv, "")
 	conn.Credential = &engine.Credential{Type: "bearer", Token: &engine.SecretRef{Ref: "env:OUTFLOW_TEST_CUT_TOKEN"}}
 	limit := int64(len("you sent Bearer ") + 12)
-	res, err := execute(t, &Activity{Secrets: secrets.New("")}, &engine.RestRequest{Connection: conn, Method: "GET", Path: "/x", BodyLimit: limit})
+	res, err := execute(t, &Activity{Secrets: secrets.New("")}, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn, BodyLimit: limit}, Method: "GET", Path: "/x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestShortSecretWarnsOnce(t *testing.T) {
 	for range 2 {
 		env := s.NewTestActivityEnvironment()
 		env.RegisterActivityWithOptions(a.Execute, activity.RegisterOptions{Name: engine.RestActivity})
-		v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{Connection: conn, Method: "GET", Path: "/x"})
+		v, err := env.ExecuteActivity(engine.RestActivity, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Path: "/x"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -61,8 +60,13 @@ func TestRequestShapeAndCredentials(t *testing.T) {
 	conn.Credential = &engine.Credential{Type: "basic", Username: "svc", Password: &engine.SecretRef{Ref: "env:OUTFLOW_TEST_PW"}}
 	a := &Activity{Secrets: secrets.New("")}
 	res, err := execute(t, a, &engine.RestRequest{
-		Connection: conn, Method: "POST", Path: "/customers/7", Query: []engine.KV{{Name: "q", Value: "a b"}},
-		Headers: []engine.KV{{Name: "X-Trace", Value: "t1"}}, Body: map[string]any{"x": 1.0}, IdempotencyKey: "wf/step",
+		CallHeader:     engine.CallHeader{Connection: conn},
+		Method:         "POST",
+		Path:           "/customers/7",
+		Query:          []engine.KV{{Name: "q", Value: "a b"}},
+		Headers:        []engine.KV{{Name: "X-Trace", Value: "t1"}},
+		Body:           map[string]any{"x": 1.0},
+		IdempotencyKey: "wf/step",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +119,7 @@ func TestStatusClassification(t *testing.T) {
 		"/503": {engine.ErrHTTPStatus, true, "maintenance until 3am"},
 		"/429": {engine.ErrHTTPStatus, true, "429"},
 	} {
-		_, err := execute(t, a, &engine.RestRequest{Connection: conn, Method: "GET", Path: path})
+		_, err := execute(t, a, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Path: path})
 		var appErr *temporal.ApplicationError
 		if !errors.As(err, &appErr) {
 			t.Fatalf("%s: err = %v", path, err)
@@ -138,7 +142,7 @@ func TestMissingSecretNamesReference(t *testing.T) {
 	defer srv.Close()
 	conn := connFor(t, srv, "")
 	conn.Credential = &engine.Credential{Type: "bearer", Token: &engine.SecretRef{Ref: "env:OUTFLOW_DOES_NOT_EXIST"}}
-	_, err := execute(t, &Activity{Secrets: secrets.New("")}, &engine.RestRequest{Connection: conn, Method: "GET"})
+	_, err := execute(t, &Activity{Secrets: secrets.New("")}, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET"})
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != engine.ErrSecret || !appErr.NonRetryable() || !strings.Contains(err.Error(), "env:OUTFLOW_DOES_NOT_EXIST") {
 		t.Fatalf("err = %v", err)
@@ -166,23 +170,11 @@ func TestBodyIsCappedWhileStreaming(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	res, err := execute(t, &Activity{}, &engine.RestRequest{Connection: connFor(t, srv, ""), Method: "GET", BodyLimit: 1000})
+	res, err := execute(t, &Activity{}, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, ""), BodyLimit: 1000}, Method: "GET"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Response.Body) != 1000 || !res.Response.BodyTruncated {
 		t.Fatalf("body %d bytes, truncated %v", len(res.Response.Body), res.Response.BodyTruncated)
 	}
-}
-
-func TestRetryAfterDate(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d, ok := retryAfter(now.Add(90*time.Second).Format(http.TimeFormat), now)
-	if !ok || d != 90*time.Second {
-		t.Fatalf("d = %v ok = %v", d, ok)
-	}
-	if _, ok := retryAfter("soon", now); ok {
-		t.Fatal("garbage accepted")
-	}
-	_ = context.Background()
 }

@@ -45,8 +45,7 @@ func TestRecordRedactsCredentialHeaders(t *testing.T) {
 		if in == "query" {
 			conn.Credential.Key = "api_key"
 		}
-		res, err := execute(t, a, &engine.RestRequest{Connection: conn, Method: "GET", Path: "/orders",
-			Headers: []engine.KV{{Name: "Cookie", Value: cookie}, {Name: "Proxy-Authorization", Value: proxyAuth}, {Name: "X-Trace", Value: "t-1"}}})
+		res, err := execute(t, a, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Path: "/orders", Headers: []engine.KV{{Name: "Cookie", Value: cookie}, {Name: "Proxy-Authorization", Value: proxyAuth}, {Name: "X-Trace", Value: "t-1"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +95,7 @@ func TestAPIKeyInQueryStaysOutOfErrors(t *testing.T) {
 	srv.Close() // nothing listens there any more
 	t.Setenv("OUTFLOW_TEST_QUERY_KEY", "q-key-0ae3")
 	conn.Credential = &engine.Credential{Type: "api_key", In: "query", Key: "key", Value: &engine.SecretRef{Ref: "env:OUTFLOW_TEST_QUERY_KEY"}}
-	_, err := execute(t, &Activity{Secrets: secrets.New("")}, &engine.RestRequest{Connection: conn, Method: "GET", Path: "/x"})
+	_, err := execute(t, &Activity{Secrets: secrets.New("")}, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Path: "/x"})
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != engine.ErrConnection {
 		t.Fatalf("err = %v, want a Connection failure", err)
@@ -138,7 +137,7 @@ func TestNoPathLeavesTheConnectionHost(t *testing.T) {
 		"%2F%2Fevil.example/x", "/%2F%2Fevil.example", "mailto:x@evil.example", "evil.example:443/x",
 	} {
 		u, buildErr := BuildURL(conn, nil, p, nil)
-		_, err := execute(t, a, &engine.RestRequest{Connection: conn, Method: "GET", Path: p})
+		_, err := execute(t, a, &engine.RestRequest{CallHeader: engine.CallHeader{Connection: conn}, Method: "GET", Path: p})
 		if buildErr != nil {
 			var appErr *temporal.ApplicationError
 			if !errors.As(err, &appErr) || appErr.Type() != engine.ErrConfig || !appErr.NonRetryable() {

@@ -111,20 +111,26 @@ func (c *CyberArk) Resolve(ctx context.Context, name string) (string, error) {
 	if err := json.Unmarshal(body, &account); err != nil {
 		return "", fmt.Errorf("cyberark's answer for %s/%s is not a JSON account", safe, object)
 	}
-	for k, v := range account {
-		if strings.EqualFold(k, property) {
-			if s, ok := v.(string); ok {
-				return s, nil
-			}
-			b, _ := json.Marshal(v)
-			return string(b), nil
-		}
-	}
 	names := make([]string, 0, len(account))
 	for k := range account {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	// The property as written, else the first that differs only in case:
+	// the same one on every call, whatever the map's order.
+	match := ""
+	for _, k := range names {
+		if k == property || match == "" && strings.EqualFold(k, property) {
+			match = k
+		}
+	}
+	if v, ok := account[match]; ok && match != "" {
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+		b, _ := json.Marshal(v)
+		return string(b), nil
+	}
 	return "", fmt.Errorf("cyberark account %s/%s has no property %q (properties: %s)", safe, object, property, strings.Join(names, ", "))
 }
 

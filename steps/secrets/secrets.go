@@ -1,18 +1,24 @@
 // Package secrets resolves secret references on the worker that runs a
-// step: "env:NAME", "file:PATH", "vault:MOUNT/PATH#FIELD" (HashiCorp Vault
-// KV v2) and "cyberark:SAFE/OBJECT" (CyberArk Central Credential Provider).
+// step, of the schemes engine.SecretSchemes lists: "env:NAME" and
+// "file:PATH" (New registers them), "vault:MOUNT/PATH#FIELD" (HashiCorp
+// Vault KV v2, NewVault) and "cyberark:SAFE/OBJECT" (CyberArk Central
+// Credential Provider, NewCyberArk), which a worker's config sets up.
 // Values never leave the worker: they are not returned to workflows, logged
 // or put in errors; errors name the reference.
 package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/outflow-dev/outflow/engine"
 )
 
 // Provider resolves references of one scheme ("env", "file", ...).
@@ -43,7 +49,17 @@ type Error struct {
 	Err error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("resolving secret %q: %v", e.Ref, e.Err) }
+func (e *Error) Error() string {
+	if e.Ref == "" {
+		return fmt.Sprintf("resolving secret: %v", e.Err)
+	}
+	return fmt.Sprintf("resolving secret %q: %v", e.Ref, e.Err)
+}
+
+// Schemes are the names of the secret providers Outflow has; a worker has
+// those it is configured for. They are safe to repeat in a message.
+var Schemes = []string{"env", "file", "vault", "cyberark"}
+
 func (e *Error) Unwrap() error { return e.Err }
 
 // New returns a resolver with the env and file providers; relative file paths
@@ -84,9 +100,12 @@ func (r *Resolver) Register(scheme string, p Provider) {
 
 // Resolve returns the value of a reference such as "env:PARTNER_PASSWORD".
 func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
+	// Something that is not a reference may be the secret itself, given
+	// where a reference was wanted: it is never repeated in the error.
 	scheme, name, ok := strings.Cut(ref, ":")
 	if !ok || name == "" {
-		return "", &Error{Ref: ref, Err: fmt.Errorf("a secret reference looks like env:NAME, file:PATH, vault:MOUNT/PATH#FIELD or cyberark:SAFE/OBJECT")}
+		return "", &Error{Err: errors.New("the value given is not a secret reference (it is not repeated here, since it may be the secret itself): " +
+			"a reference looks like " + engine.SecretForms())}
 	}
 	r.mu.RLock()
 	p, seen, pol := r.providers[scheme], r.seen, r.policy
@@ -98,9 +117,13 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (string, error) {
 		}
 	}
 	if p == nil {
+		if !slices.Contains(Schemes, scheme) {
+			return "", &Error{Err: fmt.Errorf("the value given does not start with a secret provider of this worker (%s) and is not repeated here, since it may be the secret itself",
+				strings.Join(r.schemes(), ", "))}
+		}
 		hint := ""
-		if scheme == "vault" || scheme == "cyberark" {
-			hint = fmt.Sprintf("; configure secrets.%s in the worker's config (outflow worker --config)", scheme)
+		if s := engine.SecretSchemeOf(scheme); s != nil && s.Store != "" {
+			hint = fmt.Sprintf("; configure %s in the worker's config (outflow worker --config)", s.Store)
 		}
 		return "", &Error{Ref: ref, Err: fmt.Errorf("no secret provider %q on this worker (have: %s)%s", scheme, strings.Join(r.schemes(), ", "), hint)}
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
-	"github.com/outflow-dev/outflow/steps/rest"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"github.com/outflow-dev/outflow/steps/secrets"
 )
 
@@ -27,7 +27,7 @@ import (
 // network, until it is fetched again with Refresh.
 type WSDLFetcher struct {
 	// Transports gives the connection's transport (steps.Transports).
-	Transports rest.Transports
+	Transports httpcall.Transports
 	// Secrets resolves the connection's credential.
 	Secrets *secrets.Resolver
 	// BaseDir is the project folder, against which keystore paths resolve.
@@ -105,7 +105,7 @@ func (f *WSDLFetcher) file(u string) string {
 
 // get fetches one document over the connection.
 func (f *WSDLFetcher) get(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, rawURL string) ([]byte, error) {
-	if err := wsdl.CheckFetchURL(rawURL, conn.Name, conn.Host, conn.Scheme); err != nil {
+	if err := wsdl.CheckFetchURL(rawURL, conn.Name, conn.Host, conn.Scheme, conn.Port); err != nil {
 		return nil, err
 	}
 	timeout := f.Timeout
@@ -121,7 +121,7 @@ func (f *WSDLFetcher) get(ctx context.Context, conn *engine.Connection, profile 
 	req.Header.Set("Accept", "text/xml, application/xml, application/wsdl+xml;q=0.9, */*;q=0.1")
 	// The connection's credential, an OAuth 2.0 token included, as a step
 	// would send it.
-	authz := &rest.Authorizer{Secrets: f.Secrets, Transports: f.Transports, BaseDir: f.BaseDir, Connection: conn, Profile: profile}
+	authz := &httpcall.Authorizer{Secrets: f.Secrets, Transports: f.Transports, BaseDir: f.BaseDir, Connection: conn, Profile: profile}
 	if err := authz.Apply(ctx, req); err != nil {
 		return nil, fmt.Errorf("fetching the WSDL %s through connection %s: %w", rawURL, conn.Name, err)
 	}
@@ -132,7 +132,7 @@ func (f *WSDLFetcher) get(ctx context.Context, conn *engine.Connection, profile 
 	}
 	resp := ex.Response
 	if loc, err := resp.Location(); err == nil && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		// rest.Do sends with RoundTrip, which follows no redirect: the
+		// httpcall.Do sends with RoundTrip, which follows no redirect: the
 		// credential and client certificate stay with the connection.
 		loc.User, loc.RawQuery, loc.ForceQuery, loc.Fragment = nil, "", false, ""
 		return nil, fmt.Errorf("fetching the WSDL: %s answered %s: redirect to %s not followed (the request carries the connection's credential); give the WSDL's own URL",
@@ -164,7 +164,7 @@ func contentType(resp *http.Response) string {
 
 // partnerWords is the partner's answer, for the end of an error message.
 func partnerWords(b []byte) string {
-	if w := rest.PartnerWords(b); w != "" {
+	if w := httpcall.PartnerWords(b); w != "" {
 		return ": " + w
 	}
 	return ""

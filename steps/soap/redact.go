@@ -6,7 +6,7 @@ import (
 	"regexp"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/steps/rest"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"github.com/outflow-dev/outflow/steps/secrets"
 )
 
@@ -19,7 +19,7 @@ func (a *Activity) Execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	red := a.Secrets.NewRedactor()
 	ctx = secrets.WithRedactor(ctx, red)
 	res, err := a.execute(ctx, req)
-	return rest.RedactOutcome(ctx, red, res, err)
+	return httpcall.RedactOutcome(ctx, red, res, err)
 }
 
 // sentPassword finds the password or digest of the UsernameToken an

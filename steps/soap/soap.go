@@ -33,7 +33,7 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
-	"github.com/outflow-dev/outflow/steps/rest"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 	"github.com/outflow-dev/outflow/steps/secrets"
 )
 
@@ -47,7 +47,7 @@ type Security = engine.SoapSecurity
 // it is safe for concurrent use.
 type Activity struct {
 	Secrets    *secrets.Resolver
-	Transports rest.Transports
+	Transports httpcall.Transports
 	// BaseDir, when set, is where this worker finds project files
 	// (keystores); otherwise the plan's project folder is used.
 	BaseDir string
@@ -64,12 +64,19 @@ const maxRequestBodyInRecord = 4 << 10
 // kept in Response.Body. Execute redacts what it hands back.
 func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepResult, error) {
 	info := activity.GetInfo(ctx)
-	ctx = rest.WithStepPath(ctx, req.StepPath)
+	ctx = httpcall.WithStepPath(ctx, req.StepPath)
 	res := &engine.StepResult{Attempt: int(info.Attempt), Worker: a.Identity}
-	defer rest.KeepAlive(ctx)()
+	defer httpcall.KeepAlive(ctx)()
+	// The call ends a little before the step's timeout, so that the step
+	// itself reports what it sent and how far it got.
+	ctx, cancel := httpcall.WithCallDeadline(ctx)
+	defer cancel()
 	fail := func(typ string, retry bool, err error) (*engine.StepResult, error) {
+		typ, retry, err = httpcall.TimedOut(ctx, typ, retry, err)
 		opts := temporal.ApplicationErrorOptions{NonRetryable: !retry, Details: []any{res}}
-		return nil, temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
+		// Temporal carries only UTF-8 messages; a partner's status line
+		// may be Latin-1.
+		return nil, temporal.NewApplicationErrorWithOptions(strings.ToValidUTF8(err.Error(), "\uFFFD"), typ, opts)
 	}
 	if req.Connection == nil {
 		return fail(engine.ErrConfig, false, errors.New("no connection given"))
@@ -128,13 +135,13 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	if baseDir == "" {
 		baseDir = req.ProjectRoot
 	}
-	authz := &rest.Authorizer{Secrets: a.Secrets, Transports: a.Transports, BaseDir: baseDir, Connection: req.Connection, Profile: req.Profile}
+	authz := &httpcall.Authorizer{Secrets: a.Secrets, Transports: a.Transports, BaseDir: baseDir, Connection: req.Connection, Profile: req.Profile}
 	credErr := authz.Apply(ctx, hreq)
-	res.Request.Headers = rest.RedactHeaders(hreq.Header, req.Connection.Credential)
-	res.Request.Body = rest.CapString(wsdl.RedactEnvelope(envelope), maxRequestBodyInRecord)
+	res.Request.Headers = httpcall.RedactHeaders(hreq.Header, req.Connection.Credential)
+	res.Request.Body = httpcall.CapString(wsdl.RedactEnvelope(envelope), maxRequestBodyInRecord)
 	res.Auth = authz.Facts()
 	if credErr != nil {
-		var xe *rest.ExchangeError
+		var xe *httpcall.ExchangeError
 		errors.As(credErr, &xe)
 		return fail(xe.Type, xe.Retry, xe.Err)
 	}
@@ -145,7 +152,7 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	if ex != nil {
 		res.Timings, res.TLS = ex.Timings, ex.TLS
 	}
-	var xe *rest.ExchangeError
+	var xe *httpcall.ExchangeError
 	if errors.As(err, &xe) && ex == nil {
 		return fail(xe.Type, xe.Retry, xe.Err)
 	}
@@ -154,7 +161,7 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	if limit <= 0 {
 		limit = engine.DefaultBodyLimit
 	}
-	res.Response = &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: rest.RedactHeaders(resp.Header, req.Connection.Credential), Body: string(data), BodySize: size, BodyTruncated: truncated}
+	res.Response = &engine.ResponseSummary{StatusCode: resp.StatusCode, Headers: httpcall.RedactHeaders(resp.Header, req.Connection.Credential), Body: string(data), BodySize: size, BodyTruncated: truncated}
 	if truncated {
 		res.Response.BodyLimit = ex.Limit
 	}
@@ -180,7 +187,9 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 		// later: nothing to read.
 		return res, nil
 	case perr != nil && ok2xx:
-		return fail(engine.ErrHTTPStatus, true, fmt.Errorf("calling %s at %s: the partner answered %s but not with a SOAP envelope: %v", op.Name, target, resp.Status, perr))
+		// The partner (or a proxy or login page in front of it) answers
+		// the same way every time: retrying only delays the failure.
+		return fail(engine.ErrHTTPStatus, false, fmt.Errorf("calling %s at %s: the partner answered %s but not with a SOAP envelope: %v", op.Name, target, resp.Status, perr))
 	case !ok2xx:
 		msg := fmt.Sprintf("calling %s: the partner answered %s", what, resp.Status)
 		if resp.StatusCode == http.StatusUnauthorized {
@@ -188,10 +197,15 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 				msg += " (" + why + ")"
 			}
 		}
-		return nil, rest.StatusError(resp, data, msg, res)
+		return nil, httpcall.StatusError(resp, data, msg, res)
 	}
 	res.Body = parsed.Body
 	res.SOAPHeader = parsed.Header
+	// fail_when and retry_when judge the answer here, before redaction (in
+	// Execute) and before it reaches the workflow.
+	if err := engine.JudgeResponse(&req.CallHeader, res); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
@@ -208,13 +222,13 @@ func Endpoint(conn *engine.Connection, profile *engine.ProtocolProfile, address 
 		return addr, nil
 	}
 	if strings.Trim(conn.BasePath, "/") != "" {
-		return rest.BuildURL(conn, profile, "", nil)
+		return httpcall.BuildURL(conn, profile, "", nil)
 	}
 	ref := addr.EscapedPath()
 	if addr.RawQuery != "" {
 		ref += "?" + addr.RawQuery
 	}
-	return rest.BuildURL(conn, profile, ref, nil)
+	return httpcall.BuildURL(conn, profile, ref, nil)
 }
 
 func (a *Activity) secret(ctx context.Context, ref *engine.SecretRef, what string) (string, error) {

@@ -91,7 +91,9 @@ func TestGetOrderStatus(t *testing.T) {
 			srv := httptest.NewServer(partner)
 			defer srv.Close()
 			res, err := execute(t, &Activity{Identity: "worker-1"}, &SoapRequest{
-				Connection: connFor(t, srv, ""), Definitions: ordersDefs(t, tt.port), Operation: "GetOrderStatus",
+				CallHeader:  engine.CallHeader{Connection: connFor(t, srv, "")},
+				Definitions: ordersDefs(t, tt.port),
+				Operation:   "GetOrderStatus",
 				Body:        map[string]any{"OrderId": "42"},
 				SOAPHeaders: []engine.Binding{{Name: "Trace", Value: map[string]any{"CorrelationId": "wf-1/status"}}},
 			})
@@ -123,7 +125,7 @@ func TestGetOrderStatus(t *testing.T) {
 func TestSingleRepeatedElementIsAList(t *testing.T) {
 	srv := httptest.NewServer(&soaptest.Orders{})
 	defer srv.Close()
-	res, err := execute(t, &Activity{}, &SoapRequest{Connection: connFor(t, srv, ""), Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "7"}})
+	res, err := execute(t, &Activity{}, &SoapRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, "")}, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "7"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func TestFaults(t *testing.T) {
 		{"flaky over SOAP 1.2: Receiver", "OrdersSoap12Port", soaptest.FlakyOrder, true, "soap fault Receiver: the order database is busy", "Receiver", 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := execute(t, &Activity{}, &SoapRequest{Connection: connFor(t, srv, ""), Definitions: ordersDefs(t, tt.port), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": tt.order}})
+			_, err := execute(t, &Activity{}, &SoapRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, "")}, Definitions: ordersDefs(t, tt.port), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": tt.order}})
 			appErr, res := appError(t, err)
 			if appErr.Type() != engine.ErrSOAPFault || appErr.NonRetryable() == tt.retryable || !strings.Contains(appErr.Error(), tt.words) {
 				t.Fatalf("type %s nonretryable %v message %q", appErr.Type(), appErr.NonRetryable(), appErr.Error())
@@ -173,8 +175,11 @@ func TestUsernameToken(t *testing.T) {
 	a := &Activity{Secrets: secrets.New("")}
 	run := func(passwordType, ref string) (*engine.StepResult, error) {
 		return execute(t, a, &SoapRequest{
-			Connection: connFor(t, srv, ""), Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "42"},
-			Security: &Security{Username: "svc-outflow", Password: &engine.SecretRef{Ref: ref}, PasswordType: passwordType},
+			CallHeader:  engine.CallHeader{Connection: connFor(t, srv, "")},
+			Definitions: ordersDefs(t, ""),
+			Operation:   "GetOrderStatus",
+			Body:        map[string]any{"OrderId": "42"},
+			Security:    &Security{Username: "svc-outflow", Password: &engine.SecretRef{Ref: ref}, PasswordType: passwordType},
 		})
 	}
 	for _, pt := range []string{"", "text", "digest"} {
@@ -223,13 +228,12 @@ func TestConfigErrorsAreNotRetried(t *testing.T) {
 		req  *SoapRequest
 		want string
 	}{
-		{"unknown body field", &SoapRequest{Connection: conn, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderID": "1"}},
+		{"unknown body field", &SoapRequest{CallHeader: engine.CallHeader{Connection: conn}, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderID": "1"}},
 			`unknown field "OrderID" (allowed: OrderId, IncludeLines)`},
-		{"unknown operation", &SoapRequest{Connection: conn, Definitions: ordersDefs(t, ""), Operation: "GetOrder"}, `no operation "GetOrder"`},
-		{"no definitions", &SoapRequest{Connection: conn, Operation: "GetOrderStatus"}, "no WSDL definitions given"},
+		{"unknown operation", &SoapRequest{CallHeader: engine.CallHeader{Connection: conn}, Definitions: ordersDefs(t, ""), Operation: "GetOrder"}, `no operation "GetOrder"`},
+		{"no definitions", &SoapRequest{CallHeader: engine.CallHeader{Connection: conn}, Operation: "GetOrderStatus"}, "no WSDL definitions given"},
 		{"no connection", &SoapRequest{Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus"}, "no connection given"},
-		{"undeclared SOAP header", &SoapRequest{Connection: conn, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"},
-			SOAPHeaders: []engine.Binding{{Name: "Auth", Value: "x"}}}, `header "Auth" is not declared`},
+		{"undeclared SOAP header", &SoapRequest{CallHeader: engine.CallHeader{Connection: conn}, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}, SOAPHeaders: []engine.Binding{{Name: "Auth", Value: "x"}}}, `header "Auth" is not declared`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := execute(t, &Activity{}, tt.req)
@@ -253,6 +257,14 @@ func TestAnswersThatAreNotSOAP(t *testing.T) {
 			_, _ = io.WriteString(w, "no such service")
 		case "/200":
 			_, _ = io.WriteString(w, "<html>login</html>")
+		case "/doctype":
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<!DOCTYPE html><html><body>Please sign in</body></html>")
+		case "/not-envelope":
+			w.Header().Set("Content-Type", "text/xml")
+			_, _ = io.WriteString(w, `<?xml version="1.0"?><GetOrderStatusResponse><Status>SHIPPED</Status></GetOrderStatusResponse>`)
+		case "/moved":
+			http.Redirect(w, r, "/orders/v2", http.StatusFound)
 		case "/202":
 			w.WriteHeader(202)
 		case "/big":
@@ -267,11 +279,16 @@ func TestAnswersThatAreNotSOAP(t *testing.T) {
 	}{
 		{"/502", engine.ErrHTTPStatus, true, "answered 502 Bad Gateway: <html><body><h1>502 Bad Gateway</h1></body></html>"},
 		{"/404", engine.ErrHTTPClient, false, "answered 404 Not Found: no such service"},
-		{"/200", engine.ErrHTTPStatus, true, "answered 200 OK but not with a SOAP envelope"},
+		// A 200 that is not an envelope (a login page, a DOCTYPE, plain XML)
+		// and a redirect come again on every attempt: not retried.
+		{"/200", engine.ErrHTTPStatus, false, "answered 200 OK but not with a SOAP envelope"},
+		{"/doctype", engine.ErrHTTPStatus, false, "answered 200 OK but not with a SOAP envelope: reading XML: a DOCTYPE is not accepted"},
+		{"/not-envelope", engine.ErrHTTPStatus, false, "answered 200 OK but not with a SOAP envelope"},
+		{"/moved", engine.ErrHTTPStatus, false, "answered 302 Found: redirect not followed (Location: " + srv.URL + "/orders/v2)"},
 		{"/big", engine.ErrConfig, false, "over the body limit of 1000 bytes"},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
-			_, err := execute(t, &Activity{}, &SoapRequest{Connection: connFor(t, srv, tt.path), Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}, BodyLimit: 1000})
+			_, err := execute(t, &Activity{}, &SoapRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, tt.path), BodyLimit: 1000}, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
 			appErr, res := appError(t, err)
 			if appErr.Type() != tt.typ || appErr.NonRetryable() == tt.retryable || !strings.Contains(appErr.Error(), tt.words) {
 				t.Fatalf("type %s nonretryable %v: %v", appErr.Type(), appErr.NonRetryable(), appErr)
@@ -282,7 +299,7 @@ func TestAnswersThatAreNotSOAP(t *testing.T) {
 		})
 	}
 	t.Run("202 with no body", func(t *testing.T) {
-		res, err := execute(t, &Activity{}, &SoapRequest{Connection: connFor(t, srv, "/202"), Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
+		res, err := execute(t, &Activity{}, &SoapRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, "/202")}, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
 		if err != nil || res.Response.StatusCode != 202 || res.Body != nil {
 			t.Fatalf("res %+v err %v", res, err)
 		}
@@ -309,7 +326,7 @@ func TestOverTLSWithConnectionCredential(t *testing.T) {
 	conn := connFor(t, srv, "/gateway/orders")
 	conn.Credential = &engine.Credential{Type: "basic", Username: "gw", Password: &engine.SecretRef{Ref: "env:OUTFLOW_TEST_BASIC_PW"}}
 	a := &Activity{Secrets: secrets.New(""), Transports: tlsTransports{srv.Client().Transport}}
-	res, err := execute(t, a, &SoapRequest{Connection: conn, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "42"}})
+	res, err := execute(t, a, &SoapRequest{CallHeader: engine.CallHeader{Connection: conn}, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "42"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +398,7 @@ func TestResponseHeaderBlocks(t *testing.T) {
 		fmt.Fprintf(w, env, `<o:GetOrderStatusResponse xmlns:o="urn:outflow:orders:v1"><o:Status>Shipped</o:Status></o:GetOrderStatusResponse>`)
 	}))
 	defer srv.Close()
-	res, err := execute(t, &Activity{}, &SoapRequest{Connection: connFor(t, srv, "/ok"), Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
+	res, err := execute(t, &Activity{}, &SoapRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, "/ok")}, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +407,7 @@ func TestResponseHeaderBlocks(t *testing.T) {
 		t.Fatalf("soap header = %#v", res.SOAPHeader)
 	}
 	// A fault's header blocks are kept too (a trace id is what support asks for).
-	_, err = execute(t, &Activity{}, &SoapRequest{Connection: connFor(t, srv, "/fault"), Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
+	_, err = execute(t, &Activity{}, &SoapRequest{CallHeader: engine.CallHeader{Connection: connFor(t, srv, "/fault")}, Definitions: ordersDefs(t, ""), Operation: "GetOrderStatus", Body: map[string]any{"OrderId": "1"}})
 	_, fres := appError(t, err)
 	if fres.SOAPHeader["Trace"] != "t-1" {
 		t.Fatalf("fault's soap header = %#v", fres.SOAPHeader)

@@ -10,10 +10,52 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.temporal.io/sdk/activity"
+	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/outflow-dev/outflow/engine"
 )
+
+// observed runs fn as the activity name, with the observer's interceptor
+// (after the others given), and returns the metrics registry's step
+// samples.
+func observed(t *testing.T, o *StepObserver, name string, fn any, req any, before ...interceptor.WorkerInterceptor) []*dto.Metric {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Metrics = m
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.SetWorkerOptions(worker.Options{Interceptors: append(before, o.Interceptor())})
+	env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	_, _ = env.ExecuteActivity(name, req)
+	fams, _ := reg.Gather()
+	for _, f := range fams {
+		if f.GetName() == "outflow_step_duration_seconds" {
+			return f.Metric
+		}
+	}
+	return nil
+}
+
+func labels(m *dto.Metric) map[string]string {
+	l := map[string]string{}
+	for _, lp := range m.Label {
+		l[lp.GetName()] = lp.GetValue()
+	}
+	return l
+}
 
 // The step functions here stand in for the rest/soap activities, whose real
 // runs against mTLS partners are tested in package steps and cmd/outflow;
@@ -38,38 +80,28 @@ func TestStepOutcomes(t *testing.T) {
 		{"other", nil, errors.New("boom"), "error", "Unknown", "", "WARN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reg := prometheus.NewRegistry()
-			m, err := NewMetrics(reg)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var logs bytes.Buffer
 			tick := time.Unix(0, 0)
-			o := &StepObserver{Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { tick = tick.Add(250 * time.Millisecond); return tick }}
-			fn := o.Soap(func(context.Context, *engine.SoapRequest) (*engine.StepResult, error) { return tc.res, tc.err })
-			_, gotErr := fn(context.Background(), &engine.SoapRequest{Flow: "f", StepPath: "a[1]/b", Connection: &engine.Connection{Name: "c"}})
-			if gotErr != tc.err {
-				t.Fatalf("error changed: %v", gotErr)
+			o := &StepObserver{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { tick = tick.Add(250 * time.Millisecond); return tick }}
+			var gotErr error
+			fn := func(context.Context, *engine.SoapRequest) (*engine.StepResult, error) {
+				gotErr = tc.err
+				return tc.res, tc.err
 			}
-			fams, _ := reg.Gather()
+			samples := observed(t, o, engine.SoapActivity, fn, &engine.SoapRequest{CallHeader: engine.CallHeader{Flow: "f", StepPath: "a[1]/b", Connection: &engine.Connection{Name: "c"}}})
+			if gotErr != tc.err {
+				t.Fatalf("the activity did not run")
+			}
 			var found bool
-			for _, f := range fams {
-				if f.GetName() != "outflow_step_duration_seconds" {
-					continue
-				}
-				for _, mm := range f.Metric {
-					l := map[string]string{}
-					for _, lp := range mm.Label {
-						l[lp.GetName()] = lp.GetValue()
-					}
-					if l["outcome"] == tc.outcome && l["error_type"] == tc.errType && l["status_code"] == tc.code && l["kind"] == "soap" && l["flow"] == "f" && l["connection"] == "c" &&
-						mm.Histogram.GetSampleCount() == 1 && mm.Histogram.GetSampleSum() == 0.25 {
-						found = true
-					}
+			for _, mm := range samples {
+				l := labels(mm)
+				if l["outcome"] == tc.outcome && l["error_type"] == tc.errType && l["status_code"] == tc.code && l["kind"] == "soap" && l["flow"] == "f" && l["connection"] == "c" &&
+					mm.Histogram.GetSampleCount() == 1 && mm.Histogram.GetSampleSum() == 0.25 {
+					found = true
 				}
 			}
 			if !found {
-				t.Fatalf("no matching sample: %v", fams)
+				t.Fatalf("no matching sample: %v", samples)
 			}
 			line := logs.String()
 			if !strings.Contains(line, "level="+tc.lvl) || !strings.Contains(line, "step=a[1]/b") || !strings.Contains(line, "outcome="+tc.outcome) {
@@ -79,13 +111,68 @@ func TestStepOutcomes(t *testing.T) {
 	}
 }
 
-func TestNilObserverWrapsNothing(t *testing.T) {
+// graphqlRequest is the input of a step kind the observer was not written
+// for: embedding engine.CallHeader is all it takes to be observed.
+type graphqlRequest struct {
+	engine.CallHeader
+	Query string `json:"query"`
+}
+
+func TestEveryActivityBackedKindIsObserved(t *testing.T) {
+	var logs bytes.Buffer
+	o := &StepObserver{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	fn := func(context.Context, *graphqlRequest) (*engine.StepResult, error) {
+		return &engine.StepResult{Response: &engine.ResponseSummary{StatusCode: 200}}, nil
+	}
+	samples := observed(t, o, "graphql", fn, &graphqlRequest{CallHeader: engine.CallHeader{Flow: "f", StepPath: "q", Connection: &engine.Connection{Name: "gql"}}})
+	if len(samples) != 1 || labels(samples[0])["kind"] != "graphql" || labels(samples[0])["connection"] != "gql" {
+		t.Fatalf("samples: %v", samples)
+	}
+	if !strings.Contains(logs.String(), "kind=graphql") {
+		t.Fatalf("log: %s", logs.String())
+	}
+	// An activity whose input is no step request (the certificate check)
+	// is not a step.
+	logs.Reset()
+	other := func(context.Context, *engine.CertCheckRequest) (*engine.CertCheckResult, error) {
+		return &engine.CertCheckResult{}, nil
+	}
+	if samples := observed(t, o, engine.CertCheckActivity, other, &engine.CertCheckRequest{}); len(samples) != 0 || logs.Len() != 0 {
+		t.Fatalf("certcheck observed as a step: %v %s", samples, logs.String())
+	}
+}
+
+// After Temporal's tracing interceptor, the activity's span names the step.
+func TestActivitySpanNamesTheStep(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	ti, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: tp.Tracer("test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &StepObserver{Logger: slog.New(slog.DiscardHandler)}
+	fn := func(context.Context, *engine.RestRequest) (*engine.StepResult, error) {
+		return &engine.StepResult{}, nil
+	}
+	observed(t, o, engine.RestActivity, fn, &engine.RestRequest{CallHeader: engine.CallHeader{Flow: "f", StepPath: "each[2]/get", Connection: &engine.Connection{Name: "c"}}}, ti)
+	var got map[attribute.Key]string
+	for _, sp := range spans.Ended() {
+		if strings.HasPrefix(sp.Name(), "RunActivity") {
+			got = map[attribute.Key]string{}
+			for _, kv := range sp.Attributes() {
+				got[kv.Key] = kv.Value.String()
+			}
+		}
+	}
+	if got["outflow.step"] != "each[2]/get" || got["outflow.kind"] != "rest" || got["outflow.flow"] != "f" || got["outflow.connection"] != "c" {
+		t.Fatalf("activity span attributes: %v (spans %d)", got, len(spans.Ended()))
+	}
+}
+
+func TestNilObserverAddsNothing(t *testing.T) {
 	var o *StepObserver
-	called := false
-	fn := o.Rest(func(context.Context, *engine.RestRequest) (*engine.StepResult, error) { called = true; return nil, nil })
-	_, _ = fn(context.Background(), nil)
-	if !called {
-		t.Fatal("not called")
+	if o.Interceptor() != nil || (&StepObserver{}).Interceptor() != nil {
+		t.Fatal("an observer with nothing to report adds an interceptor")
 	}
 	var m *Metrics
 	m.ObserveStep(StepLabels{}, time.Second)

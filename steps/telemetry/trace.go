@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/outflow-dev/outflow/steps/rest"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 )
 
 // TracerName is the instrumentation scope of Outflow's partner-call spans.
@@ -50,7 +50,7 @@ func (t *tracedRoundTripper) RoundTrip(req *http.Request) (*http.Response, error
 	if t.profile != "" {
 		attrs = append(attrs, attribute.String("outflow.protocol_profile", t.profile))
 	}
-	if step := rest.StepPathFrom(req.Context()); step != "" {
+	if step := httpcall.StepPathFrom(req.Context()); step != "" {
 		attrs = append(attrs, attribute.String("outflow.step", step))
 	}
 	ctx, span := t.tracer.Start(req.Context(), req.Method, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))

@@ -58,9 +58,63 @@ func (e *Error) Unwrap() error { return e.Err }
 // "TLSHandshake".
 func (e *Error) ErrorType() string {
 	if e.Code == CodeKeystore {
-		return "Certificate"
+		return engine.ErrCertificate
 	}
-	return "TLSHandshake"
+	return engine.ErrTLSHandshake
+}
+
+// Retryable reports whether the same request may succeed when tried
+// again. A failure that depends only on the certificates and settings of
+// both ends does not heal by itself: a server certificate this worker does
+// not trust or that names another host, an expired or revoked one, a client
+// certificate the server refused with an alert (unknown_ca,
+// bad_certificate, ...), a missing keystore, no TLS version in common.
+// Retrying those only delays the diagnosis. A client certificate rejection
+// inferred from a dropped TLS 1.3 connection (no alert arrived) stays
+// retryable, like any connection reset, as do revocation checks that could
+// not be made and failures the diagnosis does not pin down.
+func (e *Error) Retryable() bool {
+	switch e.Code {
+	case CodeServerNotTrusted, CodeInterceptingProxy, CodeHostnameMismatch, CodeServerCertExpired, CodeServerCertUsage,
+		CodeServerCertRevoked, CodePostHandshakeAuth, CodeKeystore:
+		return false
+	case CodeServerRejectedCertificate, CodeNoClientCertificate:
+		return e.Alert == ""
+	case CodeProtocolMismatch:
+		return e.Alert != "protocol_version" && e.Alert != "insufficient_security"
+	}
+	return true
+}
+
+// deterministicAlerts are the TLS alerts a server sends about the client's
+// certificate or the handshake's parameters: sent again on every attempt.
+var deterministicAlerts = map[string]bool{
+	"bad_certificate": true, "unsupported_certificate": true, "certificate_unknown": true, "unknown_ca": true,
+	"access_denied": true, "certificate_expired": true, "certificate_revoked": true, "certificate_required": true,
+	"protocol_version": true, "insufficient_security": true,
+}
+
+// Deterministic reports whether err, a failed request that Diagnose did not
+// explain, is a TLS failure that retrying cannot mend: the server's
+// certificate failed verification, or the server refused the handshake with
+// an alert about the certificates or versions (see Error.Retryable).
+func Deterministic(err error) bool {
+	if err == nil {
+		return false
+	}
+	if d, ok := errors.AsType[*Error](err); ok {
+		return !d.Retryable()
+	}
+	if _, ok := errors.AsType[x509.HostnameError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
+		return true
+	}
+	return deterministicAlerts[remoteAlert(err)]
 }
 
 // Diagnose explains a failed request in plain words when its cause lies in

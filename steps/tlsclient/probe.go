@@ -38,6 +38,16 @@ type connInfo struct {
 	requested     bool
 	presented     *loaded // nil when no certificate was sent
 	acceptableCAs [][]byte
+	// origin is, on a resumed session, what the full handshake the session
+	// came from presented; nil when that handshake was not observed.
+	origin *identity
+	// sessions remembers what full handshakes presented, for the
+	// connections that resume their sessions; nil without resumption.
+	sessions *sessionCache
+	// serverName is the profile's server_name, dialHost the host dialed:
+	// with the SNI they name the server a session belongs to.
+	serverName, dialHost string
+	sessionKey           string // set once the handshake is done
 }
 
 type probeKey struct{}
@@ -69,8 +79,12 @@ type trackedConn struct {
 	info *connInfo
 }
 
-func trackConn(ctx context.Context, conn net.Conn) net.Conn {
-	tc := &trackedConn{Conn: conn, info: &connInfo{}}
+func trackConn(ctx context.Context, conn net.Conn, sessions *sessionCache, serverName, addr string) net.Conn {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	tc := &trackedConn{Conn: conn, info: &connInfo{sessions: sessions, serverName: serverName, dialHost: host}}
 	if p := probeFrom(ctx); p != nil {
 		p.mu.Lock()
 		p.dialing = tc.info
@@ -90,12 +104,42 @@ func (p *Probe) gotConnection(info httptrace.GotConnInfo) {
 	}
 }
 
+// handshakeDone records the handshake of the connection this probe's
+// request dialed. That is not always the connection the request goes over:
+// when a pooled one frees up first, the request takes it, and the dialed
+// one, handshaking still, goes to the pool for a later request.
 func (p *Probe) handshakeDone(state tls.ConnectionState, err error) {
-	if c := p.connection(); c != nil {
-		c.mu.Lock()
-		c.handshakeDone, c.resumed, c.version = err == nil, state.DidResume, state.Version
-		c.mu.Unlock()
+	p.mu.Lock()
+	c := p.dialing
+	p.mu.Unlock()
+	if c == nil {
+		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.handshakeDone, c.resumed, c.version = err == nil, state.DidResume, state.Version
+	if err != nil || c.sessions == nil {
+		return
+	}
+	// The key names the server as the session cache does: the profile's
+	// server_name, else the host in the SNI, else (an IP address) the host
+	// dialed.
+	c.sessionKey = c.serverName
+	if c.sessionKey == "" {
+		c.sessionKey = state.ServerName
+	}
+	if c.sessionKey == "" {
+		c.sessionKey = c.dialHost
+	}
+	if state.DidResume {
+		// A resumed session carries the identity of the full handshake it
+		// came from: the server did not ask again, and need not.
+		if id, ok := c.sessions.recall(c.sessionKey); ok {
+			c.origin = &id
+		}
+		return
+	}
+	c.sessions.remember(c.sessionKey, identity{presented: c.presented})
 }
 
 func (p *Probe) certificateRequested(cri *tls.CertificateRequestInfo, cur *loaded) {
@@ -108,6 +152,11 @@ func (p *Probe) certificateRequested(cri *tls.CertificateRequestInfo, cur *loade
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.requested, c.acceptableCAs, c.presented = true, cri.AcceptableCAs, cur
+	if c.handshakeDone && c.sessionKey != "" && !c.resumed {
+		// Asked by renegotiation after the handshake (TLS 1.2 servers that
+		// decide by path): sessions of this server now carry the certificate.
+		c.sessions.remember(c.sessionKey, identity{presented: cur})
+	}
 }
 
 // connection returns what is known of the request's connection: the one it
@@ -155,11 +204,25 @@ func (p *Probe) Facts(state *tls.ConnectionState) *engine.TLSFacts {
 	}
 	if c := p.connection(); c != nil {
 		c.mu.Lock()
-		if c.presented != nil {
-			cf := certFacts(c.presented.cert.Leaf)
-			f.ClientCertificate = &cf
+		presented, auth := c.presented, ""
+		switch {
+		case presented != nil:
+			auth = engine.ClientAuthMTLS
+		case c.resumed && c.origin != nil:
+			if presented = c.origin.presented; presented != nil {
+				auth = engine.ClientAuthMTLSResumed
+			} else {
+				auth = engine.ClientAuthNone
+			}
+		case c.handshakeDone && !c.resumed:
+			auth = engine.ClientAuthNone
 		}
 		c.mu.Unlock()
+		if presented != nil && presented.cert != nil && presented.cert.Leaf != nil {
+			cf := certFacts(presented.cert.Leaf)
+			f.ClientCertificate = &cf
+		}
+		f.ClientAuth = auth
 	}
 	return f
 }

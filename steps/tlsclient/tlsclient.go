@@ -324,8 +324,10 @@ func (c *Cache) build(cfg *profileConfig) (*entry, error) {
 	}
 	tlsCfg.GetClientCertificate = e.clientCertificate
 
+	var sessions *sessionCache
 	if !c.DisableResumption {
-		tlsCfg.ClientSessionCache = &sessionCache{inner: tls.NewLRUClientSessionCache(64), material: e.material}
+		sessions = &sessionCache{inner: tls.NewLRUClientSessionCache(64), material: e.material}
+		tlsCfg.ClientSessionCache = sessions
 	}
 
 	var revocation *revocationChecker
@@ -363,7 +365,7 @@ func (c *Cache) build(cfg *profileConfig) (*entry, error) {
 			if err != nil {
 				return nil, err
 			}
-			return trackConn(ctx, conn), nil
+			return trackConn(ctx, conn, sessions, p.ServerName, addr), nil
 		},
 		TLSClientConfig:     tlsCfg,
 		TLSHandshakeTimeout: 30 * time.Second,
@@ -412,9 +414,51 @@ func (e *entry) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certifi
 // older generation are never offered. Looking a session up is also where a
 // rotated keystore is noticed, since it happens at the start of every
 // handshake.
+//
+// It also remembers, per server, what the last full handshake of each
+// generation presented: a resumed session carries the identity of the full
+// handshake it came from, and that is what the step's TLS facts report.
 type sessionCache struct {
 	inner    tls.ClientSessionCache
 	material *material
+
+	mu         sync.Mutex
+	identities map[string]identity // "generation|server" → identity
+}
+
+// identity is how a full handshake authenticated Outflow: the certificate
+// presented, nil when the server asked for none.
+type identity struct {
+	presented *loaded
+}
+
+// maxIdentities bounds the servers remembered per transport; past it the
+// memory starts over (a resumed session then reports no identity rather
+// than a wrong one).
+const maxIdentities = 1024
+
+// remember records what a full handshake with server presented.
+func (s *sessionCache) remember(server string, id identity) {
+	gen := s.generation()
+	if id.presented != nil {
+		gen = id.presented.generation
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.identities == nil || len(s.identities) >= maxIdentities {
+		s.identities = map[string]identity{}
+	}
+	s.identities[fmt.Sprintf("%d|%s", gen, server)] = id
+}
+
+// recall returns what the full handshake of the current generation with
+// server presented, if one was observed.
+func (s *sessionCache) recall(server string) (identity, bool) {
+	key := fmt.Sprintf("%d|%s", s.generation(), server)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.identities[key]
+	return id, ok
 }
 
 func (s *sessionCache) generation() uint64 {

@@ -36,6 +36,9 @@ type Options struct {
 	// DBPath is the SQLite file that keeps the server's state across
 	// restarts; it and its parent directory are created when missing. Empty
 	// means ephemeral: state lives in a temporary file removed by Stop.
+	// Start refuses an existing file that is empty or fails SQLite's quick
+	// integrity check, saying what to do. Stop checkpoints the file's
+	// write-ahead log, so that after Stop the file alone holds the state.
 	DBPath string
 	// IP is the address the frontend (and the UI) listen on; default
 	// 127.0.0.1. The other services always listen on 127.0.0.1.
@@ -99,6 +102,10 @@ type Server struct {
 
 	unlockDB func()
 	tempDir  string
+	// createdDB is set when Start created the database file: a failed
+	// Start removes it again while it is empty, so that the next Start
+	// does not take it for a truncated state file.
+	createdDB bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -134,10 +141,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts}
 	if err := s.prepare(); err != nil {
+		s.removeCreatedDB()
 		s.cleanup()
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
 	if err := s.start(ctx); err != nil {
+		s.removeCreatedDB()
 		s.Stop()
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
@@ -234,6 +243,13 @@ func (s *Server) prepareDB() error {
 		return err
 	}
 	s.unlockDB = unlock
+	if s.tempDir == "" {
+		missing, err := checkDBFile(o.DBPath)
+		if err != nil {
+			return err
+		}
+		s.createdDB = missing
+	}
 	// SQLite reports an unwritable file only at the first write, deep inside
 	// the server; opening it here gives the user the path and the reason.
 	f, err := os.OpenFile(o.DBPath, os.O_RDWR|os.O_CREATE, 0o600)
@@ -298,6 +314,17 @@ func (s *Server) preparePorts() error {
 	return nil
 }
 
+// removeCreatedDB removes the database file Start created, if it is still
+// empty: Start failed before the schema was written.
+func (s *Server) removeCreatedDB() {
+	if !s.createdDB {
+		return
+	}
+	if info, err := os.Stat(s.opts.DBPath); err == nil && info.Size() == 0 && walSize(s.opts.DBPath) == 0 {
+		_ = os.Remove(s.opts.DBPath)
+	}
+}
+
 func (s *Server) cleanup() {
 	if s.unlockDB != nil {
 		s.unlockDB()
@@ -334,6 +361,13 @@ func (s *Server) Stop() error {
 		if s.temporal != nil {
 			if err := recoverFatal(s.temporal.Stop); err != nil {
 				errs = append(errs, fmt.Errorf("stopping server: %w", err))
+			} else if s.tempDir == "" {
+				// A graceful stop leaves the whole state in the database
+				// file, which can then be copied or moved on its own.
+				if err := checkpointWAL(s.opts.DBPath); err != nil {
+					s.opts.Logger.Warn("the state file keeps part of its state in its write-ahead log", "error", err)
+					errs = append(errs, err)
+				}
 			}
 		}
 		s.cleanup()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"go.temporal.io/server/common/log"
@@ -84,7 +85,18 @@ func (l *serverLogger) fatal(msg string, tags []tag.Tag) {
 	panic(fe)
 }
 
+// routineWarnings are what the server logs as warnings about requests it
+// handles as asked: the Temporal Web UI asks for history pages larger than
+// the server's maximum, and the server serves the maximum, logging each
+// time while the UI is open. They are logged at debug level.
+var routineWarnings = []string{
+	"GetHistory page size is larger than threshold",
+}
+
 func (l *serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
+	if level == slog.LevelWarn && slices.Contains(routineWarnings, msg) {
+		level = slog.LevelDebug
+	}
 	if level < l.level.Level() || !l.log.Enabled(context.Background(), level) {
 		return
 	}

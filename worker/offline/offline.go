@@ -17,17 +17,17 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
+	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/mock"
-	"github.com/outflow-dev/outflow/steps/rest"
 	"github.com/outflow-dev/outflow/steps/secrets"
-	"github.com/outflow-dev/outflow/steps/soap"
 )
 
 // StartTime is the clock of every test run, so that runs are the same
@@ -37,6 +37,10 @@ var StartTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // Secret is what every secret reference resolves to in a test run: tests
 // need no secrets, and a value that is not secret cannot leak one.
 const Secret = "offline-secret"
+
+// testInterceptors are given to the test environment's worker; tests of
+// this package use them to watch the workflow goroutine.
+var testInterceptors []interceptor.WorkerInterceptor
 
 // ErrNoMock is the error type of a step that ran without a mock.
 const ErrNoMock = "NoMock"
@@ -53,7 +57,7 @@ type Result struct {
 	At     string `json:"at"`
 	Passed bool   `json:"passed"`
 	// Failures are the expectations the run did not meet.
-	Failures []flows.Failure `json:"failures,omitempty"`
+	Failures []engine.TestFailure `json:"failures,omitempty"`
 	// Error says why the test could not run at all.
 	Error string `json:"error,omitempty"`
 	// Unused lists the mocks that answered no call.
@@ -64,10 +68,16 @@ type Result struct {
 	Record *engine.Record `json:"record,omitempty"`
 }
 
-// Run runs one test and checks its expectations.
-func Run(ctx context.Context, tc *flows.TestCase) *Result {
-	start := time.Now()
+// Run runs one test, compiled by the caller (package flows compiles the
+// documents of kind Test), and checks its expectations.
+func Run(ctx context.Context, tc *engine.TestCase) *Result {
 	res := &Result{Name: tc.Name, Target: tc.Target, At: fmt.Sprintf("%s:%d", tc.File, tc.Line)}
+	// The process's one-time warm-up is not the test's time.
+	if err := warmUp(); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	start := time.Now()
 	tr := mock.New(rules(tc.Mocks))
 	rec, err := execute(ctx, tc, tr)
 	res.Duration = time.Since(start)
@@ -86,19 +96,21 @@ func Run(ctx context.Context, tc *flows.TestCase) *Result {
 	return res
 }
 
-// RunProject runs the tests names of a project, or all of them when names
-// is empty, in name order.
-func RunProject(ctx context.Context, p *flows.Project, names []string) []*Result {
-	if len(names) == 0 {
-		names = p.Tests()
-	}
+// Compile gives the compiled test of a name; the command builds it from
+// the project it loaded.
+type Compile func(name string) (*engine.TestCase, error)
+
+// RunProject runs the tests names in order, compiling each with compile
+// when its turn comes; a test that does not compile gets a result saying
+// why.
+func RunProject(ctx context.Context, names []string, compile Compile) []*Result {
 	out := make([]*Result, 0, len(names))
 	for _, name := range names {
 		if ctx.Err() != nil {
 			out = append(out, &Result{Name: name, Error: ctx.Err().Error()})
 			continue
 		}
-		tc, err := p.TestCase(name)
+		tc, err := compile(name)
 		if err != nil {
 			out = append(out, &Result{Name: name, Error: err.Error()})
 			continue
@@ -108,7 +120,7 @@ func RunProject(ctx context.Context, p *flows.Project, names []string) []*Result
 	return out
 }
 
-func rules(mocks []flows.MockRule) []mock.Rule {
+func rules(mocks []engine.MockRule) []mock.Rule {
 	out := make([]mock.Rule, 0, len(mocks))
 	for _, m := range mocks {
 		r := mock.Rule{Step: m.Step}
@@ -131,17 +143,20 @@ func rules(mocks []flows.MockRule) []mock.Rule {
 func offlineSecrets() *secrets.Resolver {
 	r := secrets.New("")
 	p := secrets.ProviderFunc(func(context.Context, string) (string, error) { return Secret, nil })
-	for _, scheme := range []string{"env", "file", "vault", "cyberark"} {
-		r.Register(scheme, p)
+	for _, scheme := range engine.SecretSchemes {
+		r.Register(scheme.Name, p)
 	}
 	return r
 }
 
 // execute runs the test's target in the test environment and returns its
 // record, also when the run failed.
-func execute(ctx context.Context, tc *flows.TestCase, tr *mock.Transport) (rec *engine.Record, err error) {
+func execute(ctx context.Context, tc *engine.TestCase, tr *mock.Transport) (rec *engine.Record, err error) {
 	if tc.Plan == nil {
 		return nil, fmt.Errorf("test %q has no plan", tc.Name)
+	}
+	if err := warmUp(); err != nil {
+		return nil, err
 	}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
@@ -149,21 +164,21 @@ func execute(ctx context.Context, tc *flows.TestCase, tr *mock.Transport) (rec *
 	env.SetTestTimeout(idleTimeout)
 	env.SetStartTime(StartTime)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "test-" + tc.Name})
+	if len(testInterceptors) > 0 {
+		env.SetWorkerOptions(worker.Options{Interceptors: testInterceptors})
+	}
 	if deadline, ok := ctx.Deadline(); ok {
 		if d := time.Until(deadline); d > 0 && d < idleTimeout {
 			env.SetTestTimeout(d)
 		}
 	}
-	res := offlineSecrets()
-	restAct := &rest.Activity{Secrets: res, Transports: tr, Identity: "offline"}
-	soapAct := &soap.Activity{Secrets: res, Transports: tr, Identity: "offline"}
 	env.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
-	env.RegisterActivityWithOptions(func(ctx context.Context, req *engine.RestRequest) (*engine.StepResult, error) {
-		return guard(tr, req.StepPath, func() (*engine.StepResult, error) { return restAct.Execute(ctx, req) })
-	}, activity.RegisterOptions{Name: engine.RestActivity})
-	env.RegisterActivityWithOptions(func(ctx context.Context, req *engine.SoapRequest) (*engine.StepResult, error) {
-		return guard(tr, req.StepPath, func() (*engine.StepResult, error) { return soapAct.Execute(ctx, req) })
-	}, activity.RegisterOptions{Name: engine.SoapActivity})
+	// The real activities of every step kind that calls partners, answered
+	// by the mocks, each call guarded by one interceptor.
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&guardMocks{tr: tr}}})
+	for _, a := range steps.StepActivities(steps.ActivityDeps{Secrets: offlineSecrets(), Transports: tr, Identity: "offline"}) {
+		env.RegisterActivityWithOptions(a.Fn, activity.RegisterOptions{Name: a.Name})
+	}
 
 	defer func() {
 		// The test environment panics when a run is stuck; that is this
@@ -199,11 +214,47 @@ func execute(ctx context.Context, tc *flows.TestCase, tr *mock.Transport) (rec *
 	return nil, fmt.Errorf("running %s %q: %w", strings.ToLower(tc.Plan.Kind), tc.Plan.Name, werr)
 }
 
+// guardMocks guards the activity of every step that calls a partner (its
+// input carries engine.CallHeader), whatever its kind.
+type guardMocks struct {
+	interceptor.WorkerInterceptorBase
+	tr *mock.Transport
+}
+
+func (g *guardMocks) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	a := &guardedActivity{tr: g.tr}
+	a.Next = next
+	return a
+}
+
+type guardedActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+	tr *mock.Transport
+}
+
+func (a *guardedActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	var req engine.CallRequest
+	if len(in.Args) > 0 {
+		req, _ = in.Args[0].(engine.CallRequest)
+	}
+	if req == nil || req.Header() == nil {
+		return a.Next.ExecuteActivity(ctx, in)
+	}
+	h := req.Header()
+	if i := strings.IndexByte(h.WorkflowID, '/'); i >= 0 {
+		// A child flow (flow: step) runs as its own execution, whose ID is
+		// the parent's and the step's path: its mocks are named under that
+		// path, as the steps of an action are under the calling step.
+		h.StepPath = h.WorkflowID[i+1:] + "/" + h.StepPath
+	}
+	return guard(a.tr, h.StepPath, func() (any, error) { return a.Next.ExecuteActivity(ctx, in) })
+}
+
 // guard runs a step's activity, turning a call the mocks cannot answer
 // into a failure that is not retried: the step would fail the same way on
 // every attempt. The activity still runs, so that the record shows the
 // request the step would have sent.
-func guard(tr *mock.Transport, step string, run func() (*engine.StepResult, error)) (*engine.StepResult, error) {
+func guard(tr *mock.Transport, step string, run func() (any, error)) (any, error) {
 	missing := tr.Check(step)
 	res, err := run()
 	if missing == nil || err == nil {

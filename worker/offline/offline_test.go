@@ -26,7 +26,22 @@ func runTest(t *testing.T, name string) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Run(context.Background(), tc)
+	return Run(context.Background(), &tc.TestCase)
+}
+
+// runProject runs the tests names of p, or all of them when names is
+// empty, compiled as the command compiles them.
+func runProject(p *flows.Project, names []string) []*Result {
+	if len(names) == 0 {
+		names = p.Tests()
+	}
+	return RunProject(context.Background(), names, func(name string) (*engine.TestCase, error) {
+		tc, err := p.TestCase(name)
+		if err != nil {
+			return nil, err
+		}
+		return &tc.TestCase, nil
+	})
 }
 
 func failures(r *Result) string {
@@ -135,8 +150,8 @@ func TestMissingMockFailsAnExpectedSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.Expect = flows.Expectation{Status: engine.StatusSucceeded, OutputsMatch: "subset"}
-	r := Run(context.Background(), tc)
+	tc.Expect = engine.TestExpectation{Status: engine.StatusSucceeded, OutputsMatch: "subset"}
+	r := Run(context.Background(), &tc.TestCase)
 	if r.Passed || len(r.Failures) != 1 {
 		t.Fatalf("failures: %v", r.Failures)
 	}
@@ -186,7 +201,7 @@ func TestPollAndRetrySequence(t *testing.T) {
 
 func TestRunProject(t *testing.T) {
 	p := loadProject(t)
-	results := RunProject(context.Background(), p, nil)
+	results := runProject(p, nil)
 	if len(results) != len(p.Tests()) {
 		t.Fatalf("%d results for %d tests", len(results), len(p.Tests()))
 	}
@@ -196,7 +211,7 @@ func TestRunProject(t *testing.T) {
 		WriteText(&b, results)
 		t.Fatalf("passed %d, failed %d:\n%s", passed, failed, b.String())
 	}
-	if r := RunProject(context.Background(), p, []string{"nope"}); r[0].Passed || !strings.Contains(r[0].Error, `unknown test "nope"`) {
+	if r := runProject(p, []string{"nope"}); r[0].Passed || !strings.Contains(r[0].Error, `unknown test "nope"`) {
 		t.Fatalf("unknown test: %+v", r[0])
 	}
 }
@@ -209,7 +224,7 @@ func TestPartnerProjectTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := RunProject(context.Background(), p, nil)
+	results := runProject(p, nil)
 	if passed, failed := Counts(results); failed != 0 || passed != 2 {
 		var b bytes.Buffer
 		WriteText(&b, results)
@@ -225,7 +240,7 @@ func TestOAuthProjectTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := RunProject(context.Background(), p, nil)
+	results := runProject(p, nil)
 	if passed, failed := Counts(results); failed != 0 || passed != 1 {
 		var b bytes.Buffer
 		WriteText(&b, results)
@@ -240,5 +255,38 @@ func TestPaginatedStepMockedPageByPage(t *testing.T) {
 		var b bytes.Buffer
 		WriteText(&b, []*Result{r})
 		t.Fatalf("pages-pass (calls %v):\n%s", r.Calls, b.String())
+	}
+}
+
+// TestOfflineSecretsCoverEveryScheme checks that a test run resolves a
+// reference of every scheme engine.SecretSchemes lists, without the store.
+func TestOfflineSecretsCoverEveryScheme(t *testing.T) {
+	r := offlineSecrets()
+	for _, s := range engine.SecretSchemes {
+		v, err := r.Resolve(context.Background(), s.Name+":anything")
+		if err != nil || v != Secret {
+			t.Errorf("%s: %q, %v", s.Name, v, err)
+		}
+	}
+}
+
+// Offline tests run flows with switch, set, repeat, if/then/else and fail:
+// mocks name the steps inside by record path, and a fail step's error is
+// what the test expects.
+func TestLogicConstructsOffline(t *testing.T) {
+	noDial(t)
+	for _, name := range []string{"drain-passes", "drain-fails-on-unknown-mode"} {
+		r := runTest(t, name)
+		if !r.Passed {
+			var b bytes.Buffer
+			WriteText(&b, []*Result{r})
+			t.Fatalf("%s failed:\n%s", name, b.String())
+		}
+		if name == "drain-passes" && (r.Calls["drain[1]/take"] != 1 || r.Calls["drain[2]/take"] != 1 || r.Calls["route/case0/count"] != 1) {
+			t.Fatalf("calls %v", r.Calls)
+		}
+		if name == "drain-fails-on-unknown-mode" && (r.Record.Error == nil || r.Record.Error.Type != "BadMode") {
+			t.Fatalf("record error %+v", r.Record.Error)
+		}
 	}
 }

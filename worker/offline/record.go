@@ -2,8 +2,6 @@ package offline
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -12,8 +10,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
-	"github.com/outflow-dev/outflow/steps/rest"
+	"github.com/outflow-dev/outflow/steps/httpcall"
 )
 
 // Recording turns a real run into mocks: what the partner answered each
@@ -32,7 +29,7 @@ var droppedHeaders = map[string]bool{
 // such as access_token, password or client_secret.
 func sensitiveField(name string, cred *engine.Credential) bool {
 	n := strings.ToLower(name)
-	return rest.IsSensitiveHeader(name, cred) || strings.Contains(n, "api_key") || strings.Contains(n, "apikey") ||
+	return httpcall.IsSensitiveHeader(name, cred) || strings.Contains(n, "api_key") || strings.Contains(n, "apikey") ||
 		strings.Contains(n, "private_key") || strings.Contains(n, "credential")
 }
 
@@ -50,7 +47,7 @@ func Fixtures(rec *engine.Record, plan *engine.Plan) (block []byte, notes []stri
 	}
 	var entries []entry
 	for _, s := range rec.Steps {
-		if s.Kind != "rest" && s.Kind != "soap" || s.Status == engine.StatusSkipped {
+		if !engine.CallsActivity(s.Kind) || s.Status == engine.StatusSkipped {
 			continue
 		}
 		var cred *engine.Credential
@@ -129,7 +126,7 @@ func fixture(s *engine.StepRecord, cred *engine.Credential) (yaml.MapSlice, stri
 	}
 	var headers yaml.MapSlice
 	for _, k := range sortedKeys(r.Headers) {
-		if droppedHeaders[k] || rest.IsSensitiveHeader(k, cred) {
+		if droppedHeaders[k] || httpcall.IsSensitiveHeader(k, cred) {
 			continue
 		}
 		if k == "content-type" && defaultContentType(s.Kind, r) {
@@ -145,7 +142,7 @@ func fixture(s *engine.StepRecord, cred *engine.Credential) (yaml.MapSlice, stri
 	case r.JSON != nil:
 		m = append(m, yaml.MapItem{Key: "body", Value: redactJSON(r.JSON, cred)})
 	case r.Body != "":
-		body := sensitiveElement.ReplaceAllString(r.Body, "${1}"+rest.Redacted+"${3}")
+		body := sensitiveElement.ReplaceAllString(r.Body, "${1}"+httpcall.Redacted+"${3}")
 		m = append(m, yaml.MapItem{Key: "body", Value: body})
 	}
 	if r.BodyTruncated {
@@ -183,7 +180,7 @@ func redactJSON(v any, cred *engine.Credential) any {
 			val := redactJSON(x[k], cred)
 			if sensitiveField(k, cred) {
 				if _, nested := x[k].(map[string]any); !nested {
-					val = rest.Redacted
+					val = httpcall.Redacted
 				}
 			}
 			out = append(out, yaml.MapItem{Key: k, Value: val})
@@ -210,31 +207,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// WriteFixtures writes the mocks of a real run of the test's target into
-// the test's file, in the project folder root, replacing the mocks it has.
-// It returns the file written and notes on what was left out.
-func WriteFixtures(root string, tc *flows.TestCase, rec *engine.Record) (string, []string, error) {
-	block, notes, err := Fixtures(rec, tc.Plan)
-	if err != nil {
-		return "", notes, err
-	}
-	file := filepath.Join(root, filepath.FromSlash(tc.File))
-	info, err := os.Stat(file)
-	if err != nil {
-		return "", notes, fmt.Errorf("recording into test %q: %w", tc.Name, err)
-	}
-	src, err := os.ReadFile(file)
-	if err != nil {
-		return "", notes, fmt.Errorf("recording into test %q: %w", tc.Name, err)
-	}
-	out, err := tc.WithMocks(src, block)
-	if err != nil {
-		return "", notes, fmt.Errorf("recording into test %q: %w", tc.Name, err)
-	}
-	if err := os.WriteFile(file, out, info.Mode().Perm()); err != nil {
-		return "", notes, fmt.Errorf("recording into test %q: %w", tc.Name, err)
-	}
-	return file, notes, nil
 }

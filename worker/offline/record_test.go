@@ -92,7 +92,7 @@ func TestWriteFixturesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := Run(context.Background(), tc).Record
+	rec := Run(context.Background(), &tc.TestCase).Record
 
 	p, err := flows.Load(dir)
 	if err != nil {
@@ -102,10 +102,10 @@ func TestWriteFixturesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := Run(context.Background(), cut); r.Passed {
+	if r := Run(context.Background(), &cut.TestCase); r.Passed {
 		t.Fatal("the cut-down test passes before recording")
 	}
-	file, _, err := WriteFixtures(dir, cut, rec)
+	file, err := writeFixtures(dir, cut, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,17 @@ func TestWriteFixturesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := Run(context.Background(), again); !r.Passed {
+	if r := Run(context.Background(), &again.TestCase); !r.Passed {
 		t.Fatalf("replay failed:\n%s%s\n%s", failures(r), r.Error, b)
 	}
+}
+
+// writeFixtures records a run into a test's file as the command does: the
+// runner makes the mocks, flows writes them.
+func writeFixtures(root string, tc *flows.TestCase, rec *engine.Record) (string, error) {
+	block, _, err := Fixtures(rec, tc.Plan)
+	if err != nil {
+		return "", err
+	}
+	return tc.WriteMocks(root, block)
 }

@@ -18,13 +18,12 @@ import (
 // corpusSpec is one root document of the shared corpus with what its
 // MANIFEST.md says of it.
 type corpusSpec struct {
-	root        string
-	version     string
-	operations  int
-	noID        int
-	defects     map[string]int // kind → how many; -1 means at least one
-	mentions    []string       // texts some defect must mention
-	requiredFor map[string][]string
+	root       string
+	version    string
+	operations int
+	noID       int
+	defects    map[string]int // kind → how many; -1 means at least one
+	mentions   []string       // texts some defect must mention
 }
 
 // CorpusSpecs lists the corpus with the counts its MANIFEST.md gives. The

@@ -18,6 +18,7 @@ import (
 
 	"github.com/invopop/jsonschema"
 
+	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/flows"
 )
 
@@ -53,9 +54,13 @@ var documents = []struct {
 // the source folder of package flows, whose doc comments become the
 // descriptions.
 func Generate(flowsDir string) (schema, reference []byte, err error) {
-	comments, err := readComments(flowsDir, reflect.TypeFor[flows.Flow]().PkgPath())
+	pkg := reflect.TypeFor[flows.Flow]().PkgPath()
+	comments, err := readComments(flowsDir, pkg)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, f := range fromTables() {
+		comments[pkg+"."+f.typ.Name()+"."+f.field] = f.desc
 	}
 	s := buildSchema(comments)
 	schema, err = json.MarshalIndent(s, "", "  ")
@@ -64,6 +69,40 @@ func Generate(flowsDir string) (schema, reference []byte, err error) {
 	}
 	schema = append(schema, '\n')
 	return schema, buildReference(comments), nil
+}
+
+// tableField is a field whose description and pattern are rendered from a
+// table of package engine rather than written in a comment, so that schema,
+// reference and the loader's messages cannot drift apart.
+type tableField struct {
+	typ           reflect.Type
+	field         string // Go name
+	desc, pattern string
+}
+
+func fromTables() []tableField {
+	desc := "Where the secret is."
+	for _, s := range engine.SecretSchemes {
+		desc += fmt.Sprintf(" `%s`: %s.", s.Form, s.Summary)
+		if s.Store != "" {
+			desc += fmt.Sprintf(" Needs `%s` in the worker's configuration.", s.Store)
+		}
+	}
+	return []tableField{{
+		typ: reflect.TypeFor[flows.SecretRef](), field: "Secret",
+		desc:    desc,
+		pattern: engine.SecretRefPattern(),
+	}}
+}
+
+// tablePattern is the pattern fromTables gives field f of t, or "".
+func tablePattern(t reflect.Type, f string) string {
+	for _, tf := range fromTables() {
+		if tf.typ == t && tf.field == f {
+			return tf.pattern
+		}
+	}
+	return ""
 }
 
 // readComments maps "importpath.Type" and "importpath.Type.Field" to their
@@ -159,6 +198,19 @@ func buildSchema(comments map[string]string) *jsonschema.Schema {
 			def.Description = comments[pkg+"."+name]
 		}
 	}
+	for _, f := range fromTables() {
+		def := defs[f.typ.Name()]
+		sf, ok := f.typ.FieldByName(f.field)
+		if def == nil || def.Properties == nil || !ok {
+			panic(fmt.Sprintf("schemagen: no field %s.%s in the schema", f.typ.Name(), f.field))
+		}
+		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		prop, ok := def.Properties.Get(name)
+		if !ok || prop == nil {
+			panic(fmt.Sprintf("schemagen: no property %s of %s in the schema", name, f.typ.Name()))
+		}
+		prop.Pattern = f.pattern
+	}
 	root.Properties.Set("kind", &jsonschema.Schema{
 		Description: "What the document defines.",
 		Enum:        kindNames,
@@ -181,7 +233,22 @@ func buildReference(comments map[string]string) []byte {
 	b.WriteString("Editors validate the files with the JSON Schema `flows/schema/outflow.schema.json` ")
 	b.WriteString("(add `# yaml-language-server: $schema=" + SchemaID + "` to a file).\n\n")
 	b.WriteString("Secret values are never written in a project: a field that takes a secret takes a reference such as `{secret: env:NAME}`.\n\n")
-	b.WriteString("Strings may hold expressions, `${{ ... }}`, where a field says so. They read `inputs`, `vars`, `steps`, and inside a foreach `item` and `index`.\n\n")
+	b.WriteString("Strings may hold expressions, `${{ ... }}`, where a field says so. They read:\n\n")
+	for _, r := range engine.ExprRoots {
+		name := "`" + r.Name + "`"
+		if r.Key != "" {
+			name = "`" + r.Name + "." + r.Key + "`"
+		}
+		where := ""
+		switch r.Scope {
+		case "foreach":
+			where = " (inside a foreach's steps)"
+		case "paginate":
+			where = " (in `paginate.stop_when` and `paginate.each_page`)"
+		}
+		fmt.Fprintf(&b, "- %s: %s%s\n", name, r.Doc, where)
+	}
+	b.WriteString("\n")
 
 	b.WriteString("## Documents\n\n")
 	for _, d := range documents {
@@ -216,7 +283,30 @@ func buildReference(comments map[string]string) []byte {
 			fmt.Fprintf(&b, "Elements: %s.\n\n", typeText(t.Elem(), enqueue))
 		}
 	}
+	writeErrorTypes(&b)
 	return append(bytes.TrimRight(b.Bytes(), "\n"), '\n')
+}
+
+// writeErrorTypes lists engine.ErrorTypes: the stable type a failed step
+// or flow carries.
+func writeErrorTypes(b *bytes.Buffer) {
+	b.WriteString("## Error types\n\n")
+	b.WriteString("A failed step or flow carries one of these stable types (in its record's `error.type`, in ")
+	b.WriteString("`steps.ID.error.type` of a step with `continue_on_error`, and in metrics). ")
+	b.WriteString("A step that fails with a type marked *never* is not retried; the others follow the step's `retry` policy, ")
+	b.WriteString("unless the error itself says retrying cannot help. Types the flow raises itself have no attempt to retry.\n\n")
+	b.WriteString("| Type | Retried | When |\n|---|---|---|\n")
+	for _, e := range engine.ErrorTypes {
+		retried := "by policy"
+		switch {
+		case e.NeverRetried:
+			retried = "*never*"
+		case e.ByWorkflow:
+			retried = "raised by the flow"
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s |\n", e.Name, retried, escapeCell(e.Meaning))
+	}
+	b.WriteString("\n")
 }
 
 func writeStruct(b *bytes.Buffer, title, typeName string, t reflect.Type, comments map[string]string, enqueue func(reflect.Type)) {
@@ -254,6 +344,9 @@ func writeStruct(b *bytes.Buffer, title, typeName string, t reflect.Type, commen
 			case "pattern":
 				notes = append(notes, "Pattern: `"+v+"`.")
 			}
+		}
+		if p := tablePattern(t, f.Name); p != "" {
+			notes = append(notes, "Pattern: `"+p+"`.")
 		}
 		if enum := enumOf(f); len(enum) > 0 {
 			notes = append(notes, "One of: `"+strings.Join(enum, "`, `")+"`.")

@@ -1,4 +1,4 @@
-package flows
+package engine
 
 import (
 	"encoding/json"
@@ -6,11 +6,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/engine/yamlkit"
 )
 
-// Failure is an expectation of a test that a run did not meet.
-type Failure struct {
+// TestFailure is an expectation of a test that a run did not meet.
+type TestFailure struct {
 	// At is where the expectation is written, "file:line:col".
 	At string `json:"at"`
 	// Path locates the expectation in the test, such as "expect.outputs.total".
@@ -20,7 +20,7 @@ type Failure struct {
 }
 
 // String formats the failure as "file:line:col: path: message".
-func (f Failure) String() string {
+func (f TestFailure) String() string {
 	if f.Path == "" {
 		return f.At + ": " + f.Message
 	}
@@ -31,7 +31,7 @@ func (f Failure) String() string {
 // expectations, in the order the test writes them. calls says how many
 // calls a step (by its path in the record) made; it may be nil when the
 // test counts none.
-func (tc *TestCase) Verify(rec *engine.Record, calls func(step string) int) []Failure {
+func (tc *TestCase) Verify(rec *Record, calls func(step string) int) []TestFailure {
 	v := &verifier{tc: tc}
 	e := &tc.Expect
 	if rec == nil {
@@ -40,13 +40,11 @@ func (tc *TestCase) Verify(rec *engine.Record, calls func(step string) int) []Fa
 	}
 	if rec.Status != e.Status {
 		p := "expect.status"
-		if tc.doc == nil {
-			p = ""
-		} else if _, set := tc.doc.keys[p]; !set {
+		if _, set := tc.Places[p]; !set {
 			p = ""
 		}
 		msg := fmt.Sprintf("the run %s, expected it to have %s", rec.Status, e.Status)
-		if rec.Status == engine.StatusFailed && rec.Error != nil {
+		if rec.Status == StatusFailed && rec.Error != nil {
 			msg += ": " + rec.Error.Message
 		}
 		v.fail(p, "%s", msg)
@@ -62,12 +60,12 @@ func (tc *TestCase) Verify(rec *engine.Record, calls func(step string) int) []Fa
 	}
 	// A run that failed when it should not have computed no outputs: the
 	// status failure above says why, and a line per output would bury it.
-	skipOutputs := rec.Status != e.Status && rec.Status == engine.StatusFailed && len(rec.Outputs) == 0
+	skipOutputs := rec.Status != e.Status && rec.Status == StatusFailed && len(rec.Outputs) == 0
 	for _, k := range keysInOrder(tc.order("expect.outputs"), e.Outputs) {
 		if skipOutputs {
 			break
 		}
-		p := joinPath("expect.outputs", k)
+		p := yamlkit.JoinPath("expect.outputs", k)
 		got, ok := rec.Outputs[k]
 		if !ok {
 			v.fail(p, "expected output %q to be %s, but the run has no output %q%s", k, show(e.Outputs[k]), k, outputsNote(rec))
@@ -84,20 +82,20 @@ func (tc *TestCase) Verify(rec *engine.Record, calls func(step string) int) []Fa
 		}
 		sort.Strings(extra)
 		if len(extra) > 0 {
-			v.fail("expect.outputs_match", "outputs_match is exact, but the run also has %s", quoteList(extra))
+			v.fail("expect.outputs_match", "outputs_match is exact, but the run also has %s", yamlkit.QuoteList(extra))
 		}
 	}
 	for _, k := range keysInOrder(tc.order("expect.steps"), e.Steps) {
-		v.step(joinPath("expect.steps", k), k, e.Steps[k], rec, calls)
+		v.step(yamlkit.JoinPath("expect.steps", k), k, e.Steps[k], rec, calls)
 	}
 	if len(e.Assert) > 0 {
-		env := assertEnv(rec)
+		env := newAssertEnv(rec)
 		for i, a := range e.Assert {
-			p := indexPath("expect.assert", i)
+			p := yamlkit.IndexPath("expect.assert", i)
 			ok, detail, err := a.Check(env)
 			switch {
 			case err != nil:
-				msg := strings.TrimSpace(exprLocation.ReplaceAllString(firstLine(err.Error()), ""))
+				msg := strings.TrimSpace(exprLocation.ReplaceAllString(yamlkit.FirstLine(err.Error()), ""))
 				v.fail(p, "%s fails: %s", a, msg)
 			case !ok && detail != "":
 				v.fail(p, "%s is false: %s", a, detail)
@@ -111,10 +109,7 @@ func (tc *TestCase) Verify(rec *engine.Record, calls func(step string) int) []Fa
 
 // order lists the keys of the mapping at path as the test writes them.
 func (tc *TestCase) order(path string) []string {
-	if tc.doc == nil {
-		return nil
-	}
-	return tc.doc.order[path]
+	return tc.Order[path]
 }
 
 // keysInOrder lists the keys of m in the order the test writes them, then
@@ -138,15 +133,15 @@ func keysInOrder[V any](order []string, m map[string]V) []string {
 
 type verifier struct {
 	tc  *TestCase
-	out []Failure
+	out []TestFailure
 }
 
 func (v *verifier) fail(path, format string, args ...any) {
-	v.out = append(v.out, Failure{At: v.tc.Where(path), Path: path, Message: fmt.Sprintf(format, args...)})
+	v.out = append(v.out, TestFailure{At: v.tc.Where(path), Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-func outputsNote(rec *engine.Record) string {
-	if rec.Status == engine.StatusFailed {
+func outputsNote(rec *Record) string {
+	if rec.Status == StatusFailed {
 		return " (a failed run computes no outputs)"
 	}
 	if len(rec.Outputs) == 0 {
@@ -163,10 +158,10 @@ func showError(s string) string {
 }
 
 // step checks the records of the steps named by a path of the test.
-func (v *verifier) step(p, name string, se StepExpectation, rec *engine.Record, calls func(string) int) {
-	var matched []*engine.StepRecord
+func (v *verifier) step(p, name string, se TestStepExpectation, rec *Record, calls func(string) int) {
+	var matched []*StepRecord
 	for _, s := range rec.Steps {
-		if engine.MatchStepPath(name, s.ID) {
+		if MatchStepPath(name, s.ID) {
 			matched = append(matched, s)
 		}
 	}
@@ -216,7 +211,7 @@ func (v *verifier) step(p, name string, se StepExpectation, rec *engine.Record, 
 			v.request(p+".request", who, r, s)
 		}
 		for _, k := range keysInOrder(v.tc.order(p+".outputs"), se.Outputs) {
-			op := joinPath(p+".outputs", k)
+			op := yamlkit.JoinPath(p+".outputs", k)
 			got, ok := s.Outputs[k]
 			if !ok {
 				v.fail(op, "%sexpected output %q to be %s, but the step has no output %q", who, k, show(se.Outputs[k]), k)
@@ -227,7 +222,7 @@ func (v *verifier) step(p, name string, se StepExpectation, rec *engine.Record, 
 	}
 }
 
-func errorNote(s *engine.StepRecord) string {
+func errorNote(s *StepRecord) string {
 	if s.Error != nil {
 		return " (" + s.Error.Message + ")"
 	}
@@ -241,7 +236,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-func (v *verifier) request(p, who string, r *RequestExpectation, s *engine.StepRecord) {
+func (v *verifier) request(p, who string, r *TestRequestExpectation, s *StepRecord) {
 	req := s.Request
 	if req == nil {
 		v.fail(p, "%sthe step sent no request%s", who, errorNote(s))
@@ -254,13 +249,13 @@ func (v *verifier) request(p, who string, r *RequestExpectation, s *engine.StepR
 		v.fail(p+".url", "%sexpected URL %s, got %s", who, r.URL, req.URL)
 	}
 	for _, k := range keysInOrder(v.tc.order(p+".headers"), r.Headers) {
-		want := engine.Stringify(r.Headers[k])
+		want := Stringify(r.Headers[k])
 		got, ok := req.Headers[strings.ToLower(k)]
 		switch {
 		case !ok:
-			v.fail(joinPath(p+".headers", k), "%sexpected header %s: %s, but the request has no %s header", who, k, want, k)
+			v.fail(yamlkit.JoinPath(p+".headers", k), "%sexpected header %s: %s, but the request has no %s header", who, k, want, k)
 		case got != want:
-			v.fail(joinPath(p+".headers", k), "%sexpected header %s: %s, got %s", who, k, show(want), show(got))
+			v.fail(yamlkit.JoinPath(p+".headers", k), "%sexpected header %s: %s, got %s", who, k, show(want), show(got))
 		}
 	}
 	switch want := r.Body.(type) {
@@ -291,11 +286,11 @@ func (v *verifier) match(p string, want, got any, exact bool) {
 			at = p + where
 		}
 		// The deepest path the test wrote is where the failure points.
-		for at != p && v.tc.doc != nil {
-			if _, known := v.tc.doc.vals[at]; known {
+		for at != p && v.tc.Places != nil {
+			if _, known := v.tc.Places[at]; known {
 				break
 			}
-			at = parentPath(at)
+			at = yamlkit.ParentPath(at)
 		}
 		v.fail(at, "expected %s, got %s%s", w, g, inside(p, at, where))
 	}
@@ -346,7 +341,7 @@ func diff(want, got any, exact bool, where string) (string, string, string, bool
 			return where, fmt.Sprintf("%d %s", len(w), plural(len(w), "element", "elements")), fmt.Sprintf("%d: %s", len(g), show(got)), false
 		}
 		for i := range w {
-			if wh, ws, gs, ok := diff(w[i], g[i], exact, indexPath(where, i)); !ok {
+			if wh, ws, gs, ok := diff(w[i], g[i], exact, yamlkit.IndexPath(where, i)); !ok {
 				return wh, ws, gs, false
 			}
 		}
@@ -366,7 +361,7 @@ func diff(want, got any, exact bool, where string) (string, string, string, bool
 
 // subPath appends a key to a path suffix, as joinPath does to a path.
 func subPath(where, key string) string {
-	if !plainKey.MatchString(key) {
+	if !yamlkit.PlainKey.MatchString(key) {
 		return fmt.Sprintf("%s[%q]", where, key)
 	}
 	return where + "." + key
@@ -400,7 +395,7 @@ func jsonValue(v any) any {
 
 // assertEnv is what the assertions of a test read: the record as JSON, and
 // its steps by path.
-func assertEnv(rec *engine.Record) AssertEnv {
+func newAssertEnv(rec *Record) AssertEnv {
 	r, _ := jsonValue(rec).(map[string]any)
 	steps := map[string]any{}
 	if list, ok := r["steps"].([]any); ok {

@@ -1,17 +1,23 @@
-package rest
+package httpcall
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/tlsclient"
 )
 
 // TLSObserver is implemented by Transports that can tell what happened on a
@@ -87,7 +93,11 @@ func Do(ctx context.Context, transports Transports, baseDir string, conn *engine
 		GotConn:              func(ci httptrace.GotConnInfo) { reused = ci.Reused },
 		GotFirstResponseByte: func() { firstByte = time.Since(start) },
 	}
-	rctx := ctx
+	if err := checkHeaders(req.Header); err != nil {
+		return nil, &ExchangeError{Type: engine.ErrConfig, Err: fmt.Errorf("calling %s: %w", what, err)}
+	}
+	prog := &progress{done: ctx.Done(), bodyLength: -1}
+	rctx := httptrace.WithClientTrace(ctx, prog.trace())
 	var obs Observation
 	if o, ok := transports.(TLSObserver); ok {
 		rctx, obs = o.Observe(rctx)
@@ -95,12 +105,13 @@ func Do(ctx context.Context, transports Transports, baseDir string, conn *engine
 	resp, err := rt.RoundTrip(req.WithContext(httptrace.WithClientTrace(rctx, trace)))
 	ex := &Exchange{Timings: engine.Timings{DNSMillis: ms(dnsDur), ConnectMillis: ms(connDur), TLSMillis: ms(tlsDur)}}
 	if err != nil {
-		typ, retry := classifyTransportError(ctx, err)
-		if obs != nil && typ == engine.ErrTLSHandshake {
-			err = obs.Diagnose(err, profile)
+		if d := stepTimedOut(ctx); d != nil {
+			return nil, &ExchangeError{Type: engine.ErrTimeout, Retry: true, Err: fmt.Errorf("calling %s: %w: %s", what, d, prog)}
 		}
+		typ, retry, err := classifyTransport(ctx, err, obs, profile)
 		return nil, &ExchangeError{Type: typ, Retry: retry, Err: fmt.Errorf("calling %s: %w", what, err)}
 	}
+	prog.gotResponse(resp)
 	defer resp.Body.Close()
 	if limit <= 0 {
 		limit = engine.DefaultBodyLimit
@@ -108,7 +119,7 @@ func Do(ctx context.Context, transports Transports, baseDir string, conn *engine
 	var readErr error
 	ex.Response = resp
 	ex.Limit = limit
-	ex.Data, ex.Size, ex.Truncated, readErr = readCapped(resp.Body, limit)
+	ex.Data, ex.Size, ex.Truncated, readErr = readCapped(&countingReader{r: resp.Body, p: prog}, limit)
 	if ex.Truncated && resp.ContentLength > ex.Size {
 		ex.Size = resp.ContentLength
 	}
@@ -121,19 +132,61 @@ func Do(ctx context.Context, transports Transports, baseDir string, conn *engine
 			ex.TLS = basicFacts(resp.TLS, !reused)
 		}
 	}
-	if ex.TLS != nil && conn.MutualAuth && ex.TLS.NewConnection && ex.TLS.ClientCertificate == nil {
+	// Only a handshake known to have presented nothing warns: a resumed
+	// session carries the identity of the full handshake it came from, and
+	// one whose origin was not observed proves nothing either way.
+	if ex.TLS != nil && conn.MutualAuth && ex.TLS.NewConnection && ex.TLS.ClientAuth == engine.ClientAuthNone {
 		ex.TLS.Notes = append(ex.TLS.Notes, "mutual_auth is on but the server did not ask for a client certificate: "+
 			"no certificate was presented, so the partner does not authenticate Outflow by it (check the host and port, or whether mTLS is enforced on this endpoint)")
 	}
 	if readErr != nil {
-		return ex, &ExchangeError{Type: engine.ErrConnection, Retry: true, Err: fmt.Errorf("reading the response of %s: %w", what, readErr)}
+		if d := stepTimedOut(ctx); d != nil {
+			return ex, &ExchangeError{Type: engine.ErrTimeout, Retry: true, Err: fmt.Errorf("reading the response of %s: %w: %s", what, d, prog)}
+		}
+		typ := engine.ErrConnection
+		if ctx.Err() != nil || os.IsTimeout(readErr) {
+			typ = engine.ErrTimeout
+		}
+		return ex, &ExchangeError{Type: typ, Retry: true, Err: fmt.Errorf("reading the response of %s: %w (%s)", what, readErr, prog)}
 	}
 	return ex, nil
 }
 
+// classifyTransport types a request that got no response: a timeout, a TLS
+// failure (explained by obs when there is one) or a connection error. A TLS
+// failure that the same request will meet again — a server certificate not
+// trusted, a host name it does not cover, a client certificate the server
+// refused with an alert — is not retried; a handshake that timed out or a
+// connection reset is.
+func classifyTransport(ctx context.Context, err error, obs Observation, profile *engine.ProtocolProfile) (string, bool, error) {
+	typ, retry := classifyTransportError(ctx, err)
+	if typ != engine.ErrTLSHandshake {
+		return typ, retry, err
+	}
+	if obs != nil {
+		err = obs.Diagnose(err, profile)
+	}
+	var diag *tlsclient.Error
+	if errors.As(err, &diag) {
+		return diag.ErrorType(), diag.Retryable(), err
+	}
+	return typ, !tlsclient.Deterministic(err), err
+}
+
 // StatusError is the failure for an unexpected HTTP status: 4xx other than
-// 408 and 429 do not retry; the rest do, after the partner's Retry-After.
+// 408 and 429 do not retry, nor do redirects (3xx), which steps never follow
+// and which come again on every attempt; the rest retry, after the
+// partner's Retry-After.
 func StatusError(resp *http.Response, data []byte, msg string, details any) error {
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		msg += ": redirect not followed"
+		if loc := redirectTarget(resp); loc != "" {
+			msg += " (Location: " + loc + ")"
+		}
+		msg += "; a step never follows redirects, so that no request or credential goes to another URL than the connection's: " +
+			"point the connection or the step's path at the new location, or list the status in expect to take the answer as it is"
+		return NewAppError(msg, engine.ErrHTTPStatus, false, details, 0)
+	}
 	words := PartnerWords(data)
 	if words == "" && resp.StatusCode == http.StatusUnauthorized {
 		words = challengeWords(resp.Header.Get("WWW-Authenticate"))
@@ -142,10 +195,28 @@ func StatusError(resp *http.Response, data []byte, msg string, details any) erro
 		msg += ": " + words
 	}
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429 {
-		return newAppError(msg, engine.ErrHTTPClient, false, details, 0)
+		return NewAppError(msg, engine.ErrHTTPClient, false, details, 0)
 	}
 	d, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
-	return newAppError(msg, engine.ErrHTTPStatus, true, details, d)
+	return NewAppError(msg, engine.ErrHTTPStatus, true, details, d)
+}
+
+// redirectTarget is a redirect's Location without its query and fragment,
+// which may carry tokens.
+func redirectTarget(resp *http.Response) string {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return ""
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return ""
+	}
+	if resp.Request != nil && resp.Request.URL != nil {
+		u = resp.Request.URL.ResolveReference(u)
+	}
+	u.RawQuery, u.Fragment, u.RawFragment, u.User = "", "", "", nil
+	return u.String()
 }
 
 // challengeWords reads the error and error_description of a bearer
@@ -191,4 +262,38 @@ func challengeWords(h string) string {
 		return code
 	}
 	return desc
+}
+
+// countingReader tells p how much of a body has been read.
+type countingReader struct {
+	r io.Reader
+	n int64
+	p *progress
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	c.p.readBody(c.n)
+	return n, err
+}
+
+// checkHeaders refuses a request whose header names or values HTTP does
+// not allow (a newline or another control character in a value, a space in
+// a name), which the transport would refuse as if the connection failed.
+// It names the header, never the value: it may hold a secret, and a secret
+// read from a file with its trailing newline is the usual cause.
+func checkHeaders(h http.Header) error {
+	for name, values := range h {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return fmt.Errorf("the header name %q is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", name)
+		}
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("the value of header %s holds a character HTTP does not allow in a header (a newline or another control character); "+
+					"if it comes from a secret, check the secret for a trailing newline", name)
+			}
+		}
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package rest
+package httpcall
 
 import (
 	"context"
@@ -302,10 +302,8 @@ func (a *Authorizer) get(ctx context.Context) (*oauth2.Token, bool, error) {
 	var oe *oauth2.Error
 	switch {
 	case errors.As(err, &oe) && oe.Transport:
-		typ, retry := classifyTransportError(ctx, oe.Err)
-		if obs != nil && typ == engine.ErrTLSHandshake {
-			oe.Err = obs.Diagnose(oe.Err, a.Profile)
-		}
+		typ, retry, diagnosed := classifyTransport(ctx, oe.Err, obs, a.Profile)
+		oe.Err = diagnosed
 		return nil, false, &ExchangeError{Type: typ, Retry: retry, Err: oe}
 	case oe != nil:
 		return nil, false, &ExchangeError{Type: engine.ErrOAuth, Retry: oe.Retry, Err: oe}
