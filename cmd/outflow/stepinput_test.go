@@ -73,7 +73,7 @@ func TestOneStepWithEarlierStepsData(t *testing.T) {
 
 	// The command: a dotted steps.… input. The flow's required
 	// input the step does not read need not be given; its default applies.
-	out, errOut, code := cli(t, "test", "orders-of", "--project", dir, "--step", "orders", "--input", "steps.customer.outputs.id=7", "--json")
+	out, errOut, code := cli(t, "test", "orders-of", "--live", "--project", dir, "--step", "orders", "--input", "steps.customer.outputs.id=7", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -93,7 +93,7 @@ func TestOneStepWithEarlierStepsData(t *testing.T) {
 	elsewhere := t.TempDir() // not in the project, whose YAML files are documents
 	stepsFile := filepath.Join(elsewhere, "earlier.yaml")
 	writeProjectFile(t, elsewhere, "earlier.yaml", "customer:\n  outputs: {id: \"8\", vip: false}\n")
-	out, errOut, code = cli(t, "test", "orders-of", "--project", dir, "--step", "orders", "--steps", stepsFile,
+	out, errOut, code = cli(t, "test", "orders-of", "--live", "--project", dir, "--step", "orders", "--steps", stepsFile,
 		"--input", "steps.customer.outputs.vip=true", "--input", "region=us")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
