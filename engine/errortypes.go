@@ -40,6 +40,7 @@ var ErrorTypes = []ErrorType{
 	{Name: ErrConnection, Meaning: "the partner could not be reached, or the connection broke"},
 	{Name: ErrTimeout, Meaning: "the step's timeout passed"},
 	{Name: ErrConfig, NeverRetried: true, Meaning: "the plan, its inputs or the worker's configuration are wrong for this step, such as an unknown connection or a missing required input"},
+	{Name: ErrResponseRejected, Meaning: "the response did not pass the step's fail_when (not retried) or retry_when (retried), or it does not fit the connection's OpenAPI document (validate_response: true; not retried)"},
 	{Name: ErrExpression, NeverRetried: true, Meaning: "an expression failed to evaluate, or gave a value of the wrong kind"},
 	{Name: ErrPagination, ByWorkflow: true, Meaning: "a paginated step met a page it cannot read on: a next link to another host, a page without its items, the page limit"},
 	{Name: ErrPollDeadline, ByWorkflow: true, Meaning: "a poll's condition still did not hold after its max_attempts or deadline"},

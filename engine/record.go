@@ -127,6 +127,10 @@ type ResponseSummary struct {
 	// BodyLimit is the limit the body was cut at, set when it was truncated.
 	BodyLimit int64 `json:"body_limit,omitempty"`
 	JSON      any   `json:"json,omitempty"`
+	// SchemaMismatches lists how the body does not fit the connection's
+	// OpenAPI document, for a step with validate_response: warn (or why it
+	// could not be checked).
+	SchemaMismatches []string `json:"schema_mismatches,omitempty"`
 }
 
 // Timings of one HTTP exchange, in milliseconds.

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/outflow-dev/outflow/engine/openapi"
 )
 
 // RestActivity is the name of the activity that runs rest steps.
@@ -38,6 +40,15 @@ type RestStep struct {
 	// Paginate, when set, calls the endpoint page after page, each page its
 	// own activity, and collects the items of all pages.
 	Paginate *Paginate `json:"paginate,omitempty"`
+	// Operation is the operationId of the connection's OpenAPI document the
+	// step calls, when it names one; Method and Path are resolved from it.
+	Operation string `json:"operation,omitempty"`
+	// ValidateResponse is "fail" or "warn": check the response against
+	// Responses, failing the step (ResponseRejected) or noting the mismatch.
+	ValidateResponse string `json:"validate_response,omitempty"`
+	// Responses are the response schemas of the operation for the status
+	// codes the step expects.
+	Responses *openapi.ResponseCheck `json:"responses,omitempty"`
 }
 
 // Paginate says how a REST step walks the pages of a list. Exactly one of
@@ -125,6 +136,10 @@ type RestRequest struct {
 	// link that leaves the connection's scheme, host, port or base path.
 	Link     string `json:"link,omitempty"`
 	LinkBase string `json:"link_base,omitempty"`
+	// ValidateResponse and Responses check the response against the
+	// connection's OpenAPI document (RestStep).
+	ValidateResponse string                 `json:"validate_response,omitempty"`
+	Responses        *openapi.ResponseCheck `json:"responses,omitempty"`
 }
 
 func (r *runner) runRest(ctx workflow.Context, st *Step, sc *scope, path string) error {
@@ -145,6 +160,9 @@ func (r *runner) restRequest(rs *RestStep, conn *Connection, path string, env ma
 		BodyType:       rs.BodyType,
 		Expect:         rs.Expect,
 		IdempotencyKey: r.rec.WorkflowID + "/" + path,
+		// Both are empty unless the step checks its response (openapi).
+		ValidateResponse: rs.ValidateResponse,
+		Responses:        rs.Responses,
 	}
 	var err error
 	if req.Path, err = evalString(rs.Path, env); err != nil {

@@ -114,6 +114,7 @@ func (c *checker) checkConnection(doc *document) {
 			c.errorf(doc, doc.valPos(p), p, "connection headers are fixed values; expressions belong in the headers of a step")
 		}
 	}
+	c.checkConnectionOpenAPI(doc, cn)
 }
 
 func (c *checker) checkURL(doc *document, cn *Connection) {

@@ -226,6 +226,7 @@ func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
 			}
 		}
 	}
+	c.checkResponseReads(doc, p, s, env)
 }
 
 // boundOnlyIn says where the names that are bound only in some places are.

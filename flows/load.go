@@ -32,6 +32,7 @@ type Project struct {
 	warnings Problems
 	idx      *index
 	wsdls    map[string]wsdlResult
+	oas      *oasState // OpenAPI documents and the operations steps call (openapi_load.go)
 }
 
 // Load reads every *.yaml and *.yml file under dir, validates the project and
@@ -137,6 +138,7 @@ type loader struct {
 	warnings Problems
 	wsdls    map[string]wsdlResult // by clean project-relative path, or URL and connection
 	fetch    WSDLFetcher
+	oas      oasState // OpenAPI documents of connections (openapi_load.go)
 	// dir is the project folder on the disk when fsys reads it (Load,
 	// LoadFiles): files read by name are checked not to lead out of it
 	// through a symbolic link. Empty for LoadFS.
@@ -275,6 +277,9 @@ func load(fsys fs.FS, root string, files []string, opts []Option) (*Project, err
 	sort.Strings(files)
 	for _, name := range files {
 		data, err := readLimited(fsys, name)
+		if l.isOpenAPIDocument(name, data, err) {
+			continue // a partner's API description, read when a connection names it
+		}
 		if err != nil {
 			l.problems = append(l.problems, Problem{File: name, Message: err.Error()})
 			continue
@@ -282,12 +287,13 @@ func load(fsys fs.FS, root string, files []string, opts []Option) (*Project, err
 		l.loadFile(name, data)
 	}
 	idx := l.check()
+	l.problems = l.oas.dropProblemsOfDocuments(l.problems)
 	if len(l.problems) > 0 {
 		l.problems.Sort()
 		return nil, l.problems.Dedupe()
 	}
 	l.warnings.Sort()
-	p := &Project{root: root, warnings: l.warnings.Dedupe(), idx: idx, wsdls: l.wsdls}
+	p := &Project{root: root, warnings: l.warnings.Dedupe(), idx: idx, wsdls: l.wsdls, oas: &l.oas}
 	p.settings = engine.Settings{BodyLimit: engine.DefaultBodyLimit, DefaultTaskQueue: engine.DefaultTaskQueue}
 	if s := idx.settings; s != nil {
 		if s.BodyLimit > 0 {

@@ -46,6 +46,18 @@ type RestStep struct {
 	// Read a list that the partner returns in pages: request page after page (each page
 	// its own durable call) and collect the items of all pages in `steps.ID.items`.
 	Paginate *Paginate `yaml:"paginate,omitempty"`
+	// The operationId of the connection's OpenAPI document to call, such as `getPayment`:
+	// method and path come from the document, joined under the connection's base URL.
+	// Give the operation's parameters in params.
+	Operation string `yaml:"operation,omitempty"`
+	// The operation's path, query and header parameters by name, such as
+	// `{paymentId: "${{ inputs.id }}", limit: 10}`; values may hold expressions. Path
+	// parameter values are inserted into the path as they are.
+	Params Scalars `yaml:"params,omitempty"`
+	// Check the response against the connection's OpenAPI document (the response of its status
+	// code): `true` fails the step with error type ResponseRejected when the body does not fit,
+	// `warn` lets it pass and lists the mismatches in the record (`response.schema_mismatches`).
+	ValidateResponse ValidateMode `yaml:"validate_response,omitempty"`
 }
 
 // Paginate walks the pages of a list. Give `items` and exactly one way to reach the next
@@ -170,6 +182,8 @@ func (c *checker) checkRest(b *body, p string, r *RestStep, env *exprEnv) {
 			c.errorf(doc, doc.valPos(ep), ep, "%d is not an HTTP status code; use 100 to 599", code)
 		}
 	}
+	c.checkValue(doc, p+".params", r.Params, env)
+	c.checkRestOpenAPI(b, p, r)
 }
 
 // checkPaginate checks a rest step's paginate: one way to the next page,
@@ -246,6 +260,7 @@ func compileRest(c *compiler, doc *document, sp string, st *Step, es *engine.Ste
 		BodyType:   r.BodyType,
 		Expect:     append([]int(nil), r.Expect...),
 	}
+	c.compileRestOpenAPI(r, es.Rest)
 	es.Rest.Paginate = compilePaginate(r.Paginate)
 	if pg := r.Paginate; pg != nil && len(pg.EachPage) > 0 {
 		es.Rest.Paginate.EachPage = c.steps(doc, sp+".rest.paginate.each_page", pg.EachPage)

@@ -164,6 +164,17 @@ type Connection struct {
 	Headers Scalars `yaml:"headers,omitempty"`
 	// How long one attempt of a step may take when the step sets no timeout. Default: 1m.
 	Timeout Duration `yaml:"timeout,omitempty"`
+	// The partner's OpenAPI 3.0 or 3.1 (or Swagger 2.0) document, JSON or YAML, with $refs
+	// across files: a file in the project, relative to the project folder; or an http(s) URL
+	// on the connection's host, fetched (with the documents it refers to) through the
+	// connection's credential and mTLS when the project is loaded, and kept in .outflow/openapi/
+	// so later loads need no network (`outflow openapi fetch` fetches again). The connection
+	// takes the place of the document's servers. Its REST steps may then name `operation:`,
+	// and the loader checks their paths, parameters, bodies, expect codes and the response
+	// fields expressions read.
+	OpenAPI string `yaml:"openapi,omitempty"`
+	// Refuse parameters the OpenAPI document does not declare (an error) rather than warn.
+	OpenAPIStrict bool `yaml:"openapi_strict,omitempty"`
 }
 
 // Credential authenticates the requests of a connection. Secret values are

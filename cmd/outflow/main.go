@@ -59,7 +59,7 @@ func newRoot() *cobra.Command {
 	// its default for the others too.
 	g.namespace = envOr("TEMPORAL_NAMESPACE", "default")
 	root.AddCommand(
-		validateCmd(g), runCmd(g), testCmd(g), workerCmd(g), executionsCmd(g), certsCmd(g), quickstartCmd(g), soapCmd(g),
+		validateCmd(g), runCmd(g), testCmd(g), workerCmd(g), executionsCmd(g), certsCmd(g), quickstartCmd(g), soapCmd(g), openapiCmd(g),
 	)
 	root.AddCommand(deployCmd(g), schedulesCmd(g), consoleCmd(g))
 	root.AddCommand(codecServerCmd(g))

@@ -12,9 +12,9 @@ import (
 	"github.com/outflow-dev/outflow/steps/soap"
 )
 
-// openProject loads the project folder dir. A step whose wsdl is a URL has
-// it fetched through its connection on first use and kept in the project's
-// WSDL cache.
+// openProject loads the project folder dir. A step whose wsdl is a URL, or
+// a connection whose openapi is one, has it fetched through its connection
+// on first use and kept in the project's cache.
 func openProject(dir string) (*flows.Project, error) {
 	return loadProjectFetching(dir, false)
 }
@@ -26,7 +26,7 @@ func loadProjectFetching(dir string, refresh bool) (*flows.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	return flows.Load(root, flows.WithWSDLFetcher(wsdlFetcher(root, refresh)))
+	return flows.Load(root, flows.WithWSDLFetcher(wsdlFetcher(root, refresh)), flows.WithOpenAPIFetcher(openapiFetcher(root, refresh)))
 }
 
 // wsdlFetcher fetches WSDLs for the project at root as a step of it would

@@ -144,6 +144,8 @@ func (p *Partner) Handler() http.Handler {
 	})
 	// A SOAP service over the same mTLS listener and credentials.
 	mux.Handle("/v2/soap/orders", &p.soap)
+	// Its OpenAPI description, behind the same certificate and credentials.
+	serveOpenAPI(mux)
 	return p.auth(mux)
 }
 

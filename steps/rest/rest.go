@@ -165,6 +165,10 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 	if err := engine.JudgeResponse(&req.CallHeader, res); err != nil {
 		return nil, err
 	}
+	// validate_response checks the answer against the OpenAPI document.
+	if err := checkResponse(req, rs, resp.Header.Get("Content-Type"), method+" "+res.Request.URL); err != nil {
+		return fail(engine.ErrResponseRejected, false, err)
+	}
 	return res, nil
 }
 
