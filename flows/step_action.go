@@ -16,11 +16,12 @@ func actionKind() stepKind {
 		compile: func(c *compiler, doc *document, sp string, st *Step, es *engine.Step) {
 			es.Action = &engine.ActionCall{Name: st.Action, With: bindings(doc, sp+".with", st.With)}
 		},
-		called: func(idx *index, st *Step) (string, []Step) {
+		called: func(idx *index, st *Step) (string, []Step, []Step) {
 			if ad := idx.actions[st.Action]; ad != nil {
-				return st.Action, ad.value.(*Action).Steps
+				a := ad.value.(*Action)
+				return st.Action, a.Steps, a.OnFailure
 			}
-			return "", nil
+			return "", nil, nil
 		},
 		reach: (*compiler).reachAction,
 	}

@@ -16,11 +16,12 @@ func flowKind() stepKind {
 		compile: func(c *compiler, doc *document, sp string, st *Step, es *engine.Step) {
 			es.Flow = &engine.FlowCall{Name: st.Flow, With: bindings(doc, sp+".with", st.With)}
 		},
-		called: func(idx *index, st *Step) (string, []Step) {
+		called: func(idx *index, st *Step) (string, []Step, []Step) {
 			if fd := idx.flows[st.Flow]; fd != nil {
-				return st.Flow, fd.value.(*Flow).Steps
+				f := fd.value.(*Flow)
+				return st.Flow, f.Steps, f.OnFailure
 			}
-			return "", nil
+			return "", nil, nil
 		},
 		reach: (*compiler).reachFlow,
 	}

@@ -137,9 +137,10 @@ type stepKind struct {
 	// misplaced steps found; it returns nil when the step has none of them.
 	blocks func(st *Step, sp string) []block
 	// called, for kinds that run another document's steps as part of the
-	// step (action), returns that document's name and steps: an offline
-	// test can name them under the step's path.
-	called func(idx *index, st *Step) (string, []Step)
+	// step (action, flow), returns that document's name, steps and
+	// on_failure steps: an offline test can name them under the step's path
+	// (the on_failure steps under PATH/on_failure/).
+	called func(idx *index, st *Step) (name string, steps, onFailure []Step)
 	// reach, for kinds that bring more than their own steps into a plan
 	// (action: the action's definition), compiles that and returns the steps
 	// it adds, whose connections the plan must carry too.

@@ -22,8 +22,9 @@ type stepRef struct {
 }
 
 // stepRefs lists the steps a run of steps records, in order, descending
-// into called actions; calling lists the actions being descended, so that
-// a cycle (reported elsewhere) stays finite.
+// into called actions and flows (with their on_failure steps under
+// PATH/on_failure/); calling lists the documents being descended, so that a
+// cycle (reported elsewhere) stays finite.
 func (c *checker) stepRefs(steps []Step, prefix string, calling map[string]bool, out *[]stepRef) {
 	for i := range steps {
 		st := &steps[i]
@@ -39,9 +40,10 @@ func (c *checker) stepRefs(steps []Step, prefix string, calling map[string]bool,
 		k := given[0]
 		*out = append(*out, stepRef{path: p, kind: k.name})
 		if k.called != nil {
-			if name, inner := k.called(c.idx, st); name != "" && !calling[name] {
+			if name, inner, onFailure := k.called(c.idx, st); name != "" && !calling[name] {
 				calling[name] = true
 				c.stepRefs(inner, p+"/", calling, out)
+				c.stepRefs(onFailure, p+"/on_failure/", calling, out)
 				delete(calling, name)
 			}
 		}
@@ -125,17 +127,19 @@ func (c *checker) checkTest(doc *document) {
 	owner := ""
 	var refs []stepRef
 	if target != nil {
+		var onFailure []Step
 		switch v := target.value.(type) {
 		case *Flow:
-			inputs, steps = v.Inputs, v.Steps
+			inputs, steps, onFailure = v.Inputs, v.Steps, v.OnFailure
 			outputs = target.order["outputs"]
 			owner = fmt.Sprintf("flow %q", v.Name)
 		case *Action:
-			inputs, steps = v.Inputs, v.Steps
+			inputs, steps, onFailure = v.Inputs, v.Steps, v.OnFailure
 			outputs = target.order["outputs"]
 			owner = fmt.Sprintf("action %q", v.Name)
 		}
 		c.stepRefs(steps, "", map[string]bool{target.name: true}, &refs)
+		c.stepRefs(onFailure, "on_failure/", map[string]bool{target.name: true}, &refs)
 	}
 
 	for _, k := range doc.order["inputs"] {

@@ -169,3 +169,66 @@ func TestWithMocks(t *testing.T) {
 		t.Fatalf("flow style: %v", err)
 	}
 }
+
+// A test may mock and check the on_failure steps of its target
+// (on_failure/ID) and of the actions it calls (STEP/on_failure/ID); a
+// misspelt one is refused with the known names.
+func TestTestCaseNamesOnFailureSteps(t *testing.T) {
+	files := fstest.MapFS{
+		"flow.yaml": {Data: []byte(`kind: Connection
+name: api
+host: api.example
+---
+kind: Action
+name: a
+steps:
+  - id: put
+    rest: {connection: api, method: PUT, path: /a}
+on_failure:
+  - id: undo
+    rest: {connection: api, method: DELETE, path: /a}
+---
+kind: Flow
+name: f
+steps:
+  - id: get
+    rest: {connection: api, path: /x}
+  - id: call
+    action: a
+on_failure:
+  - id: alert
+    rest: {connection: api, method: POST, path: /alerts}
+`)},
+		"f.test.yaml": {Data: []byte(`kind: Test
+name: f-alerts
+target: f
+mocks:
+  get: {status: 200}
+  call/put: {status: 500}
+  call/on_failure/undo: {status: 204}
+  on_failure/alert: {status: 202}
+expect:
+  status: failed
+  steps:
+    on_failure/alert: {status: succeeded}
+`)},
+	}
+	p, err := flows.LoadFS(files, "/project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := p.TestCase("f-alerts")
+	if err != nil || len(tc.Mocks) != 4 {
+		t.Fatalf("test case: %v %+v", err, tc)
+	}
+	files["f.test.yaml"] = &fstest.MapFile{Data: []byte(`kind: Test
+name: f-alerts
+target: f
+mocks:
+  on_failure/alrt: {status: 202}
+`)}
+	_, err = flows.LoadFS(files, "/project")
+	if err == nil || !strings.Contains(err.Error(), `f.test.yaml:5:3: mocks["on_failure/alrt"]: flow "f" has no step "on_failure/alrt"`) || !strings.Contains(err.Error(), "on_failure/alert") {
+		t.Fatalf("misspelt on_failure step: %v", err)
+	}
+}

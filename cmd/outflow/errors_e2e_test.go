@@ -27,7 +27,8 @@ import (
 
 // syncPartner is a partner API for the flow below: POST /bookings answers
 // 422 (the booking must be compensated), GET /status answers 200 with an
-// error in its body, POST /items/{id} acknowledges an item.
+// error in its body, POST /items/{id} acknowledges an item, POST
+// /outbox/take hands out an outbox of four entries in three passes.
 type syncPartner struct {
 	mu       sync.Mutex
 	calls    map[string]int
@@ -49,6 +50,7 @@ func (p *syncPartner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := r.Method + " " + strings.TrimPrefix(r.URL.Path, "/v2")
 	p.mu.Lock()
 	p.calls[key]++
+	n := p.calls[key]
 	if body != nil {
 		b, _ := json.Marshal(body)
 		p.bodies[key] = string(b)
@@ -59,6 +61,15 @@ func (p *syncPartner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case key == "POST /bookings":
 		w.WriteHeader(http.StatusUnprocessableEntity)
 		_, _ = fmt.Fprint(w, `{"error":"booking window closed"}`)
+	case key == "POST /outbox/take":
+		// n counts this call: pass n of three.
+		outbox := [][]string{{"o1"}, {"o2", "o3"}, {"o4"}}
+		items := []string{}
+		if n <= len(outbox) {
+			items = outbox[n-1]
+		}
+		b, _ := json.Marshal(map[string]any{"items": items, "remaining": max(0, len(outbox)-n)})
+		_, _ = w.Write(b)
 	case key == "GET /status":
 		_, _ = fmt.Fprint(w, `{"status":"ERROR","code":"LOCKED","detail":"ledger locked by nightly close"}`)
 	case strings.HasPrefix(key, "GET /park/"):
@@ -198,6 +209,24 @@ func TestTryCatchChildFlowsAndFailWhenEndToEnd(t *testing.T) {
 	if got := s.partner.bodies["POST /rejections/ResponseRejected"]; !strings.Contains(got, "ledger locked by nightly close") {
 		t.Fatalf("rejection body = %s", got)
 	}
+	// The flow's variables, branches and loop: eight items take the bulk
+	// lane, the outbox is drained in three passes (four entries), and the
+	// audit runs because something was taken.
+	if rec.Outputs["lane"] != "bulk" || rec.Outputs["taken"] != 4.0 || rec.Outputs["audit"] != "then" {
+		t.Fatalf("outputs = %v", rec.Outputs)
+	}
+	if s.partner.count("POST /outbox/take") != 3 || s.partner.count("POST /audit") != 1 || s.partner.count("POST /alerts") != 0 {
+		t.Fatalf("calls: %v", s.partner.calls)
+	}
+	if got := s.partner.bodies["POST /audit"]; got != `{"lane":"bulk","passes":3,"taken":4}` {
+		t.Fatalf("audit body = %s", got)
+	}
+	if got := s.partner.bodies["POST /outbox/take"]; !strings.Contains(got, `"pass":3`) || !strings.Contains(got, `"since":"20`) {
+		t.Fatalf("last take body = %s", got)
+	}
+	if r := rec.Step("lane"); r == nil || r.Outputs["case"] != "case1" {
+		t.Fatalf("the record does not say which case ran: %+v", r)
+	}
 	// executions show of the parent links each child.
 	stdout, stderr, code := cli(t, "executions", "show", "order-sync-e2e", "--address", s.st.server.FrontendAddress())
 	if code != 0 || !strings.Contains(stdout, "child:    execution order-sync-e2e/each[7]/child") {
@@ -210,7 +239,24 @@ func TestTryCatchChildFlowsAndFailWhenEndToEnd(t *testing.T) {
 		t.Fatal("the partner password is in the history")
 	}
 	if *recordHistory {
-		recordNewHistory(t, filepath.Join(replayCorpusDir, "try-catch-child-flows-v1.json"), hist)
+		recordNewHistory(t, filepath.Join(replayCorpusDir, "resilient-sync-v2.json"), hist)
+	}
+
+	// An order without items ends with the flow's own error (fail in a
+	// switch case), and on_failure reports it to the partner.
+	run, err = s.st.client.Start(ctx, plan, map[string]any{"items": []any{}}, engine.RunOptions{WorkflowID: "order-sync-empty"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err = s.st.client.Wait(ctx, run, nil)
+	if err == nil || !strings.Contains(err.Error(), "order has no items") {
+		t.Fatalf("an empty order: err = %v", err)
+	}
+	if rec == nil || rec.Step("lane/case0/empty") == nil || rec.Step("on_failure/alert") == nil || rec.Step("on_failure/alert").Status != engine.StatusSucceeded {
+		t.Fatalf("record of the empty order: %+v", rec)
+	}
+	if got := s.partner.bodies["POST /alerts"]; s.partner.count("POST /alerts") != 1 || !strings.Contains(got, "order-sync failed at lane/case0/empty: order has no items") {
+		t.Fatalf("alert: %d calls, body %s", s.partner.count("POST /alerts"), got)
 	}
 }
 

@@ -190,7 +190,9 @@ Existing files are kept unless --force is given.`,
 	fetch := &cobra.Command{
 		Use:   "fetch",
 		Short: "Fetch again every OpenAPI document connections name by URL, through the connections, into .outflow/openapi",
-		Args:  cobra.NoArgs,
+		Example: `  outflow openapi fetch --project ./bank-sync
+  outflow openapi fetch && outflow validate   # check the flows against the partner's newest document`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			proj, err := loadProjectFetching(g.project, true)
 			if err != nil {
