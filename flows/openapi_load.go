@@ -114,7 +114,7 @@ func (l *loader) remoteOpenAPI(u string, conn *engine.Connection, profile *engin
 		if !openapi.IsURL(loc) {
 			return nil, fmt.Errorf("%s is not a URL; a document fetched by URL can refer only to documents on the network", loc)
 		}
-		if err := openapi.CheckFetchURL(loc, conn.Name, conn.Host, conn.Scheme); err != nil {
+		if err := openapi.CheckFetchURL(loc, conn.Name, conn.Host, conn.Scheme, conn.Port); err != nil {
 			return nil, err
 		}
 		if l.oas.fetch != nil {
@@ -145,7 +145,7 @@ func (c *checker) checkConnectionOpenAPI(doc *document, cn *Connection) {
 	switch {
 	case openapi.IsURL(cn.OpenAPI):
 		conn := (&Project{idx: c.idx}).compileConnection(doc)
-		if err := openapi.CheckFetchURL(cn.OpenAPI, conn.Name, conn.Host, conn.Scheme); err != nil {
+		if err := openapi.CheckFetchURL(cn.OpenAPI, conn.Name, conn.Host, conn.Scheme, conn.Port); err != nil {
 			c.errorf(doc, at, p, "%v", err)
 			return
 		}

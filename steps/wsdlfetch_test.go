@@ -15,6 +15,7 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
+	"github.com/outflow-dev/outflow/steps/doccache"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap"
@@ -79,7 +80,7 @@ func (p *wsdlPartner) requests() []string {
 }
 
 // parseThrough parses the WSDL at u with every document fetched by f.
-func parseThrough(f *soap.WSDLFetcher, conn *engine.Connection, profile *engine.ProtocolProfile, u string) (*wsdl.Definitions, error) {
+func parseThrough(f *doccache.Fetcher, conn *engine.Connection, profile *engine.ProtocolProfile, u string) (*wsdl.Definitions, error) {
 	read := func(loc string) ([]byte, error) { return f.Fetch(context.Background(), conn, profile, loc) }
 	data, err := read(u)
 	if err != nil {
@@ -95,8 +96,8 @@ func TestFetchWSDLOverMutualTLSAndCache(t *testing.T) {
 	profile, dir := profileFor(t, ca, ca)
 	cache := filepath.Join(dir, wsdl.CacheDir)
 	res := secrets.New(dir)
-	newFetcher := func(refresh bool) *soap.WSDLFetcher {
-		return &soap.WSDLFetcher{Transports: NewTransports(res), Secrets: res, BaseDir: dir, Dir: cache, Refresh: refresh}
+	newFetcher := func(refresh bool) *doccache.Fetcher {
+		return &doccache.Fetcher{Kind: soap.WSDLDocuments, Transports: NewTransports(res), Secrets: res, BaseDir: dir, Dir: cache, Refresh: refresh}
 	}
 	u := p.srv.URL + "/ws/service.wsdl"
 
@@ -160,7 +161,7 @@ func TestFetchWSDLErrors(t *testing.T) {
 	profile, dir := profileFor(t, ca, ca)
 	res := secrets.New(dir)
 	fetch := func(conn *engine.Connection, profile *engine.ProtocolProfile, dir, u string) error {
-		f := &soap.WSDLFetcher{Transports: NewTransports(res), Secrets: res, BaseDir: dir, Dir: filepath.Join(dir, wsdl.CacheDir)}
+		f := &doccache.Fetcher{Kind: soap.WSDLDocuments, Transports: NewTransports(res), Secrets: res, BaseDir: dir, Dir: filepath.Join(dir, wsdl.CacheDir)}
 		_, err := f.Fetch(context.Background(), conn, profile, u)
 		return err
 	}
@@ -210,7 +211,7 @@ func TestFetchWSDLErrors(t *testing.T) {
 // connection's access token, got over the same mTLS transport.
 func TestFetchWSDLWithOAuthToken(t *testing.T) {
 	b := newBank(t, &soaptest.Orders{}, tlsClientAuth())
-	f := &soap.WSDLFetcher{Transports: b.tr, Secrets: b.tr.Secrets, BaseDir: b.dir}
+	f := &doccache.Fetcher{Kind: soap.WSDLDocuments, Transports: b.tr, Secrets: b.tr.Secrets, BaseDir: b.dir}
 	u := b.srv.URL + "/ws/orders?wsdl"
 	if _, err := f.Fetch(context.Background(), b.conn, b.profile, u); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 		t.Fatalf("fetch by an unregistered client: %v", err)
@@ -263,7 +264,7 @@ func TestFetchWSDLNeverToAnotherPort(t *testing.T) {
 	defer other.Close()
 
 	res := secrets.New(dir)
-	f := &soap.WSDLFetcher{Transports: NewTransports(res), Secrets: res, BaseDir: dir, Dir: filepath.Join(dir, wsdl.CacheDir)}
+	f := &doccache.Fetcher{Kind: soap.WSDLDocuments, Transports: NewTransports(res), Secrets: res, BaseDir: dir, Dir: filepath.Join(dir, wsdl.CacheDir)}
 	_, err = f.Fetch(context.Background(), p.conn, profile, other.URL+"/ws/service.wsdl")
 	mu.Lock()
 	defer mu.Unlock()

@@ -23,6 +23,7 @@ import (
 	"github.com/outflow-dev/outflow/flows"
 	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/apispec"
+	"github.com/outflow-dev/outflow/steps/doccache"
 	"github.com/outflow-dev/outflow/steps/secrets"
 )
 
@@ -330,7 +331,7 @@ func fetchOpenAPI(project, conn, u string) (*openapi.Spec, error) {
 	}
 	fetch := openapiFetcher(proj.Root(), false)
 	read := func(loc string) ([]byte, error) {
-		if err := openapi.CheckFetchURL(loc, c.Name, c.Host, c.Scheme); err != nil {
+		if err := openapi.CheckFetchURL(loc, c.Name, c.Host, c.Scheme, c.Port); err != nil {
 			return nil, err
 		}
 		return fetch(c, profile, loc)
@@ -347,7 +348,7 @@ func fetchOpenAPI(project, conn, u string) (*openapi.Spec, error) {
 // protocol profile, with secrets resolved here.
 func openapiFetcher(root string, refresh bool) flows.OpenAPIFetcher {
 	res := secrets.New(root)
-	f := &apispec.Fetcher{
+	f := &doccache.Fetcher{Kind: apispec.Documents,
 		Transports: steps.NewTransports(res),
 		Secrets:    res,
 		BaseDir:    root,

@@ -8,6 +8,7 @@ import (
 	"github.com/outflow-dev/outflow/engine/wsdl"
 	"github.com/outflow-dev/outflow/flows"
 	"github.com/outflow-dev/outflow/steps"
+	"github.com/outflow-dev/outflow/steps/doccache"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap"
 )
@@ -34,7 +35,7 @@ func loadProjectFetching(dir string, refresh bool) (*flows.Project, error) {
 // secrets resolved here.
 func wsdlFetcher(root string, refresh bool) flows.WSDLFetcher {
 	res := secrets.New(root)
-	f := &soap.WSDLFetcher{
+	f := &doccache.Fetcher{Kind: soap.WSDLDocuments,
 		Transports: steps.NewTransports(res),
 		Secrets:    res,
 		BaseDir:    root,

@@ -6,224 +6,32 @@
 package apispec
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"time"
-
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/openapi"
 	"github.com/outflow-dev/outflow/engine/openapi/reader"
-	"github.com/outflow-dev/outflow/steps/httpcall"
-	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/doccache"
 )
 
-// Fetcher fetches OpenAPI documents given by URL (and the documents their
-// $refs name) through a connection. Every document fetched is kept in Dir
-// with where and when it came from, and read from there the next time, so
-// a project loads the same document on every run, without the network,
-// until it is fetched again with Refresh. It is safe for concurrent use.
-type Fetcher struct {
-	// Transports gives the connection's transport (steps.Transports).
-	Transports httpcall.Transports
-	// Secrets resolves the connection's credential.
-	Secrets *secrets.Resolver
-	// BaseDir is the project folder, against which keystore paths resolve.
-	BaseDir string
-	// Dir is the cache folder; empty means no cache on disk.
-	Dir string
-	// Refresh fetches every document again, replacing the cached copy.
-	Refresh bool
-	// Timeout bounds each fetch; 30 s when zero.
-	Timeout time.Duration
-
-	mu      sync.Mutex
-	fetched map[string][]byte // this process's fetches, by URL
-}
-
-// cacheEntry is the metadata kept beside a cached document.
-type cacheEntry struct {
-	URL         string    `json:"url"`
-	Connection  string    `json:"connection"`
-	FetchedAt   time.Time `json:"fetched_at"`
-	Size        int       `json:"size"`
-	ContentType string    `json:"content_type,omitempty"`
-}
-
-// Cached is one document in a project's OpenAPI cache.
-type Cached struct {
-	URL        string
-	Connection string
-	FetchedAt  time.Time
-	Size       int
-	File       string
-}
-
-// Fetch returns the document at rawURL, from the cache when it holds it
-// (and Refresh is off), otherwise over the connection.
-func (f *Fetcher) Fetch(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, rawURL string) ([]byte, error) {
-	f.mu.Lock()
-	if data, ok := f.fetched[rawURL]; ok {
-		f.mu.Unlock()
-		return data, nil
-	}
-	f.mu.Unlock()
-	if !f.Refresh && f.Dir != "" {
-		if data, err := os.ReadFile(filepath.Join(f.Dir, openapi.CacheName(rawURL))); err == nil {
-			f.remember(rawURL, data)
-			return data, nil
+// Documents is the kind of document a doccache.Fetcher fetches for
+// connections that name their OpenAPI document by URL (and for the
+// documents its $refs name): kept in openapi.CacheDir.
+var Documents = doccache.Kind{
+	Noun:    "OpenAPI document",
+	Accept:  "application/vnd.oai.openapi+json, application/json, application/yaml, application/x-yaml, text/yaml;q=0.9, */*;q=0.1",
+	MaxSize: reader.MaxDocumentSize,
+	CheckURL: func(rawURL string, conn *engine.Connection) error {
+		return openapi.CheckFetchURL(rawURL, conn.Name, conn.Host, conn.Scheme, conn.Port)
+	},
+	CacheName: openapi.CacheName,
+	MetaName:  openapi.MetaName,
+	Refuse: func(body []byte) string {
+		// No JSON or YAML document starts like HTML or XML.
+		if doccache.StartsLikeMarkup(body) {
+			return "is HTML or XML, not JSON or YAML (a login or error page?)"
 		}
-	}
-	// The partner's words in a failure never carry the credential sent.
-	red := f.Secrets.NewRedactor()
-	data, ct, err := f.get(secrets.WithRedactor(ctx, red), conn, profile, rawURL)
-	if err != nil {
-		return nil, red.Error(err)
-	}
-	if f.Dir != "" {
-		if err := f.store(conn, rawURL, data, ct); err != nil {
-			return nil, fmt.Errorf("keeping the OpenAPI document fetched from %s: %w", rawURL, err)
-		}
-	}
-	f.remember(rawURL, data)
-	return data, nil
-}
-
-func (f *Fetcher) remember(u string, data []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fetched == nil {
-		f.fetched = map[string][]byte{}
-	}
-	f.fetched[u] = data
-}
-
-// get fetches one document over the connection.
-func (f *Fetcher) get(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, rawURL string) ([]byte, string, error) {
-	if err := openapi.CheckFetchURL(rawURL, conn.Name, conn.Host, conn.Scheme); err != nil {
-		return nil, "", err
-	}
-	timeout := f.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return nil, "", fmt.Errorf("fetching the OpenAPI document: %w", err)
-	}
-	req.Header.Set("Accept", "application/vnd.oai.openapi+json, application/json, application/yaml, application/x-yaml, text/yaml;q=0.9, */*;q=0.1")
-	// The connection's credential, an OAuth 2.0 token included, as a step
-	// would send it.
-	authz := &httpcall.Authorizer{Secrets: f.Secrets, Transports: f.Transports, BaseDir: f.BaseDir, Connection: conn, Profile: profile}
-	if err := authz.Apply(ctx, req); err != nil {
-		return nil, "", fmt.Errorf("fetching the OpenAPI document %s through connection %s: %w", rawURL, conn.Name, err)
-	}
-	what := "GET " + rawURL
-	ex, err := authz.Do(ctx, req, reader.MaxDocumentSize, what)
-	if err != nil {
-		return nil, "", fmt.Errorf("fetching the OpenAPI document through connection %s: %w", conn.Name, err)
-	}
-	resp := ex.Response
-	ct := resp.Header.Get("Content-Type")
-	if loc, err := resp.Location(); err == nil && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		// Do sends with RoundTrip, which follows no redirect: the
-		// credential and client certificate stay with the connection.
-		loc.User, loc.RawQuery, loc.ForceQuery, loc.Fragment = nil, "", false, ""
-		return nil, "", fmt.Errorf("fetching the OpenAPI document: %s answered %s: redirect to %s not followed (the request carries the connection's credential); give the document's own URL",
-			what, resp.Status, loc)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("fetching the OpenAPI document: %s answered %s%s", what, resp.Status, partnerWords(ex.Data))
-	}
-	if ex.Truncated {
-		return nil, "", fmt.Errorf("fetching the OpenAPI document: %s is larger than %d MiB", rawURL, reader.MaxDocumentSize>>20)
-	}
-	if looksLikeMarkup(ex.Data) {
-		what := "a body"
-		if ct != "" {
-			what = "content type " + ct
-		}
-		return nil, "", fmt.Errorf("fetching the OpenAPI document: %s answered with %s that is HTML or XML, not JSON or YAML (a login or error page?)", rawURL, what)
-	}
-	return ex.Data, ct, nil
-}
-
-// looksLikeMarkup reports a body that starts like HTML or XML, which no
-// JSON or YAML document does.
-func looksLikeMarkup(b []byte) bool {
-	s := strings.TrimLeft(string(b[:min(len(b), 512)]), "\ufeff \t\r\n")
-	return strings.HasPrefix(s, "<")
-}
-
-// partnerWords is the partner's answer, for the end of an error message.
-func partnerWords(b []byte) string {
-	if w := httpcall.PartnerWords(b); w != "" {
-		return ": " + w
-	}
-	return ""
-}
-
-func (f *Fetcher) store(conn *engine.Connection, u string, data []byte, ct string) error {
-	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
-		return err
-	}
-	if err := writeAtomic(filepath.Join(f.Dir, openapi.CacheName(u)), data); err != nil {
-		return err
-	}
-	meta, _ := json.MarshalIndent(cacheEntry{URL: u, Connection: conn.Name, FetchedAt: time.Now().UTC(), Size: len(data), ContentType: ct}, "", "  ")
-	return writeAtomic(filepath.Join(f.Dir, openapi.MetaName(u)), meta)
-}
-
-func writeAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".fetch-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
+		return ""
+	},
 }
 
 // ListCache lists the documents in an OpenAPI cache folder.
-func ListCache(dir string) ([]Cached, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []Cached
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		var m cacheEntry
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Name(), err)
-		}
-		out = append(out, Cached{URL: m.URL, Connection: m.Connection, FetchedAt: m.FetchedAt, Size: m.Size,
-			File: filepath.Join(dir, openapi.CacheName(m.URL))})
-	}
-	return out, nil
-}
+func ListCache(dir string) ([]doccache.Cached, error) { return doccache.List(dir, Documents) }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/outflow-dev/outflow/engine"
@@ -18,6 +19,7 @@ import (
 	"github.com/outflow-dev/outflow/engine/openapi/reader"
 	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/apispec"
+	"github.com/outflow-dev/outflow/steps/doccache"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/steps/secrets"
 )
@@ -122,7 +124,7 @@ func profileFor(t *testing.T, serverCA, clientCA *devpki.CA) (*engine.ProtocolPr
 }
 
 // parseThrough reads the description at u with every document fetched by f.
-func parseThrough(f *apispec.Fetcher, conn *engine.Connection, profile *engine.ProtocolProfile, u string) (*openapi.Spec, error) {
+func parseThrough(f *doccache.Fetcher, conn *engine.Connection, profile *engine.ProtocolProfile, u string) (*openapi.Spec, error) {
 	read := func(loc string) ([]byte, error) { return f.Fetch(context.Background(), conn, profile, loc) }
 	data, err := read(u)
 	if err != nil {
@@ -138,8 +140,8 @@ func TestFetchOverMutualTLSThenOffline(t *testing.T) {
 	profile, dir := profileFor(t, ca, ca)
 	cache := filepath.Join(dir, openapi.CacheDir)
 	res := secrets.New(dir)
-	newFetcher := func(refresh bool) *apispec.Fetcher {
-		return &apispec.Fetcher{Transports: steps.NewTransports(res), Secrets: res, BaseDir: dir, Dir: cache, Refresh: refresh}
+	newFetcher := func(refresh bool) *doccache.Fetcher {
+		return &doccache.Fetcher{Kind: apispec.Documents, Transports: steps.NewTransports(res), Secrets: res, BaseDir: dir, Dir: cache, Refresh: refresh}
 	}
 	u := p.srv.URL + "/api/openapi.yaml"
 
@@ -222,7 +224,7 @@ func TestFetchErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := len(p.requests())
-			f := &apispec.Fetcher{Transports: steps.NewTransports(res), Secrets: res, BaseDir: c.dir, Dir: filepath.Join(c.dir, openapi.CacheDir)}
+			f := &doccache.Fetcher{Kind: apispec.Documents, Transports: steps.NewTransports(res), Secrets: res, BaseDir: c.dir, Dir: filepath.Join(c.dir, openapi.CacheDir)}
 			_, err := f.Fetch(context.Background(), c.conn, c.profile, c.url)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to say %q", err, c.want)
@@ -237,5 +239,41 @@ func TestFetchErrors(t *testing.T) {
 				t.Fatalf("a failed fetch left %d files in the cache", len(entries))
 			}
 		})
+	}
+}
+
+// Another port of the connection's host is another service: it never
+// receives the connection's credential or client certificate (not even a
+// connection is opened to it).
+func TestFetchRefusesAnotherPort(t *testing.T) {
+	t.Setenv("OUTFLOW_TEST_SPEC_PW", "spec-secret-pw")
+	ca, _ := devpki.NewCA("Partner CA", nil)
+	p := newPartner(t, ca)
+	profile, dir := profileFor(t, ca, ca)
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := other.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	res := secrets.New(dir)
+	f := &doccache.Fetcher{Kind: apispec.Documents, Transports: steps.NewTransports(res), Secrets: res, BaseDir: dir}
+	u := "https://" + other.Addr().String() + "/openapi.yaml"
+	_, err = f.Fetch(context.Background(), p.conn, profile, u)
+	if err == nil || !strings.Contains(err.Error(), "must be on the connection's port") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Fatalf("the other port was connected to %d times", n)
 	}
 }

@@ -1,228 +1,30 @@
 package soap
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"time"
-
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
-	"github.com/outflow-dev/outflow/steps/httpcall"
-	"github.com/outflow-dev/outflow/steps/secrets"
+	"github.com/outflow-dev/outflow/steps/doccache"
 )
 
-// WSDLFetcher fetches WSDL documents given by URL (and the documents they
-// import) through a connection: its protocol profile's transport, so the
-// partner sees the same client certificate as the SOAP calls do, and its
-// credential. Every document fetched is kept in Dir and read from there the
-// next time, so a project loads the same WSDL on every run, without the
-// network, until it is fetched again with Refresh.
-type WSDLFetcher struct {
-	// Transports gives the connection's transport (steps.Transports).
-	Transports httpcall.Transports
-	// Secrets resolves the connection's credential.
-	Secrets *secrets.Resolver
-	// BaseDir is the project folder, against which keystore paths resolve.
-	BaseDir string
-	// Dir is the cache folder; empty means no cache on disk.
-	Dir string
-	// Refresh fetches every document again, replacing the cached copy.
-	Refresh bool
-	// Timeout bounds each fetch; 30 s when zero.
-	Timeout time.Duration
-
-	mu      sync.Mutex
-	fetched map[string][]byte // this process's fetches, by URL
-}
-
-// cacheEntry is the metadata kept beside a cached document.
-type cacheEntry struct {
-	URL        string    `json:"url"`
-	Connection string    `json:"connection"`
-	FetchedAt  time.Time `json:"fetched_at"`
-	Size       int       `json:"size"`
-}
-
-// CachedWSDL is one document in a project's WSDL cache.
-type CachedWSDL struct {
-	URL        string
-	Connection string
-	FetchedAt  time.Time
-	Size       int
-	File       string
-}
-
-// Fetch returns the document at rawURL, from the cache when it holds it
-// (and Refresh is off), otherwise over the connection.
-func (f *WSDLFetcher) Fetch(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, rawURL string) ([]byte, error) {
-	f.mu.Lock()
-	if data, ok := f.fetched[rawURL]; ok {
-		f.mu.Unlock()
-		return data, nil
-	}
-	f.mu.Unlock()
-	if !f.Refresh && f.Dir != "" {
-		if data, err := os.ReadFile(f.file(rawURL)); err == nil {
-			f.remember(rawURL, data)
-			return data, nil
+// WSDLDocuments is the kind of document a doccache.Fetcher fetches for
+// SOAP steps that name their WSDL by URL (and for the documents it
+// imports): kept in wsdl.CacheDir.
+var WSDLDocuments = doccache.Kind{
+	Noun:    "WSDL",
+	Accept:  "text/xml, application/xml, application/wsdl+xml;q=0.9, */*;q=0.1",
+	MaxSize: wsdl.MaxDocumentSize,
+	CheckURL: func(rawURL string, conn *engine.Connection) error {
+		return wsdl.CheckFetchURL(rawURL, conn.Name, conn.Host, conn.Scheme, conn.Port)
+	},
+	CacheName: wsdl.CacheName,
+	MetaName:  wsdl.MetaName,
+	Refuse: func(body []byte) string {
+		if !doccache.StartsLikeMarkup(body) {
+			return "is not XML"
 		}
-	}
-	// The partner's words in a failure never carry the credential sent.
-	red := f.Secrets.NewRedactor()
-	data, err := f.get(secrets.WithRedactor(ctx, red), conn, profile, rawURL)
-	if err != nil {
-		return nil, red.Error(err)
-	}
-	if f.Dir != "" {
-		if err := f.store(conn, rawURL, data); err != nil {
-			return nil, fmt.Errorf("keeping the WSDL fetched from %s: %w", rawURL, err)
-		}
-	}
-	f.remember(rawURL, data)
-	return data, nil
-}
-
-func (f *WSDLFetcher) remember(u string, data []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fetched == nil {
-		f.fetched = map[string][]byte{}
-	}
-	f.fetched[u] = data
-}
-
-func (f *WSDLFetcher) file(u string) string {
-	return filepath.Join(f.Dir, wsdl.CacheName(u))
-}
-
-// get fetches one document over the connection.
-func (f *WSDLFetcher) get(ctx context.Context, conn *engine.Connection, profile *engine.ProtocolProfile, rawURL string) ([]byte, error) {
-	if err := wsdl.CheckFetchURL(rawURL, conn.Name, conn.Host, conn.Scheme, conn.Port); err != nil {
-		return nil, err
-	}
-	timeout := f.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fetching the WSDL: %w", err)
-	}
-	req.Header.Set("Accept", "text/xml, application/xml, application/wsdl+xml;q=0.9, */*;q=0.1")
-	// The connection's credential, an OAuth 2.0 token included, as a step
-	// would send it.
-	authz := &httpcall.Authorizer{Secrets: f.Secrets, Transports: f.Transports, BaseDir: f.BaseDir, Connection: conn, Profile: profile}
-	if err := authz.Apply(ctx, req); err != nil {
-		return nil, fmt.Errorf("fetching the WSDL %s through connection %s: %w", rawURL, conn.Name, err)
-	}
-	what := "GET " + rawURL
-	ex, err := authz.Do(ctx, req, wsdl.MaxDocumentSize, what)
-	if err != nil {
-		return nil, fmt.Errorf("fetching the WSDL through connection %s: %w", conn.Name, err)
-	}
-	resp := ex.Response
-	if loc, err := resp.Location(); err == nil && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		// httpcall.Do sends with RoundTrip, which follows no redirect: the
-		// credential and client certificate stay with the connection.
-		loc.User, loc.RawQuery, loc.ForceQuery, loc.Fragment = nil, "", false, ""
-		return nil, fmt.Errorf("fetching the WSDL: %s answered %s: redirect to %s not followed (the request carries the connection's credential); give the WSDL's own URL",
-			what, resp.Status, loc)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching the WSDL: %s answered %s%s", what, resp.Status, partnerWords(ex.Data))
-	}
-	if ex.Truncated {
-		return nil, fmt.Errorf("fetching the WSDL: %s is larger than %d MiB", rawURL, wsdl.MaxDocumentSize>>20)
-	}
-	if !looksLikeXML(ex.Data) {
-		return nil, fmt.Errorf("fetching the WSDL: %s answered with %s that is not XML%s", what, contentType(resp), partnerWords(ex.Data))
-	}
-	return ex.Data, nil
-}
-
-func looksLikeXML(b []byte) bool {
-	s := strings.TrimLeft(string(b[:min(len(b), 512)]), "\ufeff \t\r\n")
-	return strings.HasPrefix(s, "<")
-}
-
-func contentType(resp *http.Response) string {
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		return "content type " + ct
-	}
-	return "a body"
-}
-
-// partnerWords is the partner's answer, for the end of an error message.
-func partnerWords(b []byte) string {
-	if w := httpcall.PartnerWords(b); w != "" {
-		return ": " + w
-	}
-	return ""
-}
-
-func (f *WSDLFetcher) store(conn *engine.Connection, u string, data []byte) error {
-	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
-		return err
-	}
-	name := f.file(u)
-	if err := writeAtomic(name, data); err != nil {
-		return err
-	}
-	meta, _ := json.MarshalIndent(cacheEntry{URL: u, Connection: conn.Name, FetchedAt: time.Now().UTC(), Size: len(data)}, "", "  ")
-	return writeAtomic(strings.TrimSuffix(name, ".xml")+".json", meta)
-}
-
-func writeAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".fetch-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
+		return ""
+	},
 }
 
 // ListWSDLCache lists the documents in a WSDL cache folder.
-func ListWSDLCache(dir string) ([]CachedWSDL, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []CachedWSDL
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		var m cacheEntry
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Name(), err)
-		}
-		out = append(out, CachedWSDL{URL: m.URL, Connection: m.Connection, FetchedAt: m.FetchedAt, Size: m.Size,
-			File: filepath.Join(dir, strings.TrimSuffix(e.Name(), ".json")+".xml")})
-	}
-	return out, nil
-}
+func ListWSDLCache(dir string) ([]doccache.Cached, error) { return doccache.List(dir, WSDLDocuments) }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/steps/doccache"
 	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap/soaptest"
@@ -66,7 +67,7 @@ func TestWSDLFetchFollowsNoRedirect(t *testing.T) {
 
 	t.Setenv("OUTFLOW_TEST_WSDL_PASSWORD", "wsdl-pa55word")
 	tr := clientCertTransports{&http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}, RootCAs: ca.Pool()}}}
-	fetcher := &WSDLFetcher{Transports: tr, Secrets: secrets.New("")}
+	fetcher := &doccache.Fetcher{Kind: WSDLDocuments, Transports: tr, Secrets: secrets.New("")}
 	// The target works when asked directly.
 	conn := func(srv *httptest.Server) *engine.Connection {
 		u, _ := url.Parse(srv.URL)
@@ -87,7 +88,7 @@ func TestWSDLFetchFollowsNoRedirect(t *testing.T) {
 			}))
 			front.TLS = serverTLS
 			front.StartTLS()
-			f := &WSDLFetcher{Transports: tr, Secrets: secrets.New("")}
+			f := &doccache.Fetcher{Kind: WSDLDocuments, Transports: tr, Secrets: secrets.New("")}
 			_, err := f.Fetch(context.Background(), conn(front), nil, front.URL+"/orders?wsdl")
 			front.Close()
 			if err == nil {
