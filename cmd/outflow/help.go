@@ -94,7 +94,10 @@ var examples = map[string]string{
   outflow quickstart --input customer_id=7 --json`,
 	"outflow soap operations": `  outflow soap operations wsdl/orders.wsdl
   outflow soap operations https://partner.example/orders?wsdl --connection partner-soap --operation GetOrderStatus`,
-	"outflow soap fetch": `  outflow soap fetch --project examples/partner-project`,
+	"outflow soap fetch": `  outflow soap fetch --project examples/partner-project
+  outflow soap fetch && outflow validate   # check the steps against the partner's newest WSDL`,
+	"outflow openapi fetch": `  outflow openapi fetch --project ./bank-sync
+  outflow openapi fetch && outflow validate   # check the flows against the partner's newest document`,
 	"outflow deploy": `  outflow deploy --dry-run
   outflow deploy --address temporal.internal:7233 --namespace prod`,
 	"outflow schedules list": `  outflow schedules list

@@ -11,9 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -188,34 +186,11 @@ Existing files are kept unless --force is given.`,
 	gen.Flags().BoolVar(&force, "force", false, "replace files that exist")
 	cmd.AddCommand(gen)
 
-	fetch := &cobra.Command{
-		Use:   "fetch",
-		Short: "Fetch again every OpenAPI document connections name by URL, through the connections, into .outflow/openapi",
-		Example: `  outflow openapi fetch --project ./bank-sync
-  outflow openapi fetch && outflow validate   # check the flows against the partner's newest document`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			proj, err := loadProjectFetching(g.project, true)
-			if err != nil {
-				return reportProblems(cmd, err)
-			}
-			cached, err := apispec.ListCache(filepath.Join(proj.Root(), openapi.CacheDir))
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			if len(cached) == 0 {
-				fmt.Fprintln(w, "no connection names its OpenAPI document by URL; nothing to fetch")
-				return nil
-			}
-			sort.Slice(cached, func(i, j int) bool { return cached[i].URL < cached[j].URL })
-			for _, c := range cached {
-				fmt.Fprintf(w, "%s  via %s  %d bytes  fetched %s\n", c.URL, c.Connection, c.Size, c.FetchedAt.Local().Format(time.DateTime))
-			}
-			return nil
-		},
-	}
-	cmd.AddCommand(fetch)
+	cmd.AddCommand(fetchCommand(g, "Fetch again every OpenAPI document connections name by URL, through the connections, into .outflow/openapi",
+		"no connection names its OpenAPI document by URL; nothing to fetch",
+		func(root string) ([]doccache.Cached, error) {
+			return apispec.ListCache(filepath.Join(root, openapi.CacheDir))
+		}))
 	return cmd
 }
 

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
@@ -44,5 +49,36 @@ func wsdlFetcher(root string, refresh bool) flows.WSDLFetcher {
 	}
 	return func(conn *engine.Connection, profile *engine.ProtocolProfile, url string) ([]byte, error) {
 		return f.Fetch(context.Background(), conn, profile, url)
+	}
+}
+
+// fetchCommand is the fetch command of a kind of document the project names
+// by URL (soap fetch, openapi fetch): it loads the project fetching every
+// such document again, then lists what the cache holds.
+func fetchCommand(g *globalFlags, short, none string, list func(root string) ([]doccache.Cached, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   "fetch",
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			proj, err := loadProjectFetching(g.project, true)
+			if err != nil {
+				return reportProblems(cmd, err)
+			}
+			cached, err := list(proj.Root())
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if len(cached) == 0 {
+				fmt.Fprintln(w, none)
+				return nil
+			}
+			sort.Slice(cached, func(i, j int) bool { return cached[i].URL < cached[j].URL })
+			for _, c := range cached {
+				fmt.Fprintf(w, "%s  via %s  %d bytes  fetched %s\n", c.URL, c.Connection, c.Size, c.FetchedAt.Local().Format(time.DateTime))
+			}
+			return nil
+		},
 	}
 }

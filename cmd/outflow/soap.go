@@ -4,14 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
+	"github.com/outflow-dev/outflow/steps/doccache"
 	"github.com/outflow-dev/outflow/steps/soap"
 )
 
@@ -86,32 +85,11 @@ WSDL is a file, or an http(s) URL fetched through a connection of the project
 	ops.Flags().StringVar(&connection, "connection", "", "the project connection to fetch a WSDL URL through")
 	cmd.AddCommand(ops)
 
-	fetch := &cobra.Command{
-		Use:   "fetch",
-		Short: "Fetch again every WSDL the project's steps name by URL, through their connections, into .outflow/wsdl",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			proj, err := loadProjectFetching(g.project, true)
-			if err != nil {
-				return reportProblems(cmd, err)
-			}
-			cached, err := soap.ListWSDLCache(filepath.Join(proj.Root(), wsdl.CacheDir))
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if len(cached) == 0 {
-				fmt.Fprintln(out, "no step names its WSDL by URL; nothing to fetch")
-				return nil
-			}
-			sort.Slice(cached, func(i, j int) bool { return cached[i].URL < cached[j].URL })
-			for _, c := range cached {
-				fmt.Fprintf(out, "%s  via %s  %d bytes  fetched %s\n", c.URL, c.Connection, c.Size, c.FetchedAt.Local().Format(time.DateTime))
-			}
-			return nil
-		},
-	}
-	cmd.AddCommand(fetch)
+	cmd.AddCommand(fetchCommand(g, "Fetch again every WSDL the project's steps name by URL, through their connections, into .outflow/wsdl",
+		"no step names its WSDL by URL; nothing to fetch",
+		func(root string) ([]doccache.Cached, error) {
+			return soap.ListWSDLCache(filepath.Join(root, wsdl.CacheDir))
+		}))
 	return cmd
 }
 
