@@ -247,9 +247,12 @@ func (c *Client) Show(ctx context.Context, id string) (*Record, error) {
 		pending := desc.GetPendingActivities()
 		decodeLastFailures(c.DataConverter, pending)
 		annotateWaiting(rec, pending, c.queuePollers(ctx, pending), time.Now())
+		c.linkRetries(ctx, rec)
 		return rec, nil
 	}
-	return c.result(ctx, id, info.GetExecution().GetRunId(), nil)
+	rec, err := c.result(ctx, id, info.GetExecution().GetRunId(), nil)
+	c.linkRetries(ctx, rec)
+	return rec, err
 }
 
 // Execution is one line of a listing.
@@ -260,6 +263,9 @@ type Execution struct {
 	Status     string     `json:"status"`
 	Start      time.Time  `json:"start"`
 	End        *time.Time `json:"end,omitempty"`
+	// RetriedFrom and RetriedBy link retries (carry.go).
+	RetriedFrom string   `json:"retried_from,omitempty"`
+	RetriedBy   []string `json:"retried_by,omitempty"`
 }
 
 // ListOptions filter a listing.
@@ -391,6 +397,9 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 			if f := e.GetSearchAttributes().GetIndexedFields()["OutflowFlow"]; f != nil {
 				_ = decodeKeyword(f.GetData(), &flow)
 			}
+			if f := e.GetSearchAttributes().GetIndexedFields()["OutflowRetriedFrom"]; f != nil {
+				_ = decodeKeyword(f.GetData(), &ex.RetriedFrom)
+			}
 			ex.Flow, ex.Status = flow, executionStatus(e)
 			out = append(out, ex)
 		}
@@ -402,6 +411,7 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 	if len(out) > limit {
 		out = out[:limit]
 	}
+	c.linkListed(ctx, out)
 	return out, nil
 }
 

@@ -27,6 +27,8 @@ var (
 var SearchAttributes = map[string]enumspb.IndexedValueType{
 	"OutflowFlow":   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	"OutflowStatus": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	// OutflowRetriedFrom links a retry to the execution it retries (carry.go).
+	"OutflowRetriedFrom": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // RunInput is the input of FlowWorkflow.
@@ -101,6 +103,9 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 		return nil, err
 	}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Record, error) { return r.rec.Progress(), nil }); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetQueryHandler(ctx, CarryQuery, r.carryState); err != nil {
 		return nil, err
 	}
 

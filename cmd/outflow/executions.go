@@ -94,6 +94,7 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print the whole record as JSON")
 	cmd.AddCommand(list, show)
+	cmd.AddCommand(recoveryCmds(g)...)
 	return cmd
 }
 

@@ -1,0 +1,233 @@
+package main
+
+// Recovering executions: retry from a step, resume a held step, cancel,
+// terminate; one execution by ID or many by query (docs/operations.md).
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/outflow-dev/outflow/engine"
+)
+
+// operatorIdentity is who the CLI says did an operation: OUTFLOW_IDENTITY,
+// else user@host.
+func operatorIdentity() string {
+	if id := strings.TrimSpace(os.Getenv("OUTFLOW_IDENTITY")); id != "" {
+		return id
+	}
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "unknown-host"
+	}
+	return name + "@" + host
+}
+
+// bulkFlags select executions by query instead of by ID.
+type bulkFlags struct {
+	flow   string
+	status string
+	since  string
+	limit  int
+	dryRun bool
+	yes    bool
+}
+
+func (b *bulkFlags) add(cmd *cobra.Command, status string) {
+	cmd.Flags().StringVar(&b.flow, "flow", "", "all executions of this flow (instead of an ID)")
+	cmd.Flags().StringVar(&b.status, "status", status, "with this status (with --flow or --since)")
+	cmd.Flags().StringVar(&b.since, "since", "", "started within this long: days (7d) or a duration (24h)")
+	cmd.Flags().IntVar(&b.limit, "limit", 1000, "at most this many executions")
+	cmd.Flags().BoolVar(&b.dryRun, "dry-run", false, "show what would be touched and do nothing")
+	cmd.Flags().BoolVar(&b.yes, "yes", false, "do not ask for confirmation")
+}
+
+func (b *bulkFlags) bulk() bool { return b.flow != "" || b.since != "" }
+
+func (b *bulkFlags) options() (engine.ListOptions, error) {
+	o := engine.ListOptions{Flow: b.flow, Status: b.status, Limit: b.limit}
+	if b.since != "" {
+		d, err := parseDays("since", b.since)
+		if err != nil {
+			return o, err
+		}
+		o.Since = d
+	}
+	return o, o.Check()
+}
+
+// targets lists the executions a command acts on: the IDs given, or the
+// ones the query finds, after showing them and asking (unless --yes);
+// nil with a nil error means nothing is to be done.
+func (b *bulkFlags) targets(cmd *cobra.Command, st *stack, verb string, args []string) ([]string, error) {
+	if !b.bulk() {
+		if len(args) != 1 {
+			return nil, fmt.Errorf("%s: give one execution ID, or select many with --flow/--status/--since", verb)
+		}
+		return args, nil
+	}
+	if len(args) > 0 {
+		return nil, fmt.Errorf("%s: give an execution ID or --flow/--since, not both", verb)
+	}
+	o, err := b.options()
+	if err != nil {
+		return nil, err
+	}
+	exs, err := st.client.List(cmd.Context(), o)
+	if err != nil {
+		return nil, err
+	}
+	out := cmd.OutOrStdout()
+	if len(exs) == 0 {
+		fmt.Fprintf(out, "%s: no executions match\n", verb)
+		return nil, nil
+	}
+	fmt.Fprintf(out, "%s will touch %d execution(s):\n", verb, len(exs))
+	ids := make([]string, len(exs))
+	for i, e := range exs {
+		ids[i] = e.WorkflowID
+		fmt.Fprintf(out, "  %s  %s  %s  %s\n", e.WorkflowID, e.Flow, e.Status, e.Start.Local().Format(time.DateTime))
+	}
+	if b.dryRun {
+		fmt.Fprintln(out, "dry run: nothing done")
+		return nil, nil
+	}
+	if !b.yes {
+		ok, err := confirm(cmd.InOrStdin(), out, fmt.Sprintf("%s %d execution(s)? [y/N] ", verb, len(exs)))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			fmt.Fprintln(out, "nothing done")
+			return nil, nil
+		}
+	}
+	return ids, nil
+}
+
+func confirm(in io.Reader, out io.Writer, prompt string) (bool, error) {
+	fmt.Fprint(out, prompt)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return false, fmt.Errorf("no answer to the confirmation (give --yes to act without asking): %w", err)
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}
+
+func recoveryCmds(g *globalFlags) []*cobra.Command {
+	return []*cobra.Command{retryCmd(g)}
+}
+
+func retryCmd(g *globalFlags) *cobra.Command {
+	var (
+		from, planSrc, reason, id string
+		wait, asJSON              bool
+		b                         bulkFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "retry [ID]",
+		Short: "Run a failed, terminated or timed-out execution again from its failed step, keeping the results of the steps before it",
+		Long: `Retry starts a new execution, linked to the old one (retried_from, retried_by),
+that carries the results of the steps before the failed step (or --from STEP) and
+runs the rest: the partners of the carried steps are not called again.
+--plan original (default) runs the old execution's own definition of the flow;
+--plan current compiles the flow from the project (--project) and checks it fits
+what the old execution completed. Many at once: --flow NAME --status failed --since 24h.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if planSrc != engine.RetryPlanOriginal && planSrc != engine.RetryPlanCurrent {
+				return fmt.Errorf("retry: --plan %q: want original or current", planSrc)
+			}
+			if b.bulk() && (id != "" || (from != "" && b.flow == "")) {
+				return fmt.Errorf("retry: --id and --from name one execution's retry; not with --since alone")
+			}
+			st, err := remoteStack(cmd, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			targets, err := b.targets(cmd, st, "retry", args)
+			if err != nil || targets == nil {
+				return err
+			}
+			var current func(flow string) (*engine.Plan, error)
+			if planSrc == engine.RetryPlanCurrent {
+				proj, err := openProject(g.project)
+				if err != nil {
+					return err
+				}
+				current = proj.Plan
+			}
+			failures := 0
+			for _, t := range targets {
+				if err := retryOne(cmd, st, t, from, id, reason, current, wait && len(targets) == 1, asJSON); err != nil {
+					if len(targets) == 1 {
+						return err
+					}
+					failures++
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", t, err)
+				}
+			}
+			if failures > 0 {
+				return fmt.Errorf("retry: %d of %d execution(s) not retried", failures, len(targets))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "the top-level step to run again from (default: the step that failed)")
+	cmd.Flags().StringVar(&planSrc, "plan", engine.RetryPlanOriginal, "original (the old execution's definition) or current (the project's)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the execution")
+	cmd.Flags().StringVar(&id, "id", "", "workflow ID of the new execution (default: <flow>-<unix nanos>)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the retry to end and show its record")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was started as JSON")
+	b.add(cmd, engine.StatusFailed)
+	return cmd
+}
+
+func retryOne(cmd *cobra.Command, st *stack, target, from, id, reason string, current func(string) (*engine.Plan, error), wait, asJSON bool) error {
+	ctx := cmd.Context()
+	o := engine.RetryOptions{From: from, WorkflowID: id, Identity: operatorIdentity(), Reason: reason, Current: current}
+	r, in, err := st.client.PrepareRetry(ctx, target, o)
+	if err != nil {
+		return err
+	}
+	run, err := st.client.StartRetry(ctx, r, in)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if asJSON {
+		_ = json.NewEncoder(out).Encode(r)
+	} else {
+		fmt.Fprintf(out, "retrying %s from step %s (%s plan) as %s: carried %s; running %s\n",
+			target, r.From, r.Plan, r.WorkflowID, listOrNone(r.Carried), strings.Join(r.Runs, ", "))
+	}
+	if !wait {
+		return nil
+	}
+	rec, err := st.client.Wait(ctx, run, nil)
+	if rec != nil {
+		rec.WriteText(out, false)
+	}
+	return err
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}
