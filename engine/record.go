@@ -56,16 +56,16 @@ var StepStatuses = []string{StatusRunning, StatusWaiting, StatusSkipped, StatusS
 // StepRecord is the step output data of one step.
 type StepRecord struct {
 	// ID is the step's path: "get", "customer/get", "each[2]/post".
-	ID         string `json:"id"`
-	Kind       string `json:"kind"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
 	// CarriedFrom is the execution whose result of this step a retry
 	// carried over instead of running the step again.
 	CarriedFrom string `json:"carried_from,omitempty"`
-	Connection string `json:"connection,omitempty"`
-	TaskQueue  string `json:"task_queue,omitempty"`
-	Agent      string `json:"agent,omitempty"`
-	Status     string `json:"status"`
-	Attempts   int    `json:"attempts,omitempty"`
+	Connection  string `json:"connection,omitempty"`
+	TaskQueue   string `json:"task_queue,omitempty"`
+	Agent       string `json:"agent,omitempty"`
+	Status      string `json:"status"`
+	Attempts    int    `json:"attempts,omitempty"`
 	// Polls counts the calls of a polling step.
 	Polls    int       `json:"polls,omitempty"`
 	Start    time.Time `json:"start"`
