@@ -155,6 +155,9 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 			if errors.As(err, &can) {
 				return nil, err
 			}
+			if rec, cerr, ok := r.endCanceled(ctx, in, sc, err); ok {
+				return rec, cerr
+			}
 			r.onFailure(ctx, in.Plan.OnFailure, sc, "on_failure/", err)
 			return r.finish(ctx, in, nil, err)
 		}
@@ -217,6 +220,10 @@ type runner struct {
 	events int
 	budget recordBudget
 	bounds *runBounds
+	// held are the steps waiting for an operator; resumeHandler says the
+	// resume update is registered (hold.go).
+	held          []*heldStep
+	resumeHandler bool
 	// execution is what expressions read as `execution`; nil in executions
 	// that started before it was bound, where branch is not bound either.
 	execution map[string]any

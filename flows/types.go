@@ -46,6 +46,11 @@ type Flow struct {
 	// recorded as `on_failure/ID`; the flow fails whatever they do. A
 	// canceled flow runs none.
 	OnFailure []Step `yaml:"on_failure,omitempty"`
+	// Whether the flow's rest and soap steps (and those of the actions it
+	// calls) hold for an operator when they fail after their retries, instead
+	// of failing the flow; a step's own `hold_on_failure` wins. Default: the
+	// project's (`outflow.yaml`), else false.
+	HoldOnFailure *bool `yaml:"hold_on_failure,omitempty"`
 }
 
 // Action is a reusable sequence of steps with inputs and outputs, called from
@@ -320,4 +325,8 @@ type ProjectSettings struct {
 	// is a query answer and the workflow result, which Temporal limits to 2 MB.
 	// Default: 1MiB.
 	RecordLimit ByteSize `yaml:"record_limit,omitempty"`
+	// The default `hold_on_failure` of every flow's rest and soap steps: a
+	// step that fails after its retries holds its execution for an operator
+	// (`outflow executions resume`). Default: false.
+	HoldOnFailure bool `yaml:"hold_on_failure,omitempty"`
 }

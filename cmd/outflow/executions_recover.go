@@ -90,6 +90,19 @@ func (b *bulkFlags) targets(cmd *cobra.Command, st *stack, verb string, args []s
 		return nil, err
 	}
 	out := cmd.OutOrStdout()
+	if verb == "retry" {
+		// An execution retried already is not retried again by a query:
+		// its retry is the one to look at.
+		kept := exs[:0]
+		for _, e := range exs {
+			if len(e.RetriedBy) > 0 {
+				fmt.Fprintf(out, "  %s  already retried by %s: left alone\n", e.WorkflowID, strings.Join(e.RetriedBy, ", "))
+				continue
+			}
+			kept = append(kept, e)
+		}
+		exs = kept
+	}
 	if len(exs) == 0 {
 		fmt.Fprintf(out, "%s: no executions match\n", verb)
 		return nil, nil
@@ -128,7 +141,7 @@ func confirm(in io.Reader, out io.Writer, prompt string) (bool, error) {
 }
 
 func recoveryCmds(g *globalFlags) []*cobra.Command {
-	return []*cobra.Command{retryCmd(g)}
+	return []*cobra.Command{retryCmd(g), resumeCmd(g), cancelCmd(g), terminateCmd(g)}
 }
 
 func retryCmd(g *globalFlags) *cobra.Command {
@@ -230,4 +243,175 @@ func listOrNone(s []string) string {
 		return "nothing"
 	}
 	return strings.Join(s, ", ")
+}
+
+// parseKVs reads k=v pairs; a value that is JSON (a number, true, an
+// object) is taken as such, any other as a string.
+func parseKVs(flag string, kvs []string) (map[string]any, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := map[string]any{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("--%s %q: want NAME=VALUE", flag, kv)
+		}
+		var val any
+		if err := json.Unmarshal([]byte(v), &val); err != nil {
+			val = v
+		}
+		out[strings.TrimSpace(k)] = val
+	}
+	return out, nil
+}
+
+func resumeCmd(g *globalFlags) *cobra.Command {
+	var (
+		retry, skip, fail bool
+		inputs, outputs   []string
+		reason, step      string
+	)
+	cmd := &cobra.Command{
+		Use:   "resume ID (--retry [--input k=v ...] | --skip [--output k=v ...] | --fail [--reason TEXT])",
+		Short: "Decide on a held execution: retry the held step, skip it, or fail it",
+		Long: `A step with hold_on_failure that failed after its retries holds its execution
+(status held) until an operator decides:
+  --retry   call the step again; --input NAME=VALUE overrides what its expressions
+            read as inputs.NAME, for that attempt
+  --skip    go on without it; --output NAME=VALUE is what later steps read as
+            steps.ID.outputs.NAME
+  --fail    fail the step (and the flow, unless a catch handles it), with --reason`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n := 0
+			d := engine.ResumeDecision{Step: step, Reason: reason, Identity: operatorIdentity()}
+			for _, c := range []struct {
+				on     bool
+				action string
+			}{{retry, engine.ResumeRetry}, {skip, engine.ResumeSkip}, {fail, engine.ResumeFail}} {
+				if c.on {
+					n++
+					d.Action = c.action
+				}
+			}
+			if n != 1 {
+				return fmt.Errorf("resume: give one of --retry, --skip and --fail")
+			}
+			var err error
+			if d.Inputs, err = parseKVs("input", inputs); err != nil {
+				return err
+			}
+			if d.Outputs, err = parseKVs("output", outputs); err != nil {
+				return err
+			}
+			if len(d.Inputs) > 0 && !retry {
+				return fmt.Errorf("resume: --input goes with --retry")
+			}
+			if len(d.Outputs) > 0 && !skip {
+				return fmt.Errorf("resume: --output goes with --skip")
+			}
+			st, err := remoteStack(cmd, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			out, err := st.client.Resume(cmd.Context(), args[0], d)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", args[0], out)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&retry, "retry", false, "call the held step again")
+	cmd.Flags().BoolVar(&skip, "skip", false, "skip the held step")
+	cmd.Flags().BoolVar(&fail, "fail", false, "fail the held step")
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "with --retry: NAME=VALUE the step reads as inputs.NAME (repeatable)")
+	cmd.Flags().StringArrayVar(&outputs, "output", nil, "with --skip: NAME=VALUE later steps read as steps.ID.outputs.NAME (repeatable)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the execution")
+	cmd.Flags().StringVar(&step, "step", "", "the held step's path, when several are held")
+	return cmd
+}
+
+func cancelCmd(g *globalFlags) *cobra.Command {
+	var (
+		reason string
+		b      bulkFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "cancel [ID]",
+		Short: "Cancel a running execution: the running step is canceled and finally steps run",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return stopExecutions(cmd, g, &b, args, "cancel", reason)
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the execution")
+	b.add(cmd, engine.StatusRunning)
+	return cmd
+}
+
+func terminateCmd(g *globalFlags) *cobra.Command {
+	var (
+		reason string
+		b      bulkFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "terminate [ID] --reason TEXT",
+		Short: "End a running execution at once: nothing more of it runs, not even finally steps",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return fmt.Errorf("terminate: give --reason: it is recorded with the execution")
+			}
+			return stopExecutions(cmd, g, &b, args, "terminate", reason)
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the execution (required)")
+	b.add(cmd, engine.StatusRunning)
+	return cmd
+}
+
+func stopExecutions(cmd *cobra.Command, g *globalFlags, b *bulkFlags, args []string, verb, reason string) error {
+	st, err := remoteStack(cmd, g)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	targets, err := b.targets(cmd, st, verb, args)
+	if err != nil || targets == nil {
+		return err
+	}
+	ctx, out, who := cmd.Context(), cmd.OutOrStdout(), operatorIdentity()
+	if len(targets) > 1 {
+		job, err := st.client.Batch(ctx, verb, targets, who, reason)
+		if err == nil {
+			fmt.Fprintf(out, "%s: batch operation %s done for %d execution(s)\n", verb, job, len(targets))
+			return nil
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s: no batch operation (%v); one by one\n", verb, err)
+	}
+	failures := 0
+	for _, id := range targets {
+		var err error
+		if verb == "cancel" {
+			err = st.client.Cancel(ctx, id, who, reason)
+		} else {
+			err = st.client.Terminate(ctx, id, who, reason)
+		}
+		if err != nil {
+			if len(targets) == 1 {
+				return err
+			}
+			failures++
+			fmt.Fprintf(cmd.ErrOrStderr(), "%v\n", err)
+			continue
+		}
+		fmt.Fprintf(out, "%s: %s requested\n", id, verb)
+	}
+	if failures > 0 {
+		return fmt.Errorf("%s: %d of %d execution(s) failed", verb, failures, len(targets))
+	}
+	return nil
 }
