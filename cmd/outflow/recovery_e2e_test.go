@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/examples/partner"
 )
@@ -290,6 +293,8 @@ func TestRecoveryRetryFromFailedStep(t *testing.T) {
 		t.Fatalf("operations: %+v", rec.Operations)
 	}
 
+	s.replayAndRecord(t, "ten-1-retry", "recovery-retry-continuation.json")
+
 	// Linked both ways, in show and in list.
 	waitFor(t, "show to link the retry", time.Minute, func() bool {
 		out, _, _ = s.cli(t, "executions", "show", "ten-1")
@@ -385,4 +390,28 @@ func TestRecoveryRetryWithCurrentPlan(t *testing.T) {
 		rec, _ = s.st.client.Show(ctx, "ten-2")
 		return rec != nil && strings.Join(rec.RetriedBy, ",") == "ten-2-r1,ten-2-r2"
 	})
+}
+
+// replayAndRecord checks that the history of execution id holds no secret
+// and replays with this code, and with -record-history commits it to the
+// replay corpus as file; without, the corpus must hold it already.
+func (s *recoverySetup) replayAndRecord(t *testing.T, id, file string) {
+	t.Helper()
+	h := fetchHistory(t, s.st, id, "")
+	if strings.Contains(historyText(t, h), s.partner.password) {
+		t.Fatalf("the partner's password is in the history of %s", id)
+	}
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
+	if err := r.ReplayWorkflowHistory(nil, h); err != nil {
+		t.Fatalf("the history of %s does not replay: %v", id, err)
+	}
+	committed := filepath.Join(replayCorpusDir, file)
+	if *recordHistory {
+		recordNewHistory(t, committed, h)
+		return
+	}
+	if _, err := os.Stat(committed); err != nil {
+		t.Fatalf("the replay corpus has no history of %s: record it with `go test ./cmd/outflow -run TestRecovery -record-history` and commit it (%v)", file, err)
+	}
 }

@@ -155,6 +155,7 @@ func TestRecoveryHoldAndResume(t *testing.T) {
 		rec.Operations[0].Reason != "booked by phone" || !strings.Contains(rec.Operations[0].Detail, "step b with outputs ref") {
 		t.Fatalf("operations: %+v", rec.Operations)
 	}
+	s.replayAndRecord(t, "holdy-skip", "recovery-hold-resume-skip.json")
 	out, _, _ = s.cli(t, "executions", "show", "holdy-skip")
 	if !strings.Contains(out, "resume --skip by ops-alice@test: step b with outputs ref (reason: booked by phone)") {
 		t.Fatalf("show does not say what the operator did:\n%s", out)
@@ -176,6 +177,7 @@ func TestRecoveryHoldAndResume(t *testing.T) {
 		t.Fatalf("after --retry: %v %+v", err, rec)
 	}
 	wantCalls(t, "resume --retry", s.partner.since(before), map[string]int{"/orders/GOOD": 1, "/step/3": 1})
+	s.replayAndRecord(t, "holdy-retry", "recovery-hold-resume-retry.json")
 	if b := rec.Step("b#held1"); b == nil || b.Status != engine.StatusFailed || b.Error == nil {
 		t.Fatalf("the held attempt's record: %+v", b)
 	}
@@ -236,6 +238,7 @@ func TestRecoveryCancelAndTerminate(t *testing.T) {
 	if err != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
 		t.Fatalf("a canceled flow closes as %v (%v)", desc.GetWorkflowExecutionInfo().GetStatus(), err)
 	}
+	s.replayAndRecord(t, "cancel-me", "recovery-cancel.json")
 	out, _, _ := s.cli(t, "executions", "show", "cancel-me")
 	for _, want := range []string{"CANCELED", "cancel by ops-alice@test", "(reason: superseded)", "on_failure/alert", "guarded/finally/cleanup"} {
 		if !strings.Contains(out, want) {
