@@ -413,6 +413,16 @@ func (c *Client) retriedBy(ctx context.Context, ids []string) (map[string][]stri
 	}
 }
 
+// RetriedBy lists the executions that retry the execution id, oldest
+// first; none when they cannot be listed.
+func (c *Client) RetriedBy(ctx context.Context, id string) []string {
+	by, err := c.retriedBy(ctx, []string{id})
+	if err != nil {
+		return nil
+	}
+	return by[id]
+}
+
 // linkRetries fills in the retries of an execution's record.
 func (c *Client) linkRetries(ctx context.Context, rec *Record) {
 	if rec == nil {
