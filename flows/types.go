@@ -44,7 +44,8 @@ type Flow struct {
 	// Steps that run when the flow fails, before the failure is returned,
 	// with `error` readable (type, message, step, status_code). They are
 	// recorded as `on_failure/ID`; the flow fails whatever they do. A
-	// canceled flow runs none.
+	// canceled flow runs them too, with `error.type` Canceled, after the
+	// finally steps of the step it was canceled in.
 	OnFailure []Step `yaml:"on_failure,omitempty"`
 	// Whether the flow's rest and soap steps (and those of the actions it
 	// calls) hold for an operator when they fail after their retries, instead

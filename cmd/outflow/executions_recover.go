@@ -200,6 +200,10 @@ what the old execution completed. Many at once: --flow NAME --status failed --si
 			return nil
 		},
 	}
+	cmd.Example = `  outflow executions retry order-sync-1763870000000000000
+  outflow executions retry order-sync-1763870000000000000 --from book --plan current --reason "fixed the mapping"
+  outflow executions retry --flow order-sync --status failed --since 24h --dry-run
+  outflow executions retry --flow order-sync --status failed --since 24h --yes`
 	cmd.Flags().StringVar(&from, "from", "", "the top-level step to run again from (default: the step that failed)")
 	cmd.Flags().StringVar(&planSrc, "plan", engine.RetryPlanOriginal, "original (the old execution's definition) or current (the project's)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the execution")
@@ -324,6 +328,10 @@ func resumeCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Example = `  outflow executions list --status held
+  outflow executions resume order-sync-1763870000000000000 --retry --input customer_id=8
+  outflow executions resume order-sync-1763870000000000000 --skip --output ref=MANUAL-17 --reason "booked by phone"
+  outflow executions resume order-sync-1763870000000000000 --fail --reason "order withdrawn"`
 	cmd.Flags().BoolVar(&retry, "retry", false, "call the held step again")
 	cmd.Flags().BoolVar(&skip, "skip", false, "skip the held step")
 	cmd.Flags().BoolVar(&fail, "fail", false, "fail the held step")
@@ -348,6 +356,8 @@ func cancelCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the execution")
+	cmd.Example = `  outflow executions cancel order-sync-1763870000000000000 --reason "superseded"
+  outflow executions cancel --flow order-sync --status held --dry-run`
 	b.add(cmd, engine.StatusRunning)
 	return cmd
 }
@@ -369,6 +379,8 @@ func terminateCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the execution (required)")
+	cmd.Example = `  outflow executions terminate order-sync-1763870000000000000 --reason "runaway loop"
+  outflow executions terminate --flow order-sync --since 2h --reason "bad deploy" --yes`
 	b.add(cmd, engine.StatusRunning)
 	return cmd
 }
@@ -414,4 +426,19 @@ func stopExecutions(cmd *cobra.Command, g *globalFlags, b *bulkFlags, args []str
 		return fmt.Errorf("%s: %d of %d execution(s) failed", verb, failures, len(targets))
 	}
 	return nil
+}
+
+// retryLinks is what a listing says of an execution's retries.
+func retryLinks(e engine.Execution) string {
+	var parts []string
+	if e.RetriedFrom != "" {
+		parts = append(parts, "retry of "+e.RetriedFrom)
+	}
+	if len(e.RetriedBy) > 0 {
+		parts = append(parts, "retried by "+strings.Join(e.RetriedBy, ", "))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "; ")
 }

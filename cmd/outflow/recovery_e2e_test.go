@@ -35,6 +35,7 @@ type recoveryPartner struct {
 	keys     map[string][]string
 	bodies   map[string]string
 	password string
+	latency  time.Duration
 }
 
 func (p *recoveryPartner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -58,6 +59,10 @@ func (p *recoveryPartner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	down := p.down[path]
 	p.mu.Unlock()
+	if p.latency > 0 {
+		// A partner's own latency, for measuring (OUTFLOW_MEASURE_PARTNER_LATENCY).
+		time.Sleep(p.latency)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if down {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -165,6 +170,13 @@ func startRecoveryProject(t *testing.T) *recoverySetup {
 		t.Fatal(err)
 	}
 	p := &recoveryPartner{down: map[string]bool{}, calls: map[string]int{}, keys: map[string][]string{}, bodies: map[string]string{}, password: partner.RandomSecret()}
+	if v := os.Getenv("OUTFLOW_MEASURE_PARTNER_LATENCY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("OUTFLOW_MEASURE_PARTNER_LATENCY: %v", err)
+		}
+		p.latency = d
+	}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -318,6 +330,10 @@ func TestRecoveryRetryFromFailedStep(t *testing.T) {
 		}
 		return links["ten-1"] == "|ten-1-retry" && links["ten-1-retry"] == "ten-1|"
 	})
+	out, _, _ = s.cli(t, "executions", "list", "--flow", "ten")
+	if !strings.Contains(out, "retried by ten-1-retry") || !strings.Contains(out, "retry of ten-1") {
+		t.Fatalf("executions list does not link the retry:\n%s", out)
+	}
 
 	// A succeeded execution has nothing to retry.
 	_, errOut, code = s.cli(t, "executions", "retry", "ten-1-retry")
