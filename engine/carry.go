@@ -354,11 +354,23 @@ func topIDs(steps []Step) []string {
 
 // StartRetry starts a retry PrepareRetry planned.
 func (c *Client) StartRetry(ctx context.Context, r *Retry, in RunInput) (client.WorkflowRun, error) {
-	id := r.WorkflowID
-	if id == "" {
-		id = fmt.Sprintf("%s-%d", in.Plan.Name, time.Now().UnixNano())
-		r.WorkflowID = id
+	generated := r.WorkflowID == ""
+	for {
+		run, err := c.startRetry(ctx, r, in, generated)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if generated && errors.As(err, &started) {
+			// Two retries started in the same nanosecond: another name.
+			continue
+		}
+		return run, err
 	}
+}
+
+func (c *Client) startRetry(ctx context.Context, r *Retry, in RunInput, generate bool) (client.WorkflowRun, error) {
+	if generate {
+		r.WorkflowID = fmt.Sprintf("%s-%d", in.Plan.Name, time.Now().UnixNano())
+	}
+	id := r.WorkflowID
 	in.Resume.Record.WorkflowID = id
 	sa := c.EnsureSearchAttributes(ctx)
 	in.SearchAttributes = sa

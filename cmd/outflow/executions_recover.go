@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -164,8 +165,8 @@ what the old execution completed. Many at once: --flow NAME --status failed --si
 			if planSrc != engine.RetryPlanOriginal && planSrc != engine.RetryPlanCurrent {
 				return fmt.Errorf("retry: --plan %q: want original or current", planSrc)
 			}
-			if b.bulk() && (id != "" || (from != "" && b.flow == "")) {
-				return fmt.Errorf("retry: --id and --from name one execution's retry; not with --since alone")
+			if b.bulk() && id != "" {
+				return fmt.Errorf("retry: --id names the retry of one execution; not with --flow or --since")
 			}
 			st, err := remoteStack(cmd, g)
 			if err != nil {
@@ -184,16 +185,41 @@ what the old execution completed. Many at once: --flow NAME --status failed --si
 				}
 				current = proj.Plan
 			}
-			failures := 0
-			for _, t := range targets {
-				if err := retryOne(cmd, st, t, from, id, reason, current, wait && len(targets) == 1, asJSON); err != nil {
-					if len(targets) == 1 {
-						return err
-					}
-					failures++
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", t, err)
+			if len(targets) == 1 {
+				return retryOne(cmd, cmd.OutOrStdout(), st, targets[0], from, id, reason, current, wait, asJSON)
+			}
+			// Many: a few at a time (each reads the old execution by a
+			// replay on a worker, then starts the retry).
+			var (
+				mu       sync.Mutex
+				wg       sync.WaitGroup
+				failures int
+				sem      = make(chan struct{}, bulkRetryConcurrency)
+				out      = &lockedWriter{w: cmd.OutOrStdout()}
+			)
+			if current != nil {
+				plan := current
+				current = func(flow string) (*engine.Plan, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					return plan(flow)
 				}
 			}
+			for _, t := range targets {
+				wg.Add(1)
+				sem <- struct{}{}
+				go func(t string) {
+					defer wg.Done()
+					defer func() { <-sem }()
+					if err := retryOne(cmd, out, st, t, from, "", reason, current, false, asJSON); err != nil {
+						mu.Lock()
+						failures++
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", t, err)
+						mu.Unlock()
+					}
+				}(t)
+			}
+			wg.Wait()
 			if failures > 0 {
 				return fmt.Errorf("retry: %d of %d execution(s) not retried", failures, len(targets))
 			}
@@ -214,7 +240,23 @@ what the old execution completed. Many at once: --flow NAME --status failed --si
 	return cmd
 }
 
-func retryOne(cmd *cobra.Command, st *stack, target, from, id, reason string, current func(string) (*engine.Plan, error), wait, asJSON bool) error {
+// bulkRetryConcurrency is how many retries of a bulk retry are prepared
+// and started at the same time.
+const bulkRetryConcurrency = 8
+
+// lockedWriter serializes the lines of concurrent retries.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func retryOne(cmd *cobra.Command, out io.Writer, st *stack, target, from, id, reason string, current func(string) (*engine.Plan, error), wait, asJSON bool) error {
 	ctx := cmd.Context()
 	o := engine.RetryOptions{From: from, WorkflowID: id, Identity: operatorIdentity(), Reason: reason, Current: current}
 	r, in, err := st.client.PrepareRetry(ctx, target, o)
@@ -225,7 +267,6 @@ func retryOne(cmd *cobra.Command, st *stack, target, from, id, reason string, cu
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
 	if asJSON {
 		_ = json.NewEncoder(out).Encode(r)
 	} else {
