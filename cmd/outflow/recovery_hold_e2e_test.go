@@ -198,6 +198,17 @@ func TestRecoveryHoldAndResume(t *testing.T) {
 		t.Fatalf("after --fail: %v %+v", err, rec)
 	}
 
+	// A held execution can be canceled: it closes canceled, with its record.
+	s.start(t, ctx, "holdy", "holdy-cancel", map[string]any{"order": "BAD"})
+	s.waitHeld(t, ctx, "holdy-cancel")
+	if out, errOut, code := s.cli(t, "executions", "cancel", "holdy-cancel", "--reason", "nobody needs it"); code != 0 {
+		t.Fatalf("cancel of a held execution: exit %d\n%s%s", code, out, errOut)
+	}
+	rec, _ = s.result(t, ctx, "holdy-cancel")
+	if rec == nil || rec.Status != engine.StatusCanceled || rec.Step("b") == nil || rec.Step("b").Status != engine.StatusFailed {
+		t.Fatalf("a held execution canceled: %+v", rec)
+	}
+
 	// Not held: refused.
 	s.start(t, ctx, "cancellable", "not-held", nil)
 	_, errOut, code = s.cli(t, "executions", "resume", "not-held", "--retry")
