@@ -93,15 +93,7 @@ func (r *runner) runHolding(ctx workflow.Context, k *stepKind, st *Step, sc *sco
 			}
 			run = sc
 			if len(d.Inputs) > 0 {
-				c := *sc
-				c.inputs = make(map[string]any, len(sc.inputs)+len(d.Inputs))
-				for k, v := range sc.inputs {
-					c.inputs[k] = v
-				}
-				for _, name := range sortedKeys(d.Inputs) {
-					c.inputs[name] = d.Inputs[name]
-				}
-				run = &c
+				run = sc.withInputs(d.Inputs)
 			}
 			continue
 		case ResumeSkip:
@@ -134,6 +126,20 @@ func (r *runner) runHolding(ctx workflow.Context, k *stepKind, st *Step, sc *sco
 			return &StepError{Path: path, Err: ferr}
 		}
 	}
+}
+
+// withInputs returns a scope that shares sc's steps and vars and reads
+// inputs with over laid on them: a held step's retried attempt.
+func (sc *scope) withInputs(over map[string]any) *scope {
+	c := *sc
+	c.inputs = make(map[string]any, len(sc.inputs)+len(over))
+	for k, v := range sc.inputs {
+		c.inputs[k] = v
+	}
+	for k, v := range over {
+		c.inputs[k] = v
+	}
+	return &c
 }
 
 // hold waits for an operator's decision on the step at path, which failed.

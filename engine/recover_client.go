@@ -157,22 +157,50 @@ var closedByOperator = map[enumspb.WorkflowExecutionStatus]bool{
 	enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:  true,
 }
 
-// Batch cancels or terminates the executions ids with one Temporal batch
-// operation and waits for it to finish; it returns the job's id, or an
-// error when the server runs no batch operations (the caller then goes one
-// by one).
-func (c *Client) Batch(ctx context.Context, verb string, ids []string, identity, reason string) (string, error) {
+// ErrNoBatch says the server started no batch operation: nothing was done,
+// and the caller may go one by one.
+var ErrNoBatch = errors.New("no batch operation")
+
+// batchChunk is how many executions one batch operation names.
+const batchChunk = 200
+
+// Batch cancels or terminates the executions ids with Temporal batch
+// operations (one per 200), each selecting its executions by ID, and waits
+// for them to finish; it returns the jobs' ids. The error wraps ErrNoBatch
+// when the server would not start the first one.
+func (c *Client) Batch(ctx context.Context, verb string, ids []string, identity, reason string) ([]string, error) {
 	// The server's batcher records its own identity on each execution:
 	// the operator's goes into the reason, which it records as given.
 	if reason == "" {
 		reason = verb
 	}
 	reason += " (by " + identity + ")"
-	job := fmt.Sprintf("outflow-%s-%d", verb, time.Now().UnixNano())
-	req := &workflowservice.StartBatchOperationRequest{Namespace: c.Namespace, JobId: job, Reason: reason}
-	for _, id := range ids {
-		req.Executions = append(req.Executions, execution(id))
+	var jobs []string
+	for start := 0; start < len(ids); start += batchChunk {
+		chunk := ids[start:min(start+batchChunk, len(ids))]
+		job, err := c.batch(ctx, verb, chunk, identity, reason)
+		if job != "" {
+			jobs = append(jobs, job)
+		}
+		if err != nil {
+			if job == "" && start == 0 {
+				return nil, fmt.Errorf("%w: %v", ErrNoBatch, err)
+			}
+			return jobs, err
+		}
 	}
+	return jobs, nil
+}
+
+// batch runs one batch operation; job is "" when it did not start.
+func (c *Client) batch(ctx context.Context, verb string, ids []string, identity, reason string) (string, error) {
+	job := fmt.Sprintf("outflow-%s-%d", verb, time.Now().UnixNano())
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = fmt.Sprintf("%q", id)
+	}
+	req := &workflowservice.StartBatchOperationRequest{Namespace: c.Namespace, JobId: job, Reason: reason,
+		VisibilityQuery: fmt.Sprintf("WorkflowType = %q AND WorkflowId IN (%s)", WorkflowName, strings.Join(quoted, ", "))}
 	switch verb {
 	case "cancel":
 		req.Operation = &workflowservice.StartBatchOperationRequest_CancellationOperation{

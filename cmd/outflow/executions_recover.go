@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -438,12 +439,15 @@ func stopExecutions(cmd *cobra.Command, g *globalFlags, b *bulkFlags, args []str
 	}
 	ctx, out, who := cmd.Context(), cmd.OutOrStdout(), operatorIdentity()
 	if len(targets) > 1 {
-		job, err := st.client.Batch(ctx, verb, targets, who, reason)
+		jobs, err := st.client.Batch(ctx, verb, targets, who, reason)
 		if err == nil {
-			fmt.Fprintf(out, "%s: batch operation %s done for %d execution(s)\n", verb, job, len(targets))
+			fmt.Fprintf(out, "%s: batch operation %s done for %d execution(s)\n", verb, strings.Join(jobs, ", "), len(targets))
 			return nil
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s: no batch operation (%v); one by one\n", verb, err)
+		if !errors.Is(err, engine.ErrNoBatch) {
+			return fmt.Errorf("%s: %w", verb, err)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v; one by one\n", verb, err)
 	}
 	failures := 0
 	for _, id := range targets {
