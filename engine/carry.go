@@ -99,6 +99,9 @@ type Retry struct {
 	Plan       string   `json:"plan"`
 	Carried    []string `json:"carried"`
 	Runs       []string `json:"runs"`
+	// TaskQueue is where the retry's workflow tasks run: the old
+	// execution's, else the client's.
+	TaskQueue string `json:"task_queue,omitempty"`
 }
 
 // retryable lists the close statuses a retry accepts.
@@ -155,7 +158,11 @@ func (c *Client) PrepareRetry(ctx context.Context, id string, o RetryOptions) (*
 		}
 		o.Plan = p
 	}
-	return planRetry(id, &st, o)
+	r, in, err := planRetry(id, &st, o)
+	if r != nil {
+		r.TaskQueue = desc.GetExecutionConfig().GetTaskQueue().GetName()
+	}
+	return r, in, err
 }
 
 // planRetry decides what a retry of execution id, which stopped in state
@@ -371,12 +378,15 @@ func (c *Client) startRetry(ctx context.Context, r *Retry, in RunInput, generate
 		r.WorkflowID = fmt.Sprintf("%s-%d", in.Plan.Name, time.Now().UnixNano())
 	}
 	id := r.WorkflowID
+	if r.TaskQueue == "" {
+		r.TaskQueue = c.queue()
+	}
 	in.Resume.Record.WorkflowID = id
 	sa := c.EnsureSearchAttributes(ctx)
 	in.SearchAttributes = sa
 	so := client.StartWorkflowOptions{
 		ID:            id,
-		TaskQueue:     c.queue(),
+		TaskQueue:     r.TaskQueue,
 		StaticSummary: WorkflowSummary(in.Plan, in.Resume.Inputs),
 		Memo:          map[string]any{"retried_from": in.Resume.Record.RetriedFrom},
 	}
