@@ -177,6 +177,13 @@ func (c *Client) result(ctx context.Context, id, runID string, run client.Workfl
 	if err == nil {
 		return &rec, nil
 	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) && canceled.HasDetails() {
+		var rec Record
+		if derr := canceled.Details(&rec); derr == nil && rec.WorkflowID != "" {
+			return &rec, fmt.Errorf("%w: canceled", ErrFailed)
+		}
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == ErrFlowFailed && appErr.HasDetails() {
 		var failed Record
@@ -247,9 +254,17 @@ func (c *Client) Show(ctx context.Context, id string) (*Record, error) {
 		pending := desc.GetPendingActivities()
 		decodeLastFailures(c.DataConverter, pending)
 		annotateWaiting(rec, pending, c.queuePollers(ctx, pending), time.Now())
+		c.linkRetries(ctx, rec)
 		return rec, nil
 	}
-	return c.result(ctx, id, info.GetExecution().GetRunId(), nil)
+	rec, err := c.result(ctx, id, info.GetExecution().GetRunId(), nil)
+	if closedByOperator[info.GetStatus()] {
+		// Terminated, canceled or timed out: what operators did is in the
+		// history, and only a canceled run's result holds its record.
+		rec, err = c.closedRecord(ctx, info, rec, err)
+	}
+	c.linkRetries(ctx, rec)
+	return rec, err
 }
 
 // Execution is one line of a listing.
@@ -260,6 +275,9 @@ type Execution struct {
 	Status     string     `json:"status"`
 	Start      time.Time  `json:"start"`
 	End        *time.Time `json:"end,omitempty"`
+	// RetriedFrom and RetriedBy link retries (carry.go).
+	RetriedFrom string   `json:"retried_from,omitempty"`
+	RetriedBy   []string `json:"retried_by,omitempty"`
 }
 
 // ListOptions filter a listing.
@@ -303,7 +321,7 @@ func ExecutionStatuses() []string {
 	for i, s := range executionStatuses {
 		names[i] = s.name
 	}
-	return names
+	return append(names, StatusHeld)
 }
 
 // statusQuery is the visibility query clause for a listing's status.
@@ -311,6 +329,10 @@ func statusQuery(status string) (string, error) {
 	want := strings.ToLower(strings.TrimSpace(status))
 	if want == "cancelled" {
 		want = StatusCanceled
+	}
+	if want == StatusHeld {
+		// Running, waiting for an operator (hold.go).
+		return fmt.Sprintf("ExecutionStatus = \"Running\" AND OutflowStatus = %q", StatusHeld), nil
 	}
 	for _, s := range executionStatuses {
 		if s.name == want {
@@ -325,6 +347,13 @@ func statusQuery(status string) (string, error) {
 // to update its OutflowStatus search attribute, which still says running.
 func executionStatus(e *workflowpb.WorkflowExecutionInfo) string {
 	if e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		var status string
+		if f := e.GetSearchAttributes().GetIndexedFields()["OutflowStatus"]; f != nil {
+			_ = decodeKeyword(f.GetData(), &status)
+		}
+		if status == StatusHeld {
+			return StatusHeld
+		}
 		return StatusRunning
 	}
 	for _, s := range executionStatuses {
@@ -391,6 +420,9 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 			if f := e.GetSearchAttributes().GetIndexedFields()["OutflowFlow"]; f != nil {
 				_ = decodeKeyword(f.GetData(), &flow)
 			}
+			if f := e.GetSearchAttributes().GetIndexedFields()["OutflowRetriedFrom"]; f != nil {
+				_ = decodeKeyword(f.GetData(), &ex.RetriedFrom)
+			}
 			ex.Flow, ex.Status = flow, executionStatus(e)
 			out = append(out, ex)
 		}
@@ -402,6 +434,7 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 	if len(out) > limit {
 		out = out[:limit]
 	}
+	c.linkListed(ctx, out)
 	return out, nil
 }
 

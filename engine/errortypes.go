@@ -45,6 +45,7 @@ var ErrorTypes = []ErrorType{
 	{Name: ErrPagination, ByWorkflow: true, Meaning: "a paginated step met a page it cannot read on: a next link to another host, a page without its items, the page limit"},
 	{Name: ErrPollDeadline, ByWorkflow: true, Meaning: "a poll's condition still did not hold after its max_attempts or deadline"},
 	{Name: ErrCanceled, ByWorkflow: true, Meaning: "the step or flow was canceled"},
+	{Name: ErrOperatorFailed, ByWorkflow: true, Meaning: "an operator decided to fail a step that held on failure (`outflow executions resume --fail`); the message gives who, why and the step's own error"},
 	{Name: ErrFlowFailed, ByWorkflow: true, Meaning: "the type of a failed flow's own error: the record it carries says which step failed and why"},
 }
 

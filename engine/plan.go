@@ -37,6 +37,10 @@ type Plan struct {
 	// OnFailure runs when the flow fails, before the failure is returned,
 	// with `error` bound to it.
 	OnFailure []Step `json:"on_failure,omitempty"`
+	// HoldOnFailure is the flow's hold_on_failure: whether its rest and
+	// soap steps wait for an operator when they fail (hold.go); nil follows
+	// Settings.HoldOnFailure.
+	HoldOnFailure *bool `json:"hold_on_failure,omitempty"`
 }
 
 // Settings are project-wide knobs that travel with the plan.
@@ -54,6 +58,8 @@ type Settings struct {
 	// details of the oldest finished steps are dropped. 0 means
 	// DefaultRecordLimit.
 	RecordLimit int64 `json:"record_limit,omitempty"`
+	// HoldOnFailure is the project's default hold_on_failure (hold.go).
+	HoldOnFailure bool `json:"hold_on_failure,omitempty"`
 }
 
 // DefaultRecordLimit is the execution record size kept when a project sets

@@ -31,6 +31,12 @@ type Record struct {
 	// StepsDropped counts the oldest step records removed whole to keep the
 	// record under its limit, after dropping their details was not enough.
 	StepsDropped int `json:"steps_dropped,omitempty"`
+	// RetriedFrom is the execution this one retries; RetriedBy the
+	// executions that retry this one (filled in when shown, carry.go).
+	RetriedFrom string   `json:"retried_from,omitempty"`
+	RetriedBy   []string `json:"retried_by,omitempty"`
+	// Operations are what operators did to the execution (carry.go, hold.go).
+	Operations []OperatorAction `json:"operations,omitempty"`
 }
 
 // Step statuses.
@@ -50,13 +56,16 @@ var StepStatuses = []string{StatusRunning, StatusWaiting, StatusSkipped, StatusS
 // StepRecord is the step output data of one step.
 type StepRecord struct {
 	// ID is the step's path: "get", "customer/get", "each[2]/post".
-	ID         string `json:"id"`
-	Kind       string `json:"kind"`
-	Connection string `json:"connection,omitempty"`
-	TaskQueue  string `json:"task_queue,omitempty"`
-	Agent      string `json:"agent,omitempty"`
-	Status     string `json:"status"`
-	Attempts   int    `json:"attempts,omitempty"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// CarriedFrom is the execution whose result of this step a retry
+	// carried over instead of running the step again.
+	CarriedFrom string `json:"carried_from,omitempty"`
+	Connection  string `json:"connection,omitempty"`
+	TaskQueue   string `json:"task_queue,omitempty"`
+	Agent       string `json:"agent,omitempty"`
+	Status      string `json:"status"`
+	Attempts    int    `json:"attempts,omitempty"`
 	// Polls counts the calls of a polling step.
 	Polls    int       `json:"polls,omitempty"`
 	Start    time.Time `json:"start"`

@@ -20,6 +20,7 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 		fmt.Fprintf(w, " in %s", FormatDuration(r.End.Sub(r.Start)))
 	}
 	fmt.Fprintln(w)
+	r.writeRecovery(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tKIND\tCONNECTION\tSTATUS\tHTTP\tATTEMPTS\tDURATION\tTLS")
 	for _, s := range r.Steps {
@@ -43,7 +44,11 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 		if s.Attempts > 0 {
 			attempts = fmt.Sprint(s.Attempts)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Kind, dash(s.Connection), s.Status, dash(code), dash(attempts),
+		status := s.Status
+		if s.CarriedFrom != "" {
+			status += " (carried from " + s.CarriedFrom + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Kind, dash(s.Connection), status, dash(code), dash(attempts),
 			FormatDuration(time.Duration(s.Duration)), dash(tlsInfo))
 	}
 	tw.Flush()

@@ -44,6 +44,10 @@ type Step struct {
 	ContinueOnError bool         `json:"continue_on_error,omitempty"`
 	// Local runs a rest or soap step as a local activity on the flow's worker.
 	Local bool `json:"local,omitempty"`
+	// HoldOnFailure makes a rest or soap step that fails after its retries
+	// wait for an operator instead of failing the flow (hold.go); nil
+	// follows the flow's and the project's setting.
+	HoldOnFailure *bool `json:"hold_on_failure,omitempty"`
 }
 
 // stepKind is one row of the table of step kinds: everything the
@@ -208,6 +212,9 @@ func (r *runner) runStep(ctx workflow.Context, st *Step, sc *scope, prefix strin
 		}
 	}
 	if k := kindOf(st); k != nil {
+		if k.connection != nil && r.holdsOnFailure(st) {
+			return r.runHolding(ctx, k, st, sc, path)
+		}
 		return k.run(r, ctx, st, sc, path)
 	}
 	return r.failStep(ctx, st, sc, path, temporal.NewNonRetryableApplicationError("step has no kind", ErrConfig, nil))

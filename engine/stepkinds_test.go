@@ -16,7 +16,7 @@ func TestStepKindsCoverStepFields(t *testing.T) {
 	}
 	notKinds := map[string]bool{"id": true, "name": true, "source": true, "if": true, "poll": true,
 		"retry": true, "timeout": true, "continue_on_error": true, "local": true,
-		"fail_when": true, "retry_when": true}
+		"fail_when": true, "retry_when": true, "hold_on_failure": true}
 	typ := reflect.TypeFor[Step]()
 	var fields []string
 	for i := range typ.NumField() {

@@ -27,6 +27,8 @@ var (
 var SearchAttributes = map[string]enumspb.IndexedValueType{
 	"OutflowFlow":   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	"OutflowStatus": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	// OutflowRetriedFrom links a retry to the execution it retries (carry.go).
+	"OutflowRetriedFrom": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // RunInput is the input of FlowWorkflow.
@@ -103,6 +105,9 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Record, error) { return r.rec.Progress(), nil }); err != nil {
 		return nil, err
 	}
+	if err := workflow.SetQueryHandler(ctx, CarryQuery, r.carryState); err != nil {
+		return nil, err
+	}
 
 	var sc *scope
 	first := 0
@@ -149,6 +154,9 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 			var can *workflow.ContinueAsNewError
 			if errors.As(err, &can) {
 				return nil, err
+			}
+			if rec, cerr, ok := r.endCanceled(ctx, in, sc, err); ok {
+				return rec, cerr
 			}
 			r.onFailure(ctx, in.Plan.OnFailure, sc, "on_failure/", err)
 			return r.finish(ctx, in, nil, err)
@@ -212,6 +220,10 @@ type runner struct {
 	events int
 	budget recordBudget
 	bounds *runBounds
+	// held are the steps waiting for an operator; resumeHandler says the
+	// resume update is registered (hold.go).
+	held          []*heldStep
+	resumeHandler bool
 	// execution is what expressions read as `execution`; nil in executions
 	// that started before it was bound, where branch is not bound either.
 	execution map[string]any

@@ -52,6 +52,10 @@ func (c *checker) checkCallFields(s *stepCheck, given []*stepKind) {
 			}
 		}
 	}
+	if st.HoldOnFailure != nil && *st.HoldOnFailure && call == nil && len(given) == 1 {
+		c.errorf(doc, doc.keyPos(sp+".hold_on_failure"), sp+".hold_on_failure",
+			"hold_on_failure holds %s steps only; a %s step fails with the step inside it that failed: give that step hold_on_failure", callKinds, given[0].name)
+	}
 	c.checkJudge(s, call, given)
 	if pl := st.Poll; pl != nil {
 		if call == nil && len(given) == 1 {

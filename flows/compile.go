@@ -107,6 +107,8 @@ func (c *compiler) flowPlan(doc *document, v *Flow) *engine.Plan {
 		Steps:     c.steps(doc, "steps", v.Steps),
 		Outputs:   bindings(doc, "outputs", v.Outputs),
 		OnFailure: c.onFailure(doc, v.OnFailure),
+		// HoldOnFailure: nil follows the project's (Settings).
+		HoldOnFailure: v.HoldOnFailure,
 	}
 	for i, t := range v.Triggers {
 		plan.Triggers = append(plan.Triggers, compileTrigger(doc, indexPath("triggers", i), t))

@@ -304,6 +304,7 @@ func load(fsys fs.FS, root string, files []string, opts []Option) (*Project, err
 		}
 		p.settings.HistoryLimit = s.HistoryLimit
 		p.settings.RecordLimit = int64(s.RecordLimit)
+		p.settings.HoldOnFailure = s.HoldOnFailure
 	}
 	return p, nil
 }

@@ -36,6 +36,12 @@ type Step struct {
 	// retries restart the call without a new history event, and the step cannot
 	// go to an agent. Only for calls that are safe to repeat.
 	Local bool `yaml:"local,omitempty"`
+	// When this rest or soap step fails after its retries, the execution does
+	// not fail: it waits in status `held`, with the step's error, until an
+	// operator decides with `outflow executions resume ID --retry | --skip |
+	// --fail`. A held execution waits without growing its history. Default:
+	// the flow's `hold_on_failure`, else the project's (`outflow.yaml`).
+	HoldOnFailure *bool `yaml:"hold_on_failure,omitempty"`
 
 	// The kinds and the keys that belong to them, in the order of
 	// stepKinds; each kind's types live in step_<kind>.go.
@@ -438,6 +444,7 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 		Local:           st.Local,
 		FailWhen:        string(st.FailWhen),
 		RetryWhen:       string(st.RetryWhen),
+		HoldOnFailure:   st.HoldOnFailure,
 	}
 	if r := st.Retry; r != nil {
 		es.Retry = &engine.RetryPolicy{

@@ -44,8 +44,14 @@ type Flow struct {
 	// Steps that run when the flow fails, before the failure is returned,
 	// with `error` readable (type, message, step, status_code). They are
 	// recorded as `on_failure/ID`; the flow fails whatever they do. A
-	// canceled flow runs none.
+	// canceled flow runs them too, with `error.type` Canceled, after the
+	// finally steps of the step it was canceled in.
 	OnFailure []Step `yaml:"on_failure,omitempty"`
+	// Whether the flow's rest and soap steps (and those of the actions it
+	// calls) hold for an operator when they fail after their retries, instead
+	// of failing the flow; a step's own `hold_on_failure` wins. Default: the
+	// project's (`outflow.yaml`), else false.
+	HoldOnFailure *bool `yaml:"hold_on_failure,omitempty"`
 }
 
 // Action is a reusable sequence of steps with inputs and outputs, called from
@@ -353,4 +359,8 @@ type ProjectSettings struct {
 	// is a query answer and the workflow result, which Temporal limits to 2 MB.
 	// Default: 1MiB.
 	RecordLimit ByteSize `yaml:"record_limit,omitempty"`
+	// The default `hold_on_failure` of every flow's rest and soap steps: a
+	// step that fails after its retries holds its execution for an operator
+	// (`outflow executions resume`). Default: false.
+	HoldOnFailure bool `yaml:"hold_on_failure,omitempty"`
 }

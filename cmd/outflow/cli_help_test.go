@@ -97,7 +97,7 @@ func TestExecutionsListFilters(t *testing.T) {
 		t.Errorf("--since 7d: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, c := range []struct{ args, want string }{
-		{"--status error", `unknown status "error" (running, succeeded, failed, terminated, canceled, timed_out, continued_as_new)`},
+		{"--status error", `unknown status "error" (running, succeeded, failed, terminated, canceled, timed_out, continued_as_new, held)`},
 		{"--since 7x", `--since "7x": want a number of days like 30d or a duration like 72h`},
 		{"--since -2h", `--since "-2h"`},
 	} {

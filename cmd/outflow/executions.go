@@ -47,13 +47,13 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(exs)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "EXECUTION\tFLOW\tSTATUS\tSTARTED\tDURATION")
+			fmt.Fprintln(tw, "EXECUTION\tFLOW\tSTATUS\tSTARTED\tDURATION\tRETRIES")
 			for _, e := range exs {
 				d := "-"
 				if e.End != nil {
 					d = e.End.Sub(e.Start).Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.WorkflowID, e.Flow, e.Status, e.Start.Local().Format(time.DateTime), d)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.WorkflowID, e.Flow, e.Status, e.Start.Local().Format(time.DateTime), d, retryLinks(e))
 			}
 			return tw.Flush()
 		},
@@ -94,6 +94,7 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print the whole record as JSON")
 	cmd.AddCommand(list, show)
+	cmd.AddCommand(recoveryCmds(g)...)
 	return cmd
 }
 

@@ -132,7 +132,7 @@ func New(o Options) (*Console, error) {
 	static, _ := fs.Sub(assets, "static")
 	c := &Console{
 		o: o, auth: newAuthenticator(o.Auth), csrf: &csrf{key: key}, pages: pages,
-		ops: append(builtinOperations(), o.Operations...), records: newRecordCache(512),
+		ops: append(append(builtinOperations(), recoveryOperations()...), o.Operations...), records: newRecordCache(512),
 		static: http.StripPrefix("/static/", http.FileServerFS(static)),
 	}
 	if err := checkOperations(c.ops); err != nil {

@@ -285,6 +285,8 @@ type execution struct {
 	Closed        *closeInfo
 	FirstRunID    string
 	ContinuedFrom string
+	// RetriedBy are the executions that retry this one (ops_recover.go).
+	RetriedBy []string
 }
 
 // closeInfo says who ended an execution that did not end by itself.
@@ -340,6 +342,9 @@ func (c *Console) describe(ctx context.Context, id, runID string, full bool) (*e
 	}
 	if !ex.Running && (ex.Status == "terminated" || ex.Status == "canceled") {
 		ex.Closed = c.closeInfo(ctx, id, ex.RunID, ex.Status)
+	}
+	if full && !ex.Running {
+		ex.RetriedBy = c.o.Client.RetriedBy(ctx, id)
 	}
 	return ex, nil
 }
