@@ -211,22 +211,3 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
 }
-
-// The resilient-sync example's offline tests pass: they mock steps inside
-// try/catch/finally, switch cases, repeat passes, child flows and the
-// flow's on_failure steps.
-func TestOfflineResilientSyncTests(t *testing.T) {
-	t.Setenv("PARTNER_PASSWORD", "")
-	t.Setenv("PARTNER_KEYSTORE_PASSWORD", "")
-	t.Setenv("CI", "true")
-	dir := filepath.Join("..", "..", "examples", "resilient-sync")
-	stdout, stderr, code := cli(t, "test", "--project", dir)
-	if code != 0 {
-		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
-	}
-	for _, want := range []string{"PASS  order-sync-compensates", "PASS  order-sync-refuses-empty", "2 tests: 2 passed, 0 failed"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("output lacks %q:\n%s", want, stdout)
-		}
-	}
-}

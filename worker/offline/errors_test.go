@@ -49,7 +49,9 @@ func TestResilientSyncExample(t *testing.T) {
 	results := runProject(p, nil)
 	var b bytes.Buffer
 	WriteText(&b, results)
-	if len(results) != 1 || !results[0].Passed {
+	// Two tests: the compensation path, and an empty order failing with
+	// the flow's own error and its on_failure alert.
+	if len(results) != 2 || !results[0].Passed || !results[1].Passed {
 		t.Fatalf("examples/resilient-sync:\n%s", b.String())
 	}
 }
