@@ -44,6 +44,12 @@ type Step struct {
 	ContinueOnError bool         `json:"continue_on_error,omitempty"`
 	// Local runs a rest or soap step as a local activity on the flow's worker.
 	Local bool `json:"local,omitempty"`
+	// Regular (local: false) runs a rest or soap step as a regular
+	// activity, never on the automatic fast path (fastpath.go).
+	Regular bool `json:"regular,omitempty"`
+	// Idempotent marks a call safe to repeat whatever its method, which
+	// lets it take the automatic fast path.
+	Idempotent bool `json:"idempotent,omitempty"`
 }
 
 // stepKind is one row of the table of step kinds: everything the
