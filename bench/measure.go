@@ -85,19 +85,24 @@ var scenarios = []scenario{
 	},
 	{
 		Name: "outflow",
-		What: "Outflow: engine.FlowWorkflow with a plan of N REST steps, worker.Start, engine.Client Start+Wait",
-		run:  outflowRun(false, false),
+		What: "Outflow as users get it by default: engine.FlowWorkflow with a plan of N chained GET steps (each path from the previous answer), no `local:`, so each call takes the automatic fast path; worker.Start, engine.Client Start+Wait",
+		run:  outflowRun(false, "default"),
+	},
+	{
+		Name: "outflow-regular",
+		What: "as outflow, every step with `local: false` (a regular activity per step)",
+		run:  outflowRun(false, "regular"),
 	},
 	{
 		Name: "outflow-local",
 		What: "as outflow, every step with `local: true` (a local activity on the flow's worker)",
-		run:  outflowRun(false, true),
+		run:  outflowRun(false, "local"),
 	},
 	{
 		Name:    "outflow-progress",
-		What:    "as outflow, while the progress query is read every 200 ms as `outflow run` does to show progress",
+		What:    "as outflow-regular, while the progress query is read every 200 ms as `outflow run` does to show progress",
 		seqOnly: true,
-		run:     outflowRun(true, false),
+		run:     outflowRun(true, "regular"),
 	},
 }
 
@@ -131,11 +136,14 @@ func bareRun(mode string) runFunc {
 	}
 }
 
-func outflowRun(progress, local bool) runFunc {
+// outflowRun runs the plan of stack.plan with every step's path as mode
+// says: default (no local:), local (local: true) or regular (local: false).
+func outflowRun(progress bool, mode string) runFunc {
 	return func(ctx context.Context, s *stack, flows, steps int, tag string) (outcome, error) {
 		plan := s.plan(steps)
 		for i := range plan.Steps {
-			plan.Steps[i].Local = local
+			plan.Steps[i].Local = mode == "local"
+			plan.Steps[i].Regular = mode == "regular"
 		}
 		var mu sync.Mutex
 		var out outcome

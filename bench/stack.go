@@ -198,9 +198,14 @@ func (s *stack) plan(n int) *engine.Plan {
 	conn, prof := s.connection(), s.profile()
 	st := make([]engine.Step, n)
 	for i := range st {
+		// A chain: each path is built from the previous answer.
+		path := "/customers/${{ inputs.customer_id }}"
+		if i > 0 {
+			path = fmt.Sprintf("/customers/${{ steps.s%d.json.id }}", i)
+		}
 		st[i] = engine.Step{
 			ID:   fmt.Sprintf("s%d", i+1),
-			Rest: &engine.RestStep{Connection: conn.Name, Method: "GET", Path: "/customers/${{ inputs.customer_id }}", Expect: []int{200}},
+			Rest: &engine.RestStep{Connection: conn.Name, Method: "GET", Path: path, Expect: []int{200}},
 		}
 	}
 	return &engine.Plan{

@@ -124,7 +124,7 @@ func (r *runner) applyResult(rec *StepRecord, res *StepResult) {
 	req := res.Request
 	rec.Request = &req
 	rec.Response = res.Response
-	rec.TLS = res.TLS
+	rec.TLS = r.restoreTLS(rec.Connection, res.TLS)
 	rec.Auth = res.Auth
 	t := res.Timings
 	rec.Timings = &t
@@ -169,6 +169,7 @@ func (r *runner) callHeader(conn *Connection, path string) CallHeader {
 		Profile:     r.plan.Profiles[conn.ProtocolProfile],
 		ProjectRoot: r.plan.ProjectRoot,
 		BodyLimit:   r.bodyLimit(),
+		KnownTLS:    r.knownTLSKey(conn.Name),
 	}
 }
 
