@@ -48,6 +48,13 @@ var idempotentMethods = []string{"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 // callPath chooses how the calls of step st through conn run, and says why
 // in rec. method is the rendered HTTP method ("" for soap).
 func (r *runner) callPath(ctx workflow.Context, st *Step, conn *Connection, queue, method string, rec *StepRecord) string {
+	if st.Rest != nil && st.Rest.Paginate != nil && !st.Local {
+		// Each page's activity in the history is what lets a new worker
+		// resume at the next page; fast pages lost in a crash would be
+		// read again.
+		rec.CallPath, rec.CallPathReason = CallRegular, "a paginated step records each page in the history, so that a new worker resumes at the next page; local: true runs its pages as local activities"
+		return CallRegular
+	}
 	path, why := r.choosePath(ctx, st, conn, queue, method)
 	rec.CallPath, rec.CallPathReason = path, why
 	return path
@@ -98,6 +105,7 @@ func (r *runner) execCall(ctx, actx workflow.Context, st *Step, conn *Connection
 			ScheduleToCloseTimeout: budget,
 			StartToCloseTimeout:    budget,
 			RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+			Summary:                ActivitySummary(rec.ID, conn),
 		})
 		err := workflow.ExecuteLocalActivity(lctx, activity, req).Get(ctx, res)
 		if err == nil || ctx.Err() != nil || !fastRetryable(err, ao.RetryPolicy) {
