@@ -106,6 +106,13 @@ var scenarios = []scenario{
 	},
 }
 
+// n8nScenario runs the chain in n8n (-peers n8n).
+var n8nScenario = scenario{
+	Name: "n8n",
+	What: "n8n " + n8nVersion + " in its own Node.js process (SQLite, defaults): a webhook-triggered workflow of the same chain of GETs, HTTP Request nodes with basic auth and the same client certificate (SSL certificates credential); a chain of N steps is N/10 webhook calls one after the other. CPU is n8n's processes plus the bench process (partner, client); peak RSS is n8n's processes",
+	run:  n8nRun,
+}
+
 func bareRun(mode string) runFunc {
 	return func(ctx context.Context, s *stack, flows, steps int, tag string) (outcome, error) {
 		var mu sync.Mutex
@@ -297,14 +304,21 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	p0 := s.partner.counts()
 	c0 := s.outflowTransports.Cache.Handshakes()
 	b0 := s.benchTransports.Cache.Handshakes()
+	peer := sc.Name == "n8n"
+	if peer {
+		s.n8n.resetPeak()
+	}
 	load := startMachineLoad()
-	cpu0 := cpuTime()
+	cpu0, peerCPU0 := cpuTime(), s.n8n.cpu()
 	began := time.Now()
 
 	out, err := sc.run(ctx, s, flows, steps, tag)
 
 	wall := time.Since(began)
 	cpu := cpuTime() - cpu0
+	if peer {
+		cpu += s.n8n.cpu() - peerCPU0
+	}
 	peakHeap := heap.stop()
 	if err != nil {
 		return nil, fmt.Errorf("%s %d×%d: %w", sc.Name, flows, steps, err)
@@ -332,6 +346,9 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 		Queries:           out.queries,
 		MaxQueryMs:        ms(out.maxQuery),
 		LastRecordBytes:   out.recordBytes,
+	}
+	if peer {
+		smp.PeakRSSBytes = s.n8n.peakRSS()
 	}
 	smp.Shape = "sequential"
 	if flows > 1 {

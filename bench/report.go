@@ -25,8 +25,17 @@ type results struct {
 	OtherLoadCores float64        `json:"other_load_cores"`
 	Incomplete     string         `json:"incomplete,omitempty"`
 	Scenarios      []scenarioInfo `json:"scenarios"`
+	// Peers are the other tools measured (-peers).
+	Peers []peerInfo `json:"peers,omitempty"`
 	Summary        []summaryRow   `json:"summary"`
 	Samples        []sample       `json:"samples"`
+}
+
+type peerInfo struct {
+	Name           string            `json:"name"`
+	Version        string            `json:"version"`
+	StartupSeconds float64           `json:"startup_seconds"`
+	Overrides      map[string]string `json:"npm_overrides,omitempty"`
 }
 
 type scenarioInfo struct {
@@ -306,6 +315,7 @@ func (r *results) markdown() string {
 		p("- **%s**: %s\n", s.Name, s.What)
 	}
 	p("\n")
+	r.sideBySide(&b)
 	r.targets(&b)
 	r.history(&b)
 	return b.String()

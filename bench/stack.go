@@ -45,6 +45,10 @@ type stack struct {
 	bareTransport   *http.Transport   // the bare activity's pool
 	plainTransport  *http.Transport   // the plain client's pool
 	eagerStart      bool
+
+	// n8n, with -peers n8n, runs chains of n8nSteps GETs (n8n.go).
+	n8n      *n8nPeer
+	n8nSteps int
 }
 
 type stackOptions struct {
@@ -140,6 +144,7 @@ func startStack(ctx context.Context, o stackOptions) (*stack, error) {
 }
 
 func (s *stack) close() {
+	s.n8n.close()
 	if s.bench != nil {
 		s.bench.Stop()
 	}
