@@ -26,9 +26,9 @@ type results struct {
 	Incomplete     string         `json:"incomplete,omitempty"`
 	Scenarios      []scenarioInfo `json:"scenarios"`
 	// Peers are the other tools measured (-peers).
-	Peers []peerInfo `json:"peers,omitempty"`
-	Summary        []summaryRow   `json:"summary"`
-	Samples        []sample       `json:"samples"`
+	Peers   []peerInfo   `json:"peers,omitempty"`
+	Summary []summaryRow `json:"summary"`
+	Samples []sample     `json:"samples"`
 }
 
 type peerInfo struct {
