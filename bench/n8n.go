@@ -135,7 +135,8 @@ func n8nWorkflow(partner *benchPartner, steps int) map[string]any {
 }
 
 // n8nCredentials are the partner's basic credential and the client
-// certificate, as n8n's import:credentials --decrypted reads them.
+// certificate, as n8n's import:credentials reads them (it encrypts data
+// given as an object).
 func n8nCredentials(partner *benchPartner) ([]map[string]any, error) {
 	p12, err := os.ReadFile(filepath.Join(partner.dir, "certs", "client.p12"))
 	if err != nil {
@@ -220,7 +221,7 @@ func startN8n(ctx context.Context, bin, dir string, partner *benchPartner, steps
 		}
 		return nil
 	}
-	if err := run("import:credentials", "--input="+filepath.Join(home, "credentials.json"), "--decrypted"); err != nil {
+	if err := run("import:credentials", "--input="+filepath.Join(home, "credentials.json")); err != nil {
 		return nil, err
 	}
 	if err := run("import:workflow", "--input="+filepath.Join(home, "workflow.json")); err != nil {
