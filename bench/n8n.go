@@ -35,9 +35,11 @@ const n8nVersion = "1.123.81"
 
 // n8nOverrides are the npm overrides the install needs: n8n-nodes-base
 // depends on xlsx as a tarball from cdn.sheetjs.com, which a machine that
-// reaches only the npm registry cannot download; 0.18.5 is the last xlsx
-// on the registry, and the chain of GETs never reads a spreadsheet.
-var n8nOverrides = map[string]string{"xlsx": "0.18.5"}
+// reaches only the npm registry cannot download (0.18.5 is the last xlsx
+// on the registry, and the chain of GETs never reads a spreadsheet); and
+// @n8n/expression-runtime wants isolated-vm ^6.2.0, which needs Node 22's
+// V8 and does not compile on Node 20 (5.0.4 is the last for Node 18+).
+var n8nOverrides = map[string]string{"xlsx": "0.18.5", "isolated-vm": "5.0.4"}
 
 // n8nDir is where the pinned n8n lives: the user's cache folder.
 func n8nDir() (string, error) {
