@@ -120,6 +120,15 @@ func (r *runner) execCall(ctx, actx workflow.Context, st *Step, conn *Connection
 			rec.CallPathReason += fmt.Sprintf("; the fast attempt failed (%s: %s), so the call continued as a regular activity", info.Type, info.Message)
 		}
 		*res = StepResult{}
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NextRetryDelay() > 0 {
+			// The partner said when to come back (Retry-After), as it
+			// would have before a regular retry.
+			r.events += 5
+			if err := workflow.Sleep(ctx, appErr.NextRetryDelay()); err != nil {
+				return err
+			}
+		}
 		r.events += 6
 		err = workflow.ExecuteActivity(actx, activity, req).Get(ctx, res)
 		res.Attempt++ // the fast attempt called too

