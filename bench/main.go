@@ -7,6 +7,7 @@
 //	go run ./bench -repeat 1       # one round, a quick look
 //	go run ./bench -dc history.transferProcessorMaxPollRPS=20   # a server setting to compare
 //	go run ./bench -from bench/results/results.json             # the tables again, no measuring
+//	go run ./bench -peers n8n -sizes 10                          # n8n side by side (bench/n8n.go)
 //	go test ./bench -run '^$' -bench .                          # the parts, without a server
 //
 // The partner is the example partner API (examples/partner) behind TLS that
