@@ -7,6 +7,7 @@
 //	go run ./bench -repeat 1       # one round, a quick look
 //	go run ./bench -dc history.transferProcessorMaxPollRPS=20   # a server setting to compare
 //	go run ./bench -from bench/results/results.json             # the tables again, no measuring
+//	go run ./bench -peers n8n -sizes 10                          # n8n side by side (bench/n8n.go)
 //	go test ./bench -run '^$' -bench .                          # the parts, without a server
 //
 // The partner is the example partner API (examples/partner) behind TLS that
@@ -64,6 +65,7 @@ func run() error {
 		traceFile   = flag.String("trace", "", "write a runtime trace of the measured rounds to this file")
 		idlePerHost = flag.Int("plain-idle-per-host", plainIdlePerHost, "idle connections per host the plain client and the bare activity keep")
 		from        = flag.String("from", "", "write the tables again from this results JSON instead of measuring")
+		peers       = flag.String("peers", "", "other workflow tools to measure side by side: n8n (installed from npm into the cache folder when missing)")
 		dcFlags     stringList
 	)
 	flag.Var(&dcFlags, "dc", "server dynamic config override key=value (repeatable), e.g. history.transferProcessorMaxPollRPS=20")
@@ -84,6 +86,19 @@ func run() error {
 	selected, err := selectScenarios(*only)
 	if err != nil {
 		return err
+	}
+	var n8nBin string
+	for _, peer := range strings.Split(*peers, ",") {
+		switch strings.TrimSpace(peer) {
+		case "":
+		case "n8n":
+			if n8nBin, err = ensureN8n(context.Background()); err != nil {
+				return err
+			}
+			selected = append(selected, n8nScenario)
+		default:
+			return fmt.Errorf("-peers: unknown peer %q (known: n8n)", peer)
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -124,6 +139,15 @@ func run() error {
 		return err
 	}
 	res.StartupSeconds = time.Since(began).Seconds()
+	if n8nBin != "" {
+		fmt.Fprintf(os.Stderr, "bench: starting n8n %s\n", n8nVersion)
+		if s.n8n, err = startN8n(ctx, n8nBin, dir, s.partner, *flowSteps); err != nil {
+			s.close()
+			return err
+		}
+		s.n8nSteps = *flowSteps
+		res.Peers = append(res.Peers, peerInfo{Name: "n8n", Version: n8nVersion, StartupSeconds: s.n8n.startup.Seconds(), Overrides: n8nOverrides})
+	}
 
 	stopProfiles, err := startProfiles(*cpuProfile, *traceFile)
 	if err != nil {
@@ -156,7 +180,11 @@ func measureAll(ctx context.Context, s *stack, res *results, selected []scenario
 	// A warm-up flow per scenario: the first flows pay for code paths and
 	// caches warming up, not for steps.
 	for _, sc := range selected {
-		if _, err := measure(ctx, s, sc, 1, 5, sc.Name+"-warmup"); err != nil {
+		warm := 5
+		if sc.Name == "n8n" {
+			warm = s.n8nSteps // n8n runs whole chains
+		}
+		if _, err := measure(ctx, s, sc, 1, warm, sc.Name+"-warmup"); err != nil {
 			return err
 		}
 	}

@@ -85,20 +85,32 @@ var scenarios = []scenario{
 	},
 	{
 		Name: "outflow",
-		What: "Outflow: engine.FlowWorkflow with a plan of N REST steps, worker.Start, engine.Client Start+Wait",
-		run:  outflowRun(false, false),
+		What: "Outflow as users get it by default: engine.FlowWorkflow with a plan of N chained GET steps (each path from the previous answer), no `local:`, so each call takes the automatic fast path; worker.Start, engine.Client Start+Wait",
+		run:  outflowRun(false, "default"),
+	},
+	{
+		Name: "outflow-regular",
+		What: "as outflow, every step with `local: false` (a regular activity per step)",
+		run:  outflowRun(false, "regular"),
 	},
 	{
 		Name: "outflow-local",
 		What: "as outflow, every step with `local: true` (a local activity on the flow's worker)",
-		run:  outflowRun(false, true),
+		run:  outflowRun(false, "local"),
 	},
 	{
 		Name:    "outflow-progress",
-		What:    "as outflow, while the progress query is read every 200 ms as `outflow run` does to show progress",
+		What:    "as outflow-regular, while the progress query is read every 200 ms as `outflow run` does to show progress",
 		seqOnly: true,
-		run:     outflowRun(true, false),
+		run:     outflowRun(true, "regular"),
 	},
+}
+
+// n8nScenario runs the chain in n8n (-peers n8n).
+var n8nScenario = scenario{
+	Name: "n8n",
+	What: "n8n " + n8nVersion + " in its own Node.js process (SQLite, defaults): a webhook-triggered workflow of the same chain of GETs, HTTP Request nodes with basic auth and the same client certificate (SSL certificates credential); a chain of N steps is N/10 webhook calls one after the other. CPU is n8n's processes plus the bench process (partner, client); peak RSS is n8n's processes",
+	run:  n8nRun,
 }
 
 func bareRun(mode string) runFunc {
@@ -131,11 +143,14 @@ func bareRun(mode string) runFunc {
 	}
 }
 
-func outflowRun(progress, local bool) runFunc {
+// outflowRun runs the plan of stack.plan with every step's path as mode
+// says: default (no local:), local (local: true) or regular (local: false).
+func outflowRun(progress bool, mode string) runFunc {
 	return func(ctx context.Context, s *stack, flows, steps int, tag string) (outcome, error) {
 		plan := s.plan(steps)
 		for i := range plan.Steps {
-			plan.Steps[i].Local = local
+			plan.Steps[i].Local = mode == "local"
+			plan.Steps[i].Regular = mode == "regular"
 		}
 		var mu sync.Mutex
 		var out outcome
@@ -289,14 +304,21 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	p0 := s.partner.counts()
 	c0 := s.outflowTransports.Cache.Handshakes()
 	b0 := s.benchTransports.Cache.Handshakes()
+	peer := sc.Name == "n8n"
+	if peer {
+		s.n8n.resetPeak()
+	}
 	load := startMachineLoad()
-	cpu0 := cpuTime()
+	cpu0, peerCPU0 := cpuTime(), s.n8n.cpu()
 	began := time.Now()
 
 	out, err := sc.run(ctx, s, flows, steps, tag)
 
 	wall := time.Since(began)
 	cpu := cpuTime() - cpu0
+	if peer {
+		cpu += s.n8n.cpu() - peerCPU0
+	}
 	peakHeap := heap.stop()
 	if err != nil {
 		return nil, fmt.Errorf("%s %d×%d: %w", sc.Name, flows, steps, err)
@@ -324,6 +346,9 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 		Queries:           out.queries,
 		MaxQueryMs:        ms(out.maxQuery),
 		LastRecordBytes:   out.recordBytes,
+	}
+	if peer {
+		smp.PeakRSSBytes = s.n8n.peakRSS()
 	}
 	smp.Shape = "sequential"
 	if flows > 1 {

@@ -25,8 +25,17 @@ type results struct {
 	OtherLoadCores float64        `json:"other_load_cores"`
 	Incomplete     string         `json:"incomplete,omitempty"`
 	Scenarios      []scenarioInfo `json:"scenarios"`
-	Summary        []summaryRow   `json:"summary"`
-	Samples        []sample       `json:"samples"`
+	// Peers are the other tools measured (-peers).
+	Peers   []peerInfo   `json:"peers,omitempty"`
+	Summary []summaryRow `json:"summary"`
+	Samples []sample     `json:"samples"`
+}
+
+type peerInfo struct {
+	Name           string            `json:"name"`
+	Version        string            `json:"version"`
+	StartupSeconds float64           `json:"startup_seconds"`
+	Overrides      map[string]string `json:"npm_overrides,omitempty"`
 }
 
 type scenarioInfo struct {
@@ -306,6 +315,7 @@ func (r *results) markdown() string {
 		p("- **%s**: %s\n", s.Name, s.What)
 	}
 	p("\n")
+	r.sideBySide(&b)
 	r.targets(&b)
 	r.history(&b)
 	return b.String()
@@ -360,13 +370,31 @@ func (r *results) targets(b *strings.Builder) {
 			p("| … with `local: true` | %s %.0f steps/s | %s |\n", local.Scenario, local.ConcStepsPerS, mark(local.ConcStepsPerS >= 500))
 		}
 	}
+	if local != nil && local.Scenario == "outflow-local" && len(sizes) > 0 {
+		// The default (automatic fast path) against explicit local: true.
+		n := sizes[0]
+		seq := r.pairedRatio("outflow", "outflow-local", func(s *sample) (float64, bool) { return s.MsPerStep, s.Flows == 1 && s.StepsPerFlow == n })
+		conc := r.pairedRatio("outflow-local", "outflow", func(s *sample) (float64, bool) { return s.StepsPerSec, s.Flows > 1 })
+		line := fmt.Sprintf("%.2f× the time per step at %d steps", seq, n)
+		ok := seq > 0 && seq <= 1.3
+		if conc > 0 {
+			line += fmt.Sprintf("; %.2f× fewer steps/s across 100 concurrent flows", conc)
+			ok = ok && conc <= 1.3
+		}
+		p("| default (no `local:`) within 1.3× of `local: true` | %s; median of the rounds' ratios | %s |\n", line, mark(ok))
+	}
+	regular, regName := of, "outflow"
+	if rr := r.row("outflow-regular"); rr != nil {
+		regular, regName = rr, "outflow-regular"
+	}
 	if bare != nil && len(sizes) > 0 {
 		// Rounds are compared pairwise: both ran minutes apart at most,
 		// under the same load from other programs.
 		n := sizes[len(sizes)-1]
-		seq := r.pairedRatio("outflow", "bare", func(s *sample) (float64, bool) { return s.MsPerStep, s.Flows == 1 && s.StepsPerFlow == n })
-		conc := r.pairedRatio("bare", "outflow", func(s *sample) (float64, bool) { return s.StepsPerSec, s.Flows > 1 })
-		line := fmt.Sprintf("%.2f× bare at %d steps (CPU %.2f×)", seq, n, of.SeqCPUMs/bare.SeqCPUMs)
+		seq := r.pairedRatio(regName, "bare", func(s *sample) (float64, bool) { return s.MsPerStep, s.Flows == 1 && s.StepsPerFlow == n })
+		conc := r.pairedRatio("bare", regName, func(s *sample) (float64, bool) { return s.StepsPerSec, s.Flows > 1 })
+		of := regular
+		line := fmt.Sprintf("%s %.2f× bare at %d steps (CPU %.2f×)", regName, seq, n, of.SeqCPUMs/bare.SeqCPUMs)
 		ok := seq > 0 && seq <= 1.15
 		if conc > 0 {
 			line += fmt.Sprintf("; 100 concurrent flows %.2f× (CPU %.2f×)", conc, of.ConcCPUMs/bare.ConcCPUMs)

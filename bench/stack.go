@@ -45,6 +45,10 @@ type stack struct {
 	bareTransport   *http.Transport   // the bare activity's pool
 	plainTransport  *http.Transport   // the plain client's pool
 	eagerStart      bool
+
+	// n8n, with -peers n8n, runs chains of n8nSteps GETs (n8n.go).
+	n8n      *n8nPeer
+	n8nSteps int
 }
 
 type stackOptions struct {
@@ -140,6 +144,7 @@ func startStack(ctx context.Context, o stackOptions) (*stack, error) {
 }
 
 func (s *stack) close() {
+	s.n8n.close()
 	if s.bench != nil {
 		s.bench.Stop()
 	}
@@ -198,9 +203,14 @@ func (s *stack) plan(n int) *engine.Plan {
 	conn, prof := s.connection(), s.profile()
 	st := make([]engine.Step, n)
 	for i := range st {
+		// A chain: each path is built from the previous answer.
+		path := "/customers/${{ inputs.customer_id }}"
+		if i > 0 {
+			path = fmt.Sprintf("/customers/${{ steps.s%d.json.id }}", i)
+		}
 		st[i] = engine.Step{
 			ID:   fmt.Sprintf("s%d", i+1),
-			Rest: &engine.RestStep{Connection: conn.Name, Method: "GET", Path: "/customers/${{ inputs.customer_id }}", Expect: []int{200}},
+			Rest: &engine.RestStep{Connection: conn.Name, Method: "GET", Path: path, Expect: []int{200}},
 		}
 	}
 	return &engine.Plan{

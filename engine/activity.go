@@ -55,6 +55,10 @@ type CallHeader struct {
 	// only for RetryWhen. See JudgeResponse.
 	FailWhen  string `json:"fail_when,omitempty"`
 	RetryWhen string `json:"retry_when,omitempty"`
+	// KnownTLS names the certificates the workflow last saw on the
+	// connection (TLSFacts.CertificatesKey); a result with the same ones
+	// leaves them out (TLSFacts.WithoutKnown).
+	KnownTLS string `json:"known_tls,omitempty"`
 }
 
 // Header returns the header, so that code handling any activity-backed

@@ -49,6 +49,11 @@ func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connNa
 		cr.Header().FailWhen, cr.Header().RetryWhen = st.FailWhen, st.RetryWhen
 	}
 	actx := workflow.WithActivityOptions(ctx, withActivitySummary(ctx, r.activityOptions(st, conn, rec.TaskQueue), path, conn))
+	method := ""
+	if rr, ok := req.(*RestRequest); ok {
+		method = rr.Method
+	}
+	callPath := r.callPath(ctx, st, conn, rec.TaskQueue, method, rec)
 	var poll *PollState
 	if st.Poll != nil {
 		poll = &PollState{Step: path, Started: workflow.Now(ctx)}
@@ -65,14 +70,7 @@ func (r *runner) runCall(ctx workflow.Context, st *Step, sc *scope, path, connNa
 			rr.IdempotencyKey = fmt.Sprintf("%s/%s#%d", r.rec.WorkflowID, path, poll.Attempts+1)
 		}
 		var res StepResult
-		if st.Local {
-			r.events += 2
-			lctx := workflow.WithLocalActivityOptions(ctx, r.localActivityOptions(st, conn))
-			err = workflow.ExecuteLocalActivity(lctx, activity, req).Get(ctx, &res)
-		} else {
-			r.events += 6
-			err = workflow.ExecuteActivity(actx, activity, req).Get(ctx, &res)
-		}
+		err = r.execCall(ctx, actx, st, conn, callPath, activity, req, &res, rec)
 		if err != nil {
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) && appErr.HasDetails() {
@@ -126,7 +124,7 @@ func (r *runner) applyResult(rec *StepRecord, res *StepResult) {
 	req := res.Request
 	rec.Request = &req
 	rec.Response = res.Response
-	rec.TLS = res.TLS
+	rec.TLS = r.restoreTLS(rec.Connection, res.TLS)
 	rec.Auth = res.Auth
 	t := res.Timings
 	rec.Timings = &t
@@ -171,6 +169,7 @@ func (r *runner) callHeader(conn *Connection, path string) CallHeader {
 		Profile:     r.plan.Profiles[conn.ProtocolProfile],
 		ProjectRoot: r.plan.ProjectRoot,
 		BodyLimit:   r.bodyLimit(),
+		KnownTLS:    r.knownTLSKey(conn.Name),
 	}
 }
 

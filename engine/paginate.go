@@ -57,6 +57,7 @@ func (r *runner) runPaginated(ctx workflow.Context, st *Step, sc *scope, path st
 		return r.failStep(ctx, st, sc, path, err)
 	}
 	actx := workflow.WithActivityOptions(ctx, r.activityOptions(st, conn, rec.TaskQueue))
+	callPath := r.callPath(ctx, st, conn, rec.TaskQueue, base.Method, rec)
 
 	state := &PageState{Step: path, Started: workflow.Now(ctx)}
 	var items []any
@@ -101,14 +102,7 @@ func (r *runner) runPaginated(ctx workflow.Context, st *Step, sc *scope, path st
 		}
 		page := PageRecord{Number: n, Start: workflow.Now(ctx)}
 		var res StepResult
-		if st.Local {
-			r.events += 2
-			lctx := workflow.WithLocalActivityOptions(ctx, r.localActivityOptions(st, conn))
-			err = workflow.ExecuteLocalActivity(lctx, RestActivity, &req).Get(ctx, &res)
-		} else {
-			r.events += 6
-			err = workflow.ExecuteActivity(actx, RestActivity, &req).Get(ctx, &res)
-		}
+		err = r.execCall(ctx, actx, st, conn, callPath, RestActivity, &req, &res, rec)
 		page.Duration = Duration(workflow.Now(ctx).Sub(page.Start))
 		if err != nil {
 			var appErr *temporal.ApplicationError

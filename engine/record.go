@@ -66,6 +66,10 @@ type StepRecord struct {
 	Agent       string `json:"agent,omitempty"`
 	Status      string `json:"status"`
 	Attempts    int    `json:"attempts,omitempty"`
+	// CallPath is how a rest or soap step's calls ran: local, regular,
+	// fast, or "fast, then regular" (fastpath.go); CallPathReason says why.
+	CallPath       string `json:"call_path,omitempty"`
+	CallPathReason string `json:"call_path_reason,omitempty"`
 	// Polls counts the calls of a polling step.
 	Polls    int       `json:"polls,omitempty"`
 	Start    time.Time `json:"start"`

@@ -77,6 +77,9 @@ func (r *Record) WriteText(w io.Writer, detail bool) {
 					fmt.Fprintf(w, "  sent:     %s\n", b)
 				}
 			}
+			if s.CallPath != "" {
+				fmt.Fprintf(w, "  ran:      %s (%s)\n", s.CallPath, s.CallPathReason)
+			}
 			for _, p := range s.Pages {
 				code := "-"
 				if p.StatusCode != 0 {

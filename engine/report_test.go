@@ -18,6 +18,7 @@ func TestRecordTextForPeople(t *testing.T) {
 		Steps: []*StepRecord{
 			{
 				ID: "ack", Kind: "rest", Connection: "partner", Status: StatusSucceeded, Duration: Duration(64700 * time.Microsecond),
+				CallPath: CallRegular, CallPathReason: "POST is not idempotent; idempotent: true allows the fast path",
 				Request: &RequestSummary{Method: "POST", URL: "https://partner.example/v2/orders/7/ack",
 					Headers: map[string]string{"Content-Type": "application/json", "Authorization": "[redacted]"},
 					Body:    `{"by":"outflow","amount":20}`},
@@ -47,6 +48,7 @@ func TestRecordTextForPeople(t *testing.T) {
 	text := b.String()
 	for _, want := range []string{
 		"FAILED in 15.27s",
+		"  ran:      regular (POST is not idempotent; idempotent: true allows the fast path)\n",
 		"64.7ms", "15.27s",
 		"            Authorization: [redacted]\n            Content-Type: application/json\n",
 		"  sent:     {\n              \"amount\": 20,\n              \"by\": \"outflow\"\n            }\n",

@@ -26,6 +26,10 @@ type TLSFacts struct {
 	ClientAuth string `json:"client_auth,omitempty"`
 	// Notes say what looks wrong although the call worked, in plain words.
 	Notes []string `json:"notes,omitempty"`
+	// Known, when set, says the activity left ClientCertificate and
+	// ServerChain out, because they are the ones CallHeader.KnownTLS named:
+	// it is that name (tlsknown.go).
+	Known string `json:"known,omitempty"`
 }
 
 // How a TLS session authenticated Outflow to the partner (TLSFacts.ClientAuth).

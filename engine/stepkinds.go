@@ -48,6 +48,12 @@ type Step struct {
 	// wait for an operator instead of failing the flow (hold.go); nil
 	// follows the flow's and the project's setting.
 	HoldOnFailure *bool `json:"hold_on_failure,omitempty"`
+	// Regular (local: false) runs a rest or soap step as a regular
+	// activity, never on the automatic fast path (fastpath.go).
+	Regular bool `json:"regular,omitempty"`
+	// Idempotent marks a call safe to repeat whatever its method, which
+	// lets it take the automatic fast path.
+	Idempotent bool `json:"idempotent,omitempty"`
 }
 
 // stepKind is one row of the table of step kinds: everything the

@@ -15,7 +15,7 @@ func TestStepKindsCoverStepFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	notKinds := map[string]bool{"id": true, "name": true, "source": true, "if": true, "poll": true,
-		"retry": true, "timeout": true, "continue_on_error": true, "local": true,
+		"retry": true, "timeout": true, "continue_on_error": true, "local": true, "regular": true, "idempotent": true,
 		"fail_when": true, "retry_when": true, "hold_on_failure": true}
 	typ := reflect.TypeFor[Step]()
 	var fields []string

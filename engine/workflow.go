@@ -208,6 +208,10 @@ type runner struct {
 	plan *Plan
 	rec  *Record
 	in   RunInput
+	// knownTLS names the certificates last seen per connection, tlsByKey
+	// holds them by name (tlsknown.go).
+	knownTLS map[string]string
+	tlsByKey map[string]*TLSFacts
 	// top is the flow's own scope; current the index of the top-level step
 	// running, both for continue-as-new.
 	top        *scope

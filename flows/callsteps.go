@@ -43,10 +43,10 @@ func (c *checker) checkCallFields(s *stepCheck, given []*stepKind) {
 			}
 		}
 	}
-	if st.Local {
+	if _, set := doc.vals[sp+".local"]; set || st.Local {
 		if call == nil {
 			c.errorf(doc, doc.keyPos(sp+".local"), sp+".local", "local runs %s calls only; remove it from this step", callKinds)
-		} else if cd := c.idx.connections[call.connection(st)]; cd != nil {
+		} else if cd := c.idx.connections[call.connection(st)]; cd != nil && st.Local {
 			if cn, ok := cd.value.(*Connection); ok && cn.Agent != "" {
 				c.errorf(doc, doc.keyPos(sp+".local"), sp+".local", "connection %q runs its steps on agent %q, and a local step runs on the flow's worker; remove local: or use a connection without an agent", call.connection(st), cn.Agent)
 			}
@@ -55,6 +55,9 @@ func (c *checker) checkCallFields(s *stepCheck, given []*stepKind) {
 	if st.HoldOnFailure != nil && *st.HoldOnFailure && call == nil && len(given) == 1 {
 		c.errorf(doc, doc.keyPos(sp+".hold_on_failure"), sp+".hold_on_failure",
 			"hold_on_failure holds %s steps only; a %s step fails with the step inside it that failed: give that step hold_on_failure", callKinds, given[0].name)
+	}
+	if st.Idempotent && call == nil {
+		c.errorf(doc, doc.keyPos(sp+".idempotent"), sp+".idempotent", "idempotent marks %s calls only; remove it from this step", callKinds)
 	}
 	c.checkJudge(s, call, given)
 	if pl := st.Poll; pl != nil {

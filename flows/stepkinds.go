@@ -31,10 +31,16 @@ type Step struct {
 	// it, the first failure cancels the others); the step then reports the
 	// first failure.
 	ContinueOnError bool `yaml:"continue_on_error,omitempty"`
-	// Run a short, idempotent rest or soap call as a Temporal local activity,
-	// on the worker that runs the flow: about ten times faster per step, but
-	// retries restart the call without a new history event, and the step cannot
-	// go to an agent. Only for calls that are safe to repeat.
+	// How a rest or soap call runs. Unset (the default): a call that is safe
+	// to repeat (GET, HEAD, OPTIONS, PUT, DELETE, or idempotent: true) on a
+	// connection without an agent takes the automatic fast path: its first
+	// attempt runs as a local activity on the flow's worker within a few
+	// seconds, and continues as a regular activity with the retry policy
+	// when it fails or takes longer. true: always a Temporal local activity,
+	// every attempt on the flow's worker (about ten times faster per step,
+	// but retries restart the call without a new history event, and the
+	// step cannot go to an agent; only for calls that are safe to repeat).
+	// false: always a regular activity, each attempt in the history.
 	Local bool `yaml:"local,omitempty"`
 	// When this rest or soap step fails after its retries, the execution does
 	// not fail: it waits in status `held`, with the step's error, until an
@@ -42,6 +48,10 @@ type Step struct {
 	// --fail`. A held execution waits without growing its history. Default:
 	// the flow's `hold_on_failure`, else the project's (`outflow.yaml`).
 	HoldOnFailure *bool `yaml:"hold_on_failure,omitempty"`
+	// Mark a rest or soap call as safe to repeat whatever its method (a POST
+	// the partner deduplicates by its Idempotency-Key, a SOAP query), so
+	// that it may take the automatic fast path.
+	Idempotent bool `yaml:"idempotent,omitempty"`
 
 	// The kinds and the keys that belong to them, in the order of
 	// stepKinds; each kind's types live in step_<kind>.go.
@@ -442,6 +452,7 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 		Timeout:         engine.Duration(st.Timeout),
 		ContinueOnError: st.ContinueOnError,
 		Local:           st.Local,
+		Idempotent:      st.Idempotent,
 		FailWhen:        string(st.FailWhen),
 		RetryWhen:       string(st.RetryWhen),
 		HoldOnFailure:   st.HoldOnFailure,
@@ -456,6 +467,9 @@ func (c *compiler) step(doc *document, sp string, st *Step) engine.Step {
 	}
 	if given := givenKinds(st); len(given) > 0 {
 		given[0].compile(c, doc, sp, st, &es)
+	}
+	if _, set := doc.vals[sp+".local"]; set && !st.Local {
+		es.Regular = true // local: false
 	}
 	compilePoll(st, &es)
 	return es

@@ -491,7 +491,9 @@ func checkTemporalSummaries(t *testing.T, address, id string) {
 			t.Fatal(err)
 		}
 		hist.Events = append(hist.Events, ev)
-		if ev.GetActivityTaskScheduledEventAttributes() != nil && ev.GetUserMetadata().GetSummary() != nil {
+		// A GET on the automatic fast path is a local activity: its marker
+		// carries the summary.
+		if (ev.GetActivityTaskScheduledEventAttributes() != nil || ev.GetMarkerRecordedEventAttributes() != nil) && ev.GetUserMetadata().GetSummary() != nil {
 			var s string
 			_ = dc.FromPayload(ev.GetUserMetadata().GetSummary(), &s)
 			got = append(got, s)

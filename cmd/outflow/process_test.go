@@ -126,15 +126,21 @@ url: http://%s/v2
 kind: Flow
 name: slow
 steps:
+  # local: false: regular activities, each completed call in the history.
+  # What a crash repeats on the automatic fast path is
+  # TestFastPathWorkerKilledMidFlow's.
   - id: first
+    local: false
     rest: {connection: partner, method: GET, path: "/slow/first", query: {ms: "10"}}
     timeout: 5s
     retry: {initial_interval: 200ms}
   - id: second
+    local: false
     rest: {connection: partner, method: GET, path: "/slow/second", query: {ms: "3000"}}
     timeout: 5s
     retry: {initial_interval: 200ms}
   - id: third
+    local: false
     rest: {connection: partner, method: GET, path: "/slow/third", query: {ms: "10"}}
     timeout: 5s
     retry: {initial_interval: 200ms}

@@ -127,6 +127,23 @@ steps:
 outputs: {orders: "${{ len(steps.orders.json.orders) }}"}
 ---
 kind: Flow
+name: corpus-fast
+steps:
+  - id: customer
+    rest: {connection: partner, path: /customers/4}
+  - id: flaky
+    rest: {connection: partner, path: /flaky/corpus-fast, query: {fail: "1"}}
+  - id: orders
+    local: false
+    rest: {connection: partner, path: "/customers/${{ steps.customer.json.id }}/orders"}
+  - id: ack
+    rest: {connection: partner, method: POST, path: "/orders/${{ steps.orders.json.orders[0].id }}/ack", body: {by: outflow}, expect: [200, 201]}
+  - id: ack_again
+    idempotent: true
+    rest: {connection: partner, method: POST, path: "/orders/${{ steps.orders.json.orders[0].id }}/ack", body: {by: outflow}, expect: [200, 201]}
+outputs: {orders: "${{ len(steps.orders.json.orders) }}", flaky: "${{ steps.flaky.json.attempts }}"}
+---
+kind: Flow
 name: corpus-certcheck
 steps:
   - id: whoami
@@ -153,6 +170,10 @@ var corpusConstructs = []struct {
 	{file: "parallel", flow: "corpus-parallel", outputs: map[string]any{"name": "Customer 7", "orders": 3.0}},
 	{file: "foreach-concurrency", flow: "corpus-foreach", outputs: map[string]any{"acknowledged": 3.0}},
 	{file: "local-steps", flow: "corpus-local", outputs: map[string]any{"orders": 3.0}},
+	// The automatic fast path (engine/fastpath.go): a GET, a GET whose fast
+	// attempt fails and continues as a regular activity, local: false, a
+	// POST, and a POST marked idempotent.
+	{file: "fast-path", flow: "corpus-fast", outputs: map[string]any{"orders": 3.0, "flaky": 2.0}},
 	{file: "certificate-check", flow: "corpus-certcheck", checkCertificates: true, outputs: map[string]any{"subject": "CN=svc-outflow,O=Outflow Dev"}},
 }
 

@@ -123,7 +123,7 @@ func (a *Activity) execute(ctx context.Context, req *engine.RestRequest) (*engin
 	ex, err := authz.Do(ctx, hreq, req.BodyLimit, method+" "+res.Request.URL)
 	res.Auth = authz.Facts()
 	if ex != nil {
-		res.Timings, res.TLS = ex.Timings, ex.TLS
+		res.Timings, res.TLS = ex.Timings, ex.TLS.WithoutKnown(req.KnownTLS)
 	}
 	var xe *httpcall.ExchangeError
 	if errors.As(err, &xe) && ex == nil {

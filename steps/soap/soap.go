@@ -150,7 +150,7 @@ func (a *Activity) execute(ctx context.Context, req *SoapRequest) (*engine.StepR
 	ex, err := authz.Do(ctx, hreq, req.BodyLimit, what)
 	res.Auth = authz.Facts()
 	if ex != nil {
-		res.Timings, res.TLS = ex.Timings, ex.TLS
+		res.Timings, res.TLS = ex.Timings, ex.TLS.WithoutKnown(req.KnownTLS)
 	}
 	var xe *httpcall.ExchangeError
 	if errors.As(err, &xe) && ex == nil {
