@@ -99,6 +99,9 @@ type exprEnv struct {
 	// Now is now(): the workflow's deterministic time (workflow.Now), bound
 	// by the scope; outside a running flow it fails (exprtime.go).
 	Now func() (time.Time, error) `expr:"now" json:"-"`
+	// CallbackURL is callback_url(NAME): a URL on the gateway that delivers
+	// event NAME to this execution (events.go).
+	CallbackURL func(string) (string, error) `expr:"callback_url" json:"-"`
 	// Error is the failure a catch or on_failure step handles.
 	Error any `expr:"error"`
 	// Response is the response a fail_when or retry_when judges, in the activity.
@@ -236,7 +239,7 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 	e := exprEnv{
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
-		Iteration: env["iteration"], Now: nowOf(env),
+		Iteration: env["iteration"], Now: nowOf(env), CallbackURL: callbackOf(env),
 		Error: env["error"], Response: env["response"],
 		budget: b, Tick: b.tick,
 	}

@@ -54,6 +54,9 @@ type Settings struct {
 	// details of the oldest finished steps are dropped. 0 means
 	// DefaultRecordLimit.
 	RecordLimit int64 `json:"record_limit,omitempty"`
+	// GatewayURL is the gateway's public base URL (gateway.public_url of
+	// outflow.yaml), where callback_url points; empty means the worker's.
+	GatewayURL string `json:"gateway_url,omitempty"`
 }
 
 // DefaultRecordLimit is the execution record size kept when a project sets

@@ -214,6 +214,7 @@ func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
 		c.errorf(doc, exprPos(doc, p, s, off), p, "%s", msg)
 		return
 	}
+	c.noteCallbacks(doc, p, s)
 	for _, span := range exprSpans(s) {
 		for _, r := range exprRefs(span.Code) {
 			at := exprPos(doc, p, s, span.CodeFrom+r.at)

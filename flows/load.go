@@ -298,6 +298,9 @@ func load(fsys fs.FS, root string, files []string, opts []Option) (*Project, err
 		}
 		p.settings.HistoryLimit = s.HistoryLimit
 		p.settings.RecordLimit = int64(s.RecordLimit)
+		if s.Gateway != nil {
+			p.settings.GatewayURL = s.Gateway.PublicURL
+		}
 	}
 	return p, nil
 }

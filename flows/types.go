@@ -320,4 +320,6 @@ type ProjectSettings struct {
 	// is a query answer and the workflow result, which Temporal limits to 2 MB.
 	// Default: 1MiB.
 	RecordLimit ByteSize `yaml:"record_limit,omitempty"`
+	// The gateway for inbound events and webhooks (docs/events.md).
+	Gateway *GatewaySettings `yaml:"gateway,omitempty"`
 }

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/outflow-dev/outflow/engine"
+)
+
+// eventsProject waits for two events, the second sent before the flow
+// reaches its wait, then for a third that never comes inside a try whose
+// catch handles the Timeout, then builds a callback URL.
+const eventsProject = `kind: Flow
+name: events
+steps:
+  - id: first
+    wait: {event: first, timeout: 1h}
+  - id: second
+    wait: {event: second}
+  - id: guarded
+    try:
+      - id: never
+        wait: {event: never, timeout: 1s}
+    catch:
+      - id: handled
+        set: {caught: "${{ error.type }}"}
+  - id: url
+    set: {callback: "${{ callback_url('never') }}"}
+outputs:
+  payment: "${{ steps.first.event.json.payment_id }}"
+  auth: "${{ steps.first.event.headers.authorization }}"
+  kind: "${{ steps.first.event.headers['content-type'] }}"
+  at: "${{ steps.first.event.received_at }}"
+  second: "${{ steps.second.event.body }}"
+  caught: "${{ vars.caught }}"
+  callback: "${{ vars.callback }}"
+`
+
+// waitForStep polls the execution's record until step path has status.
+func waitForStep(t *testing.T, st *stack, id, path, status string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		rec, err := st.client.Query(ctx, id, "")
+		if err == nil {
+			if s := rec.Step(path); s != nil && s.Status == status {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("step %s of %s never became %s (last error %v)", path, id, status, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// TestEventsWaitOnEmbeddedServer: events resume waits in the order the
+// flow waits, whatever order they arrive in; the event's JSON, redacted
+// headers and time are readable; a wait that times out fails with type
+// Timeout, which catch handles; callback_url yields a signed URL bound to
+// the execution; and a sent event to an ended execution is refused.
+func TestEventsWaitOnEmbeddedServer(t *testing.T) {
+	ctx := context.Background()
+	key := []byte("test-gateway-key-0123456789abcdef")
+	st, err := openStack(ctx, &globalFlags{namespace: "default"}, stackOptions{embedWorker: true,
+		callbacks: &engine.CallbackSigner{Key: key, BaseURL: "https://hooks.example.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	run, err := st.client.Start(ctx, logicPlan(t, eventsProject, "events"), nil, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForStep(t, st, run.GetID(), "first", engine.StatusWaiting)
+	// second arrives first: it must wait in its channel for the second wait.
+	if err := st.client.SendEvent(ctx, run.GetID(), "", engine.Event{Name: "second", Body: "plain text", Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	headers := engine.RedactEventHeaders(map[string][]string{
+		"Authorization": {"Bearer s3cr3t-event-token"}, "Content-Type": {"application/json"}, "X-Signature": {"sha256=abc"}})
+	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	if err := st.client.SendEvent(ctx, run.GetID(), "", engine.Event{Name: "first", Body: `{"payment_id":"pay_42"}`, Headers: headers, ReceivedAt: at, Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.client.Wait(ctx, run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := rec.Outputs
+	if o["payment"] != "pay_42" || o["auth"] != engine.RedactedHeader || o["kind"] != "application/json" ||
+		o["at"] != "2026-12-03T10:00:00Z" || o["second"] != "plain text" || o["caught"] != engine.ErrTimeout {
+		t.Fatalf("outputs %v", o)
+	}
+	want := engine.CallbackURL("https://hooks.example.test", key, run.GetID(), run.GetRunID(), "never")
+	if o["callback"] != want {
+		t.Fatalf("callback %v, want %s", o["callback"], want)
+	}
+	if r := rec.Step("guarded/try/never"); r == nil || r.Error == nil || r.Error.Type != engine.ErrTimeout {
+		t.Fatalf("never: %+v", r)
+	}
+	cb, err := engine.ParseCallbackPath(strings.TrimPrefix(want, "https://hooks.example.test"+engine.CallbackPath))
+	if err != nil || !cb.Valid(key) || cb.Valid([]byte("another key")) {
+		t.Fatalf("callback path %+v: %v", cb, err)
+	}
+	hist := fetchHistory(t, st, run.GetID(), run.GetRunID())
+	raw := mustJSON(t, hist)
+	for _, secret := range []string{"s3cr3t-event-token", string(key)} {
+		if strings.Contains(raw, secret) {
+			t.Fatalf("history holds %q", secret)
+		}
+	}
+	if *recordHistory {
+		recordNewHistory(t, filepath.Join(replayCorpusDir, "wait-event.json"), hist)
+	}
+
+	// The execution has ended: an event is refused as such.
+	err = st.client.SendEvent(ctx, run.GetID(), run.GetRunID(), engine.Event{Name: "never"})
+	if !errors.Is(err, engine.ErrExecutionEnded) {
+		t.Fatalf("send after the end: %v", err)
+	}
+	if err := st.client.SendEvent(ctx, run.GetID(), "", engine.Event{Name: "bad name!"}); err == nil {
+		t.Fatal("an invalid event name was sent")
+	}
+}
+
+func mustJSON(t *testing.T, h *historypb.History) string {
+	t.Helper()
+	b, err := protojson.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,126 @@
+package flows
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/outflow-dev/outflow/engine"
+)
+
+// checkWaitEvent checks a wait: {event, timeout}.
+func (c *checker) checkWaitEvent(doc *document, p string, w *Wait) {
+	switch {
+	case w.Event == "":
+		c.errorf(doc, doc.keyPos(p+".timeout"), p+".timeout", "timeout belongs to a wait for an event; give event (a name such as paid), or use duration")
+	case !engine.ValidEventName(w.Event):
+		c.errorf(doc, doc.valPos(p+".event"), p+".event", "invalid event name %q; use letters, digits, '-', '_' and '.', at most 64", w.Event)
+	case w.Duration != 0:
+		c.errorf(doc, doc.keyPos(p+".duration"), p+".duration", "give event or duration, not both")
+	case w.Until != "":
+		c.errorf(doc, doc.keyPos(p+".until"), p+".until", "give event or until, not both")
+	case w.Timeout < 0:
+		c.errorf(doc, doc.valPos(p+".timeout"), p+".timeout", "timeout must be positive")
+	default:
+		if c.events != nil {
+			c.events.waits = append(c.events.waits, w.Event)
+		}
+	}
+}
+
+// flowEvents is what checkFlowEvents matches in one flow.
+type flowEvents struct {
+	waits []string
+	uses  []callbackUse
+}
+
+type callbackUse struct {
+	name, path string
+	at         pos
+}
+
+// noteCallbacks records the callback_url calls of a template.
+func (c *checker) noteCallbacks(doc *document, p, s string) {
+	names, offs := CallbackEvents(s)
+	for i, n := range names {
+		at := exprPos(doc, p, s, offs[i])
+		if n == "" || !engine.ValidEventName(n) {
+			c.errorf(doc, at, p, "callback_url needs the event name as a quoted string, such as callback_url(\"paid\"), naming a wait: {event} of the flow")
+			continue
+		}
+		if c.events != nil {
+			c.events.uses = append(c.events.uses, callbackUse{name: n, path: p, at: at})
+		}
+	}
+}
+
+// checkFlowEvents refuses a callback_url whose event no wait of the flow
+// waits for: the partner's callback would never resume anything.
+func (c *checker) checkFlowEvents(doc *document) {
+	ev := c.events
+	c.events = nil
+	if ev == nil {
+		return
+	}
+	waits := map[string]bool{}
+	for _, w := range ev.waits {
+		waits[w] = true
+	}
+	for _, u := range ev.uses {
+		if !waits[u.name] {
+			known := "none"
+			if len(ev.waits) > 0 {
+				known = strings.Join(ev.waits, ", ")
+			}
+			c.errorf(doc, u.at, u.path, "callback_url(%q) names an event no step of this flow waits for (waits for events: %s); add a step with wait: {event: %s}", u.name, known, u.name)
+		}
+	}
+}
+
+// callbackCall finds callback_url("NAME") (or 'NAME') in an expression.
+var callbackCall = regexp.MustCompile(`callback_url\(\s*(?:"([^"]*)"|'([^']*)'|([^)]*))\s*\)`)
+
+// CallbackEvents returns the event names the callback_url calls of a
+// template name, with their byte offsets; a call whose argument is not a
+// literal string yields the name "" (refused: the URL must match a wait).
+func CallbackEvents(s string) (names []string, offsets []int) {
+	for _, sp := range engine.ExprSpans(s) {
+		for _, m := range callbackCall.FindAllStringSubmatchIndex(sp.Code, -1) {
+			name := ""
+			switch {
+			case m[2] >= 0:
+				name = sp.Code[m[2]:m[3]]
+			case m[4] >= 0:
+				name = sp.Code[m[4]:m[5]]
+			}
+			names = append(names, name)
+			offsets = append(offsets, sp.CodeFrom+m[0])
+		}
+	}
+	return names, offsets
+}
+
+// GatewaySettings configure the gateway (`outflow gateway`, and the one
+// `outflow dev` starts).
+type GatewaySettings struct {
+	// The gateway's base URL as partners reach it, such as `https://hooks.example.com`;
+	// callback_url builds on it. Without it callback URLs point at the gateway
+	// `outflow dev` starts, or at the worker's `--gateway-url`.
+	PublicURL string `yaml:"public_url,omitempty"`
+}
+
+func (c *checker) checkGateway(doc *document, g *GatewaySettings) {
+	if g == nil || g.PublicURL == "" {
+		return
+	}
+	p := "gateway.public_url"
+	u, err := url.Parse(g.PublicURL)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		c.errorf(doc, doc.valPos(p), p, "public_url must be an absolute URL such as https://hooks.example.com, got %q", g.PublicURL)
+	case u.RawQuery != "" || u.Fragment != "":
+		c.errorf(doc, doc.valPos(p), p, "public_url takes no query or fragment")
+	case u.Scheme == "http":
+		c.warnf(doc, doc.valPos(p), p, "public_url is plain http: partners send callbacks in the clear; use https outside development")
+	}
+}
