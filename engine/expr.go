@@ -47,6 +47,7 @@ var ExprRoots = []ExprRoot{
 	{Name: "branch", Scope: "parallel", Doc: "the id of the parallel branch the step runs in"},
 	{Name: "iteration", Scope: "repeat", Doc: "the pass of a repeat, from 1"},
 	{Name: "error", Key: "FIELD", Scope: "catch", Doc: "the failure a catch or on_failure step handles: type, message, step, status_code"},
+	{Name: "request", Scope: "webhook", Doc: "the request a webhook trigger's id and inputs read, in the gateway: json, body, headers, query, form"},
 	{Name: "response", Scope: "judge", Doc: "the response fail_when and retry_when judge, in the activity: status_code, json, body, headers"},
 }
 
@@ -106,6 +107,8 @@ type exprEnv struct {
 	Error any `expr:"error"`
 	// Response is the response a fail_when or retry_when judges, in the activity.
 	Response any `expr:"response"`
+	// Request is the request a webhook trigger reads, in the gateway.
+	Request any `expr:"request"`
 	// Tick charges one iteration of a loop body of n nodes; the bounds
 	// patcher calls it from each body. A flow cannot name it (see
 	// exprInternalPrefix). A typed field, not a function, so each call is a
@@ -240,7 +243,7 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
 		Iteration: env["iteration"], Now: nowOf(env), CallbackURL: callbackOf(env),
-		Error: env["error"], Response: env["response"],
+		Error: env["error"], Response: env["response"], Request: env["request"],
 		budget: b, Tick: b.tick,
 	}
 	if b.legacy() {

@@ -243,6 +243,8 @@ type Revocation struct {
 // Trigger starts a flow without a person: a schedule.
 type Trigger struct {
 	Schedule *Schedule `json:"schedule,omitempty"`
+	// Webhook starts the flow from a request to the gateway (webhook.go).
+	Webhook *Webhook `json:"webhook,omitempty"`
 }
 
 // Schedule becomes a Temporal Schedule.

@@ -49,3 +49,64 @@ func TestEventsValidation(t *testing.T) {
 		t.Fatalf("public_url: %v", err)
 	}
 }
+
+// TestWebhookValidation: webhook triggers and their auth blocks say what is
+// wrong, where; a good one compiles into the plan.
+func TestWebhookValidation(t *testing.T) {
+	head := "kind: Flow\nname: f\ninputs: {order: {type: string, required: true}}\ntriggers:\n"
+	steps := "steps:\n  - id: s\n    set: {x: 1}\n"
+	cases := []struct{ name, trig, want string }{
+		{"bad path", "  - webhook: {path: hooks}\n", "flow.yaml:5:21: triggers[0].webhook.path: path must start with /"},
+		{"own path", "  - webhook: {path: /callbacks/x}\n", "path /callbacks/x is the gateway's own"},
+		{"respond", "  - webhook: {path: /h, respond: later}\n", `triggers[0].webhook.respond: respond is accepted or outputs, got "later"`},
+		{"unknown input", "  - webhook: {path: /h, inputs: {nope: x}}\n", `triggers[0].webhook.inputs.nope: unknown input "nope"`},
+		{"request elsewhere", "  - webhook: {path: /h, inputs: {order: \"${{ steps.s.x }}\"}}\n", "steps cannot be read here: a webhook's id and inputs read only request"},
+		{"fixed id", "  - webhook: {path: /h, id: abc, inputs: {order: x}}\n", "id is an expression over the request"},
+		{"bad algorithm", "  - webhook: {path: /h, inputs: {order: x}, auth: {hmac: {header: X-Sig, secret: {secret: env:S}, algorithm: md5}}}\n", `unknown algorithm "md5"`},
+		{"tolerance alone", "  - webhook: {path: /h, inputs: {order: x}, auth: {hmac: {header: X-Sig, secret: {secret: env:S}, tolerance: 5m}}}\n", "tolerance needs timestamp_header"},
+		{"no mode", "  - webhook: {path: /h, inputs: {order: x}, auth: {}}\n", "auth needs hmac, bearer, basic or mtls"},
+		{"both", "  - schedule: {every: 1h, inputs: {order: x}}\n    webhook: {path: /h, inputs: {order: x}}\n", "a trigger is a schedule or a webhook, not both"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadFS(fstest.MapFS{"flow.yaml": {Data: []byte(head + tc.trig + steps)}}, "/p")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	t.Run("request outside a trigger", func(t *testing.T) {
+		_, err := LoadFS(fstest.MapFS{"flow.yaml": {Data: []byte("kind: Flow\nname: f\nsteps:\n  - id: s\n    set: {x: \"${{ request.json }}\"}\n")}}, "/p")
+		if err == nil || !strings.Contains(err.Error(), "flow.yaml:5:19: steps[0].set.x: request is defined only in a webhook trigger's id and inputs") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("duplicate path across flows", func(t *testing.T) {
+		a := head + "  - webhook: {path: /h, inputs: {order: x}}\n" + steps
+		b := strings.Replace(a, "name: f", "name: g", 1)
+		_, err := LoadFS(fstest.MapFS{"a.yaml": {Data: []byte(a)}, "b.yaml": {Data: []byte(b)}}, "/p")
+		if err == nil || !strings.Contains(err.Error(), "b.yaml:5:21: triggers[0].webhook.path: path /h is also the webhook of a.yaml:5:21") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	good := head + `  - webhook:
+      path: /hooks/orders
+      auth: {hmac: {header: X-Signature, secret: {secret: env:HOOK_SECRET}, prefix: "sha256=", timestamp_header: X-Timestamp, tolerance: 5m}}
+      id: "${{ request.json.delivery_id }}"
+      inputs: {order: "${{ request.json.order.id }}"}
+      respond: outputs
+` + steps
+	p, err := LoadFS(fstest.MapFS{"flow.yaml": {Data: []byte(good)}}, "/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := plan.Triggers[0].Webhook
+	if w == nil || w.Path != "/hooks/orders" || w.Auth.HMAC.Secret.Ref != "env:HOOK_SECRET" || w.Auth.HMAC.Tolerance.D().Minutes() != 5 ||
+		w.Respond != "outputs" || len(w.Inputs) != 1 || w.ID != "${{ request.json.delivery_id }}" {
+		t.Fatalf("webhook %+v", w)
+	}
+}

@@ -130,13 +130,15 @@ func isYAML(name string) bool {
 
 // loader collects the documents and problems of one Load.
 type loader struct {
-	fsys     fs.FS
-	root     string
-	docs     []*document
-	problems Problems
-	warnings Problems
-	wsdls    map[string]wsdlResult // by clean project-relative path, or URL and connection
-	fetch    WSDLFetcher
+	// webhookPaths maps each webhook path to where it is first given.
+	webhookPaths map[string]string
+	fsys         fs.FS
+	root         string
+	docs         []*document
+	problems     Problems
+	warnings     Problems
+	wsdls        map[string]wsdlResult // by clean project-relative path, or URL and connection
+	fetch        WSDLFetcher
 	// dir is the project folder on the disk when fsys reads it (Load,
 	// LoadFiles): files read by name are checked not to lead out of it
 	// through a symbolic link. Empty for LoadFS.

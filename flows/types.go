@@ -85,10 +85,12 @@ type Input struct {
 	Secret bool `yaml:"secret,omitempty"`
 }
 
-// Trigger starts a flow without a person.
+// Trigger starts a flow without a person. Give schedule or webhook.
 type Trigger struct {
 	// Run the flow on a calendar or at a fixed interval (a Temporal Schedule).
-	Schedule *Schedule `yaml:"schedule" jsonschema:"required"`
+	Schedule *Schedule `yaml:"schedule,omitempty"`
+	// Run the flow when the gateway receives a request (webhook.go, docs/events.md).
+	Webhook *Webhook `yaml:"webhook,omitempty"`
 }
 
 // Schedule runs a flow on a cron calendar or at a fixed interval; give exactly

@@ -140,6 +140,7 @@ func (c *checker) checkDocument(doc *document) {
 		b := c.checkRunnable(doc, "flow", v.Inputs, v.Vars, v.Steps, v.Outputs, v.OnFailure)
 		for i, t := range v.Triggers {
 			c.checkSchedule(b, indexPath("triggers", i)+".schedule", t.Schedule)
+			c.checkTrigger(b, indexPath("triggers", i), t)
 		}
 		c.checkFlowEvents(doc)
 	case *Test:
