@@ -86,6 +86,13 @@ func Start(opts Options) (*Worker, error) {
 	if seen := opts.Observe.seen(); seen != nil {
 		opts.Secrets.Watch(seen)
 	}
+	if opts.Callbacks == nil {
+		cb, err := CallbackSignerFromEnv()
+		if err != nil {
+			return nil, fmt.Errorf("starting worker: %w", err)
+		}
+		opts.Callbacks = cb
+	}
 	if opts.Identity == "" {
 		host, _ := os.Hostname()
 		opts.Identity = fmt.Sprintf("%d@%s", os.Getpid(), host)

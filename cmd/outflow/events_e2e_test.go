@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	historypb "go.temporal.io/api/history/v1"
-	"google.golang.org/protobuf/encoding/protojson"
-
 	"github.com/outflow-dev/outflow/engine"
 )
 
@@ -114,7 +111,7 @@ func TestEventsWaitOnEmbeddedServer(t *testing.T) {
 		t.Fatalf("callback path %+v: %v", cb, err)
 	}
 	hist := fetchHistory(t, st, run.GetID(), run.GetRunID())
-	raw := mustJSON(t, hist)
+	raw := historyText(t, hist)
 	for _, secret := range []string{"s3cr3t-event-token", string(key)} {
 		if strings.Contains(raw, secret) {
 			t.Fatalf("history holds %q", secret)
@@ -132,13 +129,4 @@ func TestEventsWaitOnEmbeddedServer(t *testing.T) {
 	if err := st.client.SendEvent(ctx, run.GetID(), "", engine.Event{Name: "bad name!"}); err == nil {
 		t.Fatal("an invalid event name was sent")
 	}
-}
-
-func mustJSON(t *testing.T, h *historypb.History) string {
-	t.Helper()
-	b, err := protojson.Marshal(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
