@@ -80,6 +80,13 @@ inputs: {n: {type: string}}
 triggers:
   - webhook: {path: /hooks/mtls, auth: {mtls: {client_ca: [ca.pem], allow_subjects: ["CN=partner-hooks,O=Outflow Dev"]}}, id: "${{ request.form.n }}", inputs: {n: "${{ request.form.n }}"}}
 steps: [{id: s, set: {x: 1}}]
+---
+kind: Flow
+name: waiter
+steps:
+  - id: paid
+    wait: {event: paid, timeout: 1h}
+outputs: {payment: "${{ steps.paid.event.json.payment_id }}"}
 `
 
 const (
@@ -195,7 +202,7 @@ func newEventsEnv(t *testing.T) *eventsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"order-intake", "bearer-hook", "mtls-hook"} {
+	for _, n := range []string{"order-intake", "bearer-hook", "mtls-hook", "waiter"} {
 		plan, err := proj.Plan(n)
 		if err != nil {
 			t.Fatal(err)
