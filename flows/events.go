@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
@@ -123,4 +124,55 @@ func (c *checker) checkGateway(doc *document, g *GatewaySettings) {
 	case u.Scheme == "http":
 		c.warnf(doc, doc.valPos(p), p, "public_url is plain http: partners send callbacks in the clear; use https outside development")
 	}
+}
+
+// TestEvent is an event an offline test delivers.
+type TestEvent struct {
+	// The event's name: a wait: {event} of the target flow.
+	Name string `yaml:"name" jsonschema:"required"`
+	// When it arrives, counted from the start of the run in the test's time, such as `2h`
+	// (an offline test skips the time a flow waits). Default: at once, before the flow may wait for it.
+	After Duration `yaml:"after,omitempty"`
+	// The body: a mapping or list is sent as JSON, a string as it is.
+	Body any `yaml:"body,omitempty"`
+	// Request headers the event carries.
+	Headers Scalars `yaml:"headers,omitempty"`
+}
+
+func (c *checker) checkTestEvents(doc *document, evs []TestEvent) {
+	for i, e := range evs {
+		p := indexPath("events", i)
+		switch {
+		case e.Name == "" && !doc.troubled[p]:
+			c.errorf(doc, doc.keyPos(p), p, "an event needs name, the event of a wait: {event} of the target")
+		case e.Name != "" && !engine.ValidEventName(e.Name):
+			c.errorf(doc, doc.valPos(p+".name"), p+".name", "invalid event name %q; use letters, digits, '-', '_' and '.', at most 64", e.Name)
+		}
+		if e.After < 0 {
+			c.errorf(doc, doc.valPos(p+".after"), p+".after", "after must be positive")
+		}
+	}
+}
+
+func compileTestEvents(evs []TestEvent) []engine.TestEvent {
+	var out []engine.TestEvent
+	for _, e := range evs {
+		te := engine.TestEvent{Name: e.Name, After: engine.Duration(e.After)}
+		switch b := e.Body.(type) {
+		case nil:
+		case string:
+			te.Body = b
+		default:
+			j, _ := json.Marshal(b)
+			te.Body = string(j)
+		}
+		if len(e.Headers) > 0 {
+			te.Headers = map[string]string{}
+			for k, v := range e.Headers {
+				te.Headers[strings.ToLower(k)] = engine.Stringify(v)
+			}
+		}
+		out = append(out, te)
+	}
+	return out
 }
