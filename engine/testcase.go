@@ -34,7 +34,7 @@ type TestCase struct {
 	Plan   *Plan
 	Inputs map[string]any
 	// Mocks are in the order the file writes them.
-	Mocks  []MockRule
+	Mocks []MockRule
 	// Events are delivered to the run, each after its delay (events.go).
 	Events []TestEvent
 	Expect TestExpectation
