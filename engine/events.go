@@ -42,8 +42,10 @@ type Event struct {
 	Body       string            `json:"body,omitempty"`
 	Headers    map[string]string `json:"headers,omitempty"`
 	ReceivedAt time.Time         `json:"received_at"`
-	// Source says who delivered it: "gateway", "cli", "console", "test".
+	// Source says how it was delivered: "gateway", "cli", "console", "test".
 	Source string `json:"source,omitempty"`
+	// By names the operator who sent it from the console.
+	By string `json:"by,omitempty"`
 }
 
 // Check refuses an event the flow could not use.
@@ -213,6 +215,9 @@ func (r *runner) runWaitEvent(ctx workflow.Context, st *Step, sc *scope, path st
 	rec.Status = StatusSucceeded
 	rec.Duration = Duration(workflow.Now(ctx).Sub(rec.Start))
 	rec.Outputs = map[string]any{"event": name, "received_at": data["received_at"], "headers": data["headers"], "body_bytes": len(ev.Body), "source": ev.Source}
+	if ev.By != "" {
+		rec.Outputs["by"] = ev.By
+	}
 	sc.steps[st.ID] = map[string]any{"status": StatusSucceeded, "event": data}
 	return nil
 }

@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/worker/console"
 )
 
 // eventsProject waits for two events, the second sent before the flow
@@ -128,5 +135,91 @@ func TestEventsWaitOnEmbeddedServer(t *testing.T) {
 	}
 	if err := st.client.SendEvent(ctx, run.GetID(), "", engine.Event{Name: "bad name!"}); err == nil {
 		t.Fatal("an invalid event name was sent")
+	}
+}
+
+const sendProject = `kind: Flow
+name: send
+steps:
+  - id: cli
+    wait: {event: from-cli, timeout: 1h}
+  - id: console
+    wait: {event: from-console, timeout: 1h}
+outputs:
+  cli: "${{ steps.cli.event.json.n }}"
+  console: "${{ steps.console.event.body }}"
+`
+
+// TestEventsSendFromCLIAndConsole: `outflow executions send ID EVENT
+// --data @file` and the console's "Send event" operation (behind its
+// confirmation page and CSRF token) each resume a wait; the console's
+// event records the operator.
+func TestEventsSendFromCLIAndConsole(t *testing.T) {
+	ctx := context.Background()
+	st, err := openStack(ctx, &globalFlags{namespace: "default"}, stackOptions{embedWorker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run, err := st.client.Start(ctx, logicPlan(t, sendProject, "send"), nil, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := st.server.FrontendAddress()
+	data := filepath.Join(t.TempDir(), "event.json")
+	writeTestFile(t, data, []byte(`{"n": 42}`))
+	if _, stderr, code := cli(t, "executions", "send", run.GetID(), "from-cli", "--data", "@"+data, "--address", addr); code != 0 {
+		t.Fatalf("executions send: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := cli(t, "executions", "send", run.GetID(), "bad name", "--address", addr); code == 0 || !strings.Contains(stderr, "invalid name") {
+		t.Fatalf("a bad event name: exit %d\n%s", code, stderr)
+	}
+	waitForStep(t, st, run.GetID(), "console", engine.StatusWaiting)
+
+	con, err := console.New(console.Options{Client: st.client, Auth: console.AuthConfig{Mode: console.AuthNone}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := console.Listen("127.0.0.1:0", nil, console.AuthConfig{Mode: console.AuthNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = con.Serve(cctx, ln) }()
+	base := strings.TrimRight(console.URL(ln, false), "/")
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	opURL := base + "/executions/" + url.PathEscape(run.GetID()) + "/op/send-event"
+	resp, err := hc.Get(opURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf(?:-token)?" (?:value|content)="([0-9a-f]+)"`).FindSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil || !bytes.Contains(page, []byte("Send event")) {
+		t.Fatalf("confirmation page: %d\n%s", resp.StatusCode, page)
+	}
+	resp, err = hc.PostForm(opURL, url.Values{"csrf": {string(m[1])}, "event": {"from-console"}, "data": {"hello from the console"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		t.Fatalf("send-event: %d", resp.StatusCode)
+	}
+	rec, err := st.client.Wait(ctx, run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outputs["cli"] != 42.0 || rec.Outputs["console"] != "hello from the console" {
+		t.Fatalf("outputs %v", rec.Outputs)
+	}
+	if by, _ := rec.Step("console").Outputs["by"].(string); !strings.Contains(by, "local") {
+		t.Fatalf("the console's event does not say who sent it: %v", rec.Step("console").Outputs)
+	}
+	if src := rec.Step("cli").Outputs["source"]; src != "cli" {
+		t.Fatalf("cli event source %v", src)
 	}
 }
