@@ -364,6 +364,20 @@ func TestEventsGatewayOnEmbeddedServer(t *testing.T) {
 		t.Fatalf("bearer replay: %d %v", code, out)
 	}
 
+	// Every refusal is counted: 7 webhooks and 2 callbacks.
+	resp, err := e.client.Get(e.gwURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`outflow_gateway_auth_failures_total{route="webhook"} 7`, `outflow_gateway_auth_failures_total{route="callback"} 2`,
+		`outflow_gateway_requests_total{code="410",route="callback"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s:\n%s", want, metrics)
+		}
+	}
+
 	// No secret value anywhere: histories, records, gateway logs.
 	rec, err := e.st.client.Show(context.Background(), "order-intake-d-100")
 	if err != nil {

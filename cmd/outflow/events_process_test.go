@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -149,5 +150,76 @@ func TestEventsProcessWorkerKilledWhileWaiting(t *testing.T) {
 	}
 	if c := partner.call(cb, "o-7"); c != http.StatusGone {
 		t.Fatalf("callback after the end answered %d, want 410", c)
+	}
+}
+
+const devHookProject = `kind: Flow
+name: hooked
+inputs: {n: {type: string}}
+triggers:
+  - webhook: {path: /hooks/dev, auth: {bearer: {token: {secret: env:DEV_HOOK_TOKEN}}}, id: "${{ request.json.n }}", inputs: {n: "${{ request.json.n }}"}, respond: outputs}
+steps:
+  - id: s
+    set: {echo: "${{ inputs.n }}"}
+outputs: {echo: "${{ vars.echo }}"}
+`
+
+// TestEventsDevStartsGateway: `outflow dev` prints the gateway on a line
+// of its own beginning with "gateway", serves /healthz, refuses a forged
+// callback, and serves the project's webhook triggers.
+func TestEventsDevStartsGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the outflow binary")
+	}
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "flows.yaml"), []byte(devHookProject))
+	env := append(os.Environ(), "DEV_HOOK_TOKEN=dev-hook-token-abc")
+	p := startProcEnv(t, env, "run flows with", "dev", "--project", dir, "--db", filepath.Join(dir, ".outflow", "dev.sqlite"),
+		"--port", fmt.Sprint(freePort(t)), "--ui-port", "0", "--console", "", "--gateway", "127.0.0.1:0")
+	gwLine := ""
+	for _, l := range p.seen {
+		if strings.HasPrefix(l, "gateway ") {
+			gwLine = l
+		}
+	}
+	f := strings.Fields(gwLine)
+	if len(f) < 2 || !strings.HasPrefix(f[1], "http://127.0.0.1:") || !strings.Contains(gwLine, "1 webhook") {
+		t.Fatalf("gateway line %q in:\n%s", gwLine, strings.Join(p.seen, "\n"))
+	}
+	base := f[1]
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %d", resp.StatusCode)
+	}
+	resp, err = http.Post(base+engine.CallbackPath+"wf/run/paid/forged", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("forged callback: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/hooks/dev", strings.NewReader(`{"n":"seven"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer dev-hook-token-abc")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Execution string         `json:"execution"`
+		Outputs   map[string]any `json:"outputs"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || out.Execution != "hooked-seven" || out.Outputs["echo"] != "seven" {
+		t.Fatalf("webhook: %d %+v", resp.StatusCode, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".outflow", "gateway.key")); err != nil {
+		t.Fatalf("the dev gateway key is not kept: %v", err)
 	}
 }
