@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -108,5 +109,41 @@ func TestWebhookValidation(t *testing.T) {
 	if w == nil || w.Path != "/hooks/orders" || w.Auth.HMAC.Secret.Ref != "env:HOOK_SECRET" || w.Auth.HMAC.Tolerance.D().Minutes() != 5 ||
 		w.Respond != "outputs" || len(w.Inputs) != 1 || w.ID != "${{ request.json.delivery_id }}" {
 		t.Fatalf("webhook %+v", w)
+	}
+}
+
+// TestEventsGuideExample loads the worked example of docs/events.md (its
+// project, flow and offline test) with a connection for the PSP: the
+// guide's YAML is valid.
+func TestEventsGuideExample(t *testing.T) {
+	b, err := os.ReadFile("../docs/events.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(b), "```yaml\n")
+	var project, test string
+	for _, bl := range blocks[1:] {
+		body := bl[:strings.Index(bl, "```")]
+		switch {
+		case strings.HasPrefix(body, "# outflow.yaml"):
+			project = body
+		case strings.HasPrefix(body, "kind: Test"):
+			test = body
+		}
+	}
+	if project == "" || test == "" {
+		t.Fatal("the guide's worked example is not where this test looks")
+	}
+	parts := strings.SplitN(project, "---\n", 2)
+	fsys := fstest.MapFS{
+		"outflow.yaml": {Data: []byte(parts[0])},
+		"flow.yaml":    {Data: []byte(parts[1] + "---\n" + test + "---\nkind: Connection\nname: psp\nurl: https://psp.example\n")},
+	}
+	p, err := LoadFS(fsys, "/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.TestCase("order-paid"); err != nil {
+		t.Fatal(err)
 	}
 }
