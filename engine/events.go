@@ -136,13 +136,13 @@ func RedactEventHeaders(h map[string][]string, also ...string) map[string]string
 // PlanEvents lists the event names the waits of a plan's steps (at any
 // depth) name, sorted and without repeats.
 func PlanEvents(p *Plan) []string {
-	seen := map[string]bool{}
+	var names []string
 	var walk func([]Step)
 	walk = func(steps []Step) {
 		for i := range steps {
 			st := &steps[i]
 			if st.Wait != nil && st.Wait.Event != "" {
-				seen[st.Wait.Event] = true
+				names = append(names, st.Wait.Event)
 			}
 			for _, b := range st.Blocks() {
 				walk(b.Steps)
@@ -151,11 +151,13 @@ func PlanEvents(p *Plan) []string {
 	}
 	walk(p.Steps)
 	walk(p.OnFailure)
-	out := make([]string, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
+	sort.Strings(names)
+	out := names[:0]
+	for i, n := range names {
+		if i == 0 || n != names[i-1] {
+			out = append(out, n)
+		}
 	}
-	sort.Strings(out)
 	return out
 }
 
@@ -238,24 +240,20 @@ func (r *runner) takePending(name string) (Event, bool) {
 // their signal channels, for the next run after a continue-as-new (a
 // signal left in a channel would be lost with this run).
 func (r *runner) drainEvents(ctx workflow.Context) map[string][]Event {
-	names := PlanEvents(r.plan)
-	if len(names) == 0 && len(r.pendingEvents) == 0 {
-		return nil
-	}
+	// Events carried over are of the plan's names too: the same plan ran.
 	out := map[string][]Event{}
-	for n, q := range r.pendingEvents {
-		if len(q) > 0 {
-			out[n] = append([]Event(nil), q...)
-		}
-	}
-	for _, n := range names {
+	for _, n := range PlanEvents(r.plan) {
+		q := append([]Event(nil), r.pendingEvents[n]...)
 		ch := workflow.GetSignalChannel(ctx, EventSignal(n))
 		for {
 			var ev Event
 			if !ch.ReceiveAsync(&ev) {
 				break
 			}
-			out[n] = append(out[n], ev)
+			q = append(q, ev)
+		}
+		if len(q) > 0 {
+			out[n] = q
 		}
 	}
 	if len(out) == 0 {

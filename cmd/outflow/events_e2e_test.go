@@ -223,3 +223,49 @@ func TestEventsSendFromCLIAndConsole(t *testing.T) {
 		t.Fatalf("cli event source %v", src)
 	}
 }
+
+const canProject = `kind: Flow
+name: carry
+steps:
+  - id: a
+    wait: {duration: 100ms}
+  - id: b
+    wait: {duration: 100ms}
+  - id: c
+    wait: {duration: 100ms}
+  - id: paid
+    wait: {event: paid, timeout: 1h}
+outputs: {payment: "${{ steps.paid.event.json.id }}"}
+`
+
+// TestEventsCarriedOverContinueAsNew: an event that arrives before the
+// wait, while the flow continues as new (a tiny history limit), is carried
+// into the next run and read there.
+func TestEventsCarriedOverContinueAsNew(t *testing.T) {
+	ctx := context.Background()
+	st, err := openStack(ctx, &globalFlags{namespace: "default"}, stackOptions{embedWorker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	plan := logicPlan(t, canProject, "carry")
+	plan.Settings.HistoryLimit = 8 // below what a project may set, to continue as new between the waits
+	run, err := st.client.Start(ctx, plan, nil, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.client.SendEvent(ctx, run.GetID(), "", engine.Event{Name: "paid", Body: `{"id":"early"}`}); err != nil {
+		t.Fatal(err)
+	}
+	firstRun := run.GetRunID()
+	rec, err := st.client.Wait(ctx, run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outputs["payment"] != "early" {
+		t.Fatalf("outputs %v", rec.Outputs)
+	}
+	if runs := runChain(t, st, run.GetID(), firstRun); len(runs) < 2 {
+		t.Fatalf("the flow ran %d time(s); it should have continued as new", len(runs))
+	}
+}
