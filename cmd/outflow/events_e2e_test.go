@@ -258,9 +258,12 @@ func TestEventsCarriedOverContinueAsNew(t *testing.T) {
 		t.Fatal(err)
 	}
 	firstRun := run.GetRunID()
-	rec, err := st.client.Wait(ctx, run, nil)
+	// Without the carry-over the event is lost and the wait would last its hour.
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	rec, err := st.client.Wait(wctx, run, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the flow did not end with the early event: %v", err)
 	}
 	if rec.Outputs["payment"] != "early" {
 		t.Fatalf("outputs %v", rec.Outputs)
