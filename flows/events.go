@@ -108,9 +108,25 @@ type GatewaySettings struct {
 	// callback_url builds on it. Without it callback URLs point at the gateway
 	// `outflow dev` starts, or at the worker's `--gateway-url`.
 	PublicURL string `yaml:"public_url,omitempty"`
+	// Authentication callbacks need besides their signed URL, such as the partner's client
+	// certificate (mtls) or a bearer token it sends; every mode given must pass.
+	CallbackAuth *InboundAuth `yaml:"callback_auth,omitempty"`
+}
+
+// CallbackAuth is the gateway.callback_auth of the project's settings, nil
+// when it sets none.
+func (p *Project) CallbackAuth() *engine.InboundAuth {
+	s := p.idx.settings
+	if s == nil || s.Gateway == nil {
+		return nil
+	}
+	return compileAuth(s.Gateway.CallbackAuth)
 }
 
 func (c *checker) checkGateway(doc *document, g *GatewaySettings) {
+	if g != nil && g.CallbackAuth != nil {
+		c.checkInboundAuth(doc, "gateway.callback_auth", g.CallbackAuth)
+	}
 	if g == nil || g.PublicURL == "" {
 		return
 	}

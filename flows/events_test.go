@@ -147,3 +147,20 @@ func TestEventsGuideExample(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCallbackAuthSettings(t *testing.T) {
+	flow := "kind: Flow\nname: f\nsteps:\n  - id: w\n    wait: {event: paid}\n"
+	settings := "kind: Project\nname: p\ngateway:\n  public_url: https://hooks.example.com\n  callback_auth: {mtls: {client_ca: [psp-ca.pem], allow_sans: [psp.example]}}\n"
+	p, err := LoadFS(fstest.MapFS{"flow.yaml": {Data: []byte(flow)}, "outflow.yaml": {Data: []byte(settings)}}, "/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := p.CallbackAuth(); a == nil || a.MTLS == nil || a.MTLS.ClientCA[0] != "psp-ca.pem" || a.MTLS.AllowSANs[0] != "psp.example" {
+		t.Fatalf("callback auth %+v", a)
+	}
+	bad := strings.Replace(settings, "{mtls: {client_ca: [psp-ca.pem], allow_sans: [psp.example]}}", "{}", 1)
+	_, err = LoadFS(fstest.MapFS{"flow.yaml": {Data: []byte(flow)}, "outflow.yaml": {Data: []byte(bad)}}, "/p")
+	if err == nil || !strings.Contains(err.Error(), "outflow.yaml:5:3: gateway.callback_auth: auth needs hmac, bearer, basic or mtls") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -182,24 +182,7 @@ func compileWebhook(doc *document, p string, w *Webhook) *engine.Webhook {
 	if out.Respond == "" {
 		out.Respond = engine.RespondAccepted
 	}
-	if a := w.Auth; a != nil {
-		out.Auth = &engine.InboundAuth{}
-		if h := a.HMAC; h != nil {
-			out.Auth.HMAC = &engine.HMACAuth{Header: h.Header, Secret: refOf(h.Secret), Algorithm: h.Algorithm, Prefix: h.Prefix,
-				Encoding: h.Encoding, TimestampHeader: h.TimestampHeader, Tolerance: engine.Duration(h.Tolerance)}
-		}
-		if x := a.Bearer; x != nil {
-			out.Auth.Bearer = &engine.BearerAuth{Token: refOf(x.Token)}
-		}
-		if x := a.Basic; x != nil {
-			out.Auth.Basic = &engine.BasicAuth{Username: x.Username, Password: refOf(x.Password)}
-		}
-		if x := a.MTLS; x != nil {
-			// Relative to the project folder; the gateway reads them.
-			cas := append([]string(nil), x.ClientCA...)
-			out.Auth.MTLS = &engine.MTLSAuth{ClientCA: cas, AllowSubjects: x.AllowSubjects, AllowSANs: x.AllowSANs}
-		}
-	}
+	out.Auth = compileAuth(w.Auth)
 	return out
 }
 
@@ -208,4 +191,26 @@ func refOf(r *SecretRef) engine.SecretRef {
 		return engine.SecretRef{}
 	}
 	return engine.SecretRef{Ref: r.Secret}
+}
+
+func compileAuth(a *InboundAuth) *engine.InboundAuth {
+	if a == nil {
+		return nil
+	}
+	out := &engine.InboundAuth{}
+	if h := a.HMAC; h != nil {
+		out.HMAC = &engine.HMACAuth{Header: h.Header, Secret: refOf(h.Secret), Algorithm: h.Algorithm, Prefix: h.Prefix,
+			Encoding: h.Encoding, TimestampHeader: h.TimestampHeader, Tolerance: engine.Duration(h.Tolerance)}
+	}
+	if x := a.Bearer; x != nil {
+		out.Bearer = &engine.BearerAuth{Token: refOf(x.Token)}
+	}
+	if x := a.Basic; x != nil {
+		out.Basic = &engine.BasicAuth{Username: x.Username, Password: refOf(x.Password)}
+	}
+	if x := a.MTLS; x != nil {
+		// Relative to the project folder; the gateway reads them.
+		out.MTLS = &engine.MTLSAuth{ClientCA: append([]string(nil), x.ClientCA...), AllowSubjects: x.AllowSubjects, AllowSANs: x.AllowSANs}
+	}
+	return out
 }

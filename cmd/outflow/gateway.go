@@ -74,6 +74,7 @@ func (f *gatewayFlags) listenGateway(anyPort bool) (*runningGateway, error) {
 }
 
 // gatewayPlans compiles the project's flows that have webhook triggers.
+// The project also gives the gateway its callback_auth (Project.CallbackAuth).
 func gatewayPlans(dir string) ([]*engine.Plan, *flows.Project, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, nil, nil
@@ -99,12 +100,12 @@ func gatewayPlans(dir string) ([]*engine.Plan, *flows.Project, error) {
 }
 
 // serve builds the gateway and serves it until ctx ends.
-func (rg *runningGateway) serve(ctx context.Context, c *engine.Client, key []byte, plans []*engine.Plan, dir string, f *gatewayFlags, seen *secrets.Seen, logger *slog.Logger) (*gateway.Gateway, error) {
+func (rg *runningGateway) serve(ctx context.Context, c *engine.Client, key []byte, plans []*engine.Plan, cbAuth *engine.InboundAuth, dir string, f *gatewayFlags, seen *secrets.Seen, logger *slog.Logger) (*gateway.Gateway, error) {
 	res, err := worker.GatewaySecrets(dir, seen)
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(gateway.Options{Client: c, Key: key, Plans: plans, Secrets: res, Dir: dir, MaxBody: f.maxBody, Logger: logger})
+	gw, err := gateway.New(gateway.Options{Client: c, Key: key, Plans: plans, CallbackAuth: cbAuth, Secrets: res, Dir: dir, MaxBody: f.maxBody, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -146,9 +147,13 @@ Prometheus metrics. See docs/events.md.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "outflow: %s is not set: every callback will be refused\n", worker.EnvGatewayKey)
 			}
 			dir, _ := filepath.Abs(g.project)
-			plans, _, err := gatewayPlans(dir)
+			plans, proj, err := gatewayPlans(dir)
 			if err != nil {
 				return err
+			}
+			var cbAuth *engine.InboundAuth
+			if proj != nil {
+				cbAuth = proj.CallbackAuth()
 			}
 			dc, err := dataConverter(ctx, g)
 			if err != nil {
@@ -172,7 +177,7 @@ Prometheus metrics. See docs/events.md.`,
 				return err
 			}
 			ec := &engine.Client{Temporal: c, Namespace: g.namespace, DataConverter: dc}
-			gw, err := rg.serve(ctx, ec, key, plans, dir, &f, o.observe.Seen, o.logger)
+			gw, err := rg.serve(ctx, ec, key, plans, cbAuth, dir, &f, o.observe.Seen, o.logger)
 			if err != nil {
 				rg.ln.Close()
 				return err
@@ -224,16 +229,18 @@ func (d *devGateway) start(ctx context.Context, cmd *cobra.Command, g *globalFla
 		return nil
 	}
 	var plans []*engine.Plan
+	var cbAuth *engine.InboundAuth
 	dir, ok := devProjectDir(cmd, g)
 	if ok {
 		dir, _ = filepath.Abs(dir)
-		var err error
-		if plans, _, err = gatewayPlans(dir); err != nil {
+		p, proj, err := gatewayPlans(dir)
+		if err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "outflow: the gateway serves no webhooks: %v\n", err)
-			plans = nil
+		} else if proj != nil {
+			plans, cbAuth = p, proj.CallbackAuth()
 		}
 	}
-	gw, err := d.rg.serve(ctx, c, d.key, plans, dir, &d.f, seen, logger)
+	gw, err := d.rg.serve(ctx, c, d.key, plans, cbAuth, dir, &d.f, seen, logger)
 	if err != nil {
 		return err
 	}
