@@ -112,7 +112,7 @@ func CheckWebhookPath(p string) error {
 	case strings.ContainsAny(p, "?#* \t"):
 		return fmt.Errorf("path must be a plain path without query, wildcard or blanks")
 	case strings.Contains(p, "//") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/.."):
-		return fmt.Errorf("path must be clean, without // or ..")
+		return fmt.Errorf("path must be clean: no // and no .. segment")
 	}
 	return nil
 }
