@@ -82,6 +82,14 @@ triggers:
 steps: [{id: s, set: {x: 1}}]
 ---
 kind: Flow
+name: failing-hook
+triggers:
+  - webhook: {path: /hooks/failing, auth: {bearer: {token: {secret: env:EVT_BEARER}}}, respond: outputs}
+steps:
+  - id: refuse
+    fail: {message: "order refused", type: Refused}
+---
+kind: Flow
 name: waiter
 steps:
   - id: paid
@@ -202,7 +210,7 @@ func newEventsEnv(t *testing.T) *eventsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"order-intake", "bearer-hook", "mtls-hook", "waiter"} {
+	for _, n := range []string{"order-intake", "bearer-hook", "mtls-hook", "waiter", "failing-hook"} {
 		plan, err := proj.Plan(n)
 		if err != nil {
 			t.Fatal(err)
@@ -358,6 +366,11 @@ func TestEventsGatewayOnEmbeddedServer(t *testing.T) {
 	}
 	if code, out := e.post(t, e.withCert(e.hookCert), "/hooks/mtls", "n=m3", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); code != http.StatusAccepted || out["execution"] != "mtls-hook-m3" {
 		t.Fatalf("mtls: %d %v", code, out)
+	}
+	// respond: outputs answers a failed flow with 422 and its error.
+	if code, out := e.post(t, e.client, "/hooks/failing", "", map[string]string{"Authorization": "Bearer " + evtBearer}); code != http.StatusUnprocessableEntity ||
+		out["status"] != engine.StatusFailed || !strings.Contains(fmt.Sprint(out["error"]), "order refused") {
+		t.Fatalf("failing flow: %d %v", code, out)
 	}
 	// A replayed bearer delivery is deduplicated, not started again.
 	if code, out := e.post(t, e.client, "/hooks/bearer?n=b3", "", map[string]string{"Authorization": "Bearer " + evtBearer}); code != http.StatusOK || out["duplicate"] != true {
