@@ -48,6 +48,10 @@ type RunOptions struct {
 	// Steps, when set, is what earlier steps gave, as expressions see it
 	// under steps: for a plan that runs one step of a flow alone.
 	Steps map[string]any
+	// Once refuses to start when an execution with WorkflowID exists or
+	// existed (a redelivered webhook): Start then fails with
+	// *serviceerror.WorkflowExecutionAlreadyStarted, which names its run.
+	Once bool
 }
 
 // EnsureSearchAttributes registers Outflow's search attributes on the
@@ -99,6 +103,10 @@ func (c *Client) Start(ctx context.Context, plan *Plan, inputs map[string]any, o
 		TaskQueue:        c.queue(),
 		EnableEagerStart: c.EagerStart,
 		StaticSummary:    WorkflowSummary(plan, inputs),
+	}
+	if opts.Once {
+		so.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+		so.WorkflowExecutionErrorWhenAlreadyStarted = true
 	}
 	if sa {
 		so.TypedSearchAttributes = temporal.NewSearchAttributes(

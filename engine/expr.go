@@ -47,6 +47,7 @@ var ExprRoots = []ExprRoot{
 	{Name: "branch", Scope: "parallel", Doc: "the id of the parallel branch the step runs in"},
 	{Name: "iteration", Scope: "repeat", Doc: "the pass of a repeat, from 1"},
 	{Name: "error", Key: "FIELD", Scope: "catch", Doc: "the failure a catch or on_failure step handles: type, message, step, status_code"},
+	{Name: "request", Scope: "webhook", Doc: "the request a webhook trigger's id and inputs read, in the gateway: json, body, headers, query, form"},
 	{Name: "response", Scope: "judge", Doc: "the response fail_when and retry_when judge, in the activity: status_code, json, body, headers"},
 }
 
@@ -99,10 +100,15 @@ type exprEnv struct {
 	// Now is now(): the workflow's deterministic time (workflow.Now), bound
 	// by the scope; outside a running flow it fails (exprtime.go).
 	Now func() (time.Time, error) `expr:"now" json:"-"`
+	// CallbackURL is callback_url(NAME): a URL on the gateway that delivers
+	// event NAME to this execution (events.go).
+	CallbackURL func(string) (string, error) `expr:"callback_url" json:"-"`
 	// Error is the failure a catch or on_failure step handles.
 	Error any `expr:"error"`
 	// Response is the response a fail_when or retry_when judges, in the activity.
 	Response any `expr:"response"`
+	// Request is the request a webhook trigger reads, in the gateway.
+	Request any `expr:"request"`
 	// Tick charges one iteration of a loop body of n nodes; the bounds
 	// patcher calls it from each body. A flow cannot name it (see
 	// exprInternalPrefix). A typed field, not a function, so each call is a
@@ -236,8 +242,8 @@ func runExpr(p templatePart, env map[string]any, b *exprBudget) (any, error) {
 	e := exprEnv{
 		Inputs: env["inputs"], Steps: env["steps"], Vars: env["vars"], Item: env["item"],
 		Index: env["index"], Branch: env["branch"], Execution: env["execution"], Page: env["page"],
-		Iteration: env["iteration"], Now: nowOf(env),
-		Error: env["error"], Response: env["response"],
+		Iteration: env["iteration"], Now: nowOf(env), CallbackURL: callbackOf(env),
+		Error: env["error"], Response: env["response"], Request: env["request"],
 		budget: b, Tick: b.tick,
 	}
 	if b.legacy() {

@@ -442,5 +442,6 @@ func (r *runner) continueAsNewPage(ctx workflow.Context, in RunInput, next int, 
 	next2 := in
 	next2.Inputs = nil
 	next2.Resume = &Resume{NextStep: next, Inputs: r.top.inputs, Vars: r.top.vars, Steps: r.top.steps, Record: r.rec, Page: page}
+	next2.Resume.Events = r.drainEvents(ctx)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next2)
 }

@@ -60,6 +60,9 @@ type Settings struct {
 	RecordLimit int64 `json:"record_limit,omitempty"`
 	// HoldOnFailure is the project's default hold_on_failure (hold.go).
 	HoldOnFailure bool `json:"hold_on_failure,omitempty"`
+	// GatewayURL is the gateway's public base URL (gateway.public_url of
+	// outflow.yaml), where callback_url points; empty means the worker's.
+	GatewayURL string `json:"gateway_url,omitempty"`
 }
 
 // DefaultRecordLimit is the execution record size kept when a project sets
@@ -257,6 +260,8 @@ type Revocation struct {
 // Trigger starts a flow without a person: a schedule.
 type Trigger struct {
 	Schedule *Schedule `json:"schedule,omitempty"`
+	// Webhook starts the flow from a request to the gateway (webhook.go).
+	Webhook *Webhook `json:"webhook,omitempty"`
 }
 
 // Schedule becomes a Temporal Schedule.

@@ -148,6 +148,7 @@ func (r *runner) continueRepeat(ctx workflow.Context, path string, iterations in
 	next.Inputs = nil
 	next.Resume = &Resume{NextStep: r.current, Inputs: r.top.inputs, Vars: r.top.vars, Steps: r.top.steps, Record: r.rec,
 		Repeat: &RepeatState{Step: path, Iterations: iterations}}
+	next.Resume.Events = r.drainEvents(ctx)
 	r.boundResume(&next, r.current)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
 }

@@ -16,14 +16,22 @@ func waitKind() stepKind {
 	}
 }
 
-// WaitStep pauses the flow durably: for a duration, or until a time.
+// WaitStep pauses the flow durably: for a duration, until a time, or
+// until an event arrives (events.go).
 type WaitStep struct {
 	Duration Duration `json:"duration,omitempty"`
 	// Until is a template that yields an RFC 3339 time.
 	Until string `json:"until,omitempty"`
+	// Event names the event the step waits for; Timeout bounds the wait
+	// (0: no bound).
+	Event   string   `json:"event,omitempty"`
+	Timeout Duration `json:"timeout,omitempty"`
 }
 
 func (r *runner) runWait(ctx workflow.Context, st *Step, sc *scope, path string) error {
+	if st.Wait.Event != "" {
+		return r.runWaitEvent(ctx, st, sc, path)
+	}
 	rec := r.newStepRecord(ctx, st, path)
 	d := st.Wait.Duration.D()
 	if st.Wait.Until != "" {

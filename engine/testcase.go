@@ -34,7 +34,9 @@ type TestCase struct {
 	Plan   *Plan
 	Inputs map[string]any
 	// Mocks are in the order the file writes them.
-	Mocks  []MockRule
+	Mocks []MockRule
+	// Events are delivered to the run, each after its delay (events.go).
+	Events []TestEvent
 	Expect TestExpectation
 	// Places maps the path of each value the test writes, such as
 	// "expect.outputs.total", to where it is written, "file:line:col"; the

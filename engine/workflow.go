@@ -59,6 +59,8 @@ type Resume struct {
 	Poll     *PollState     `json:"poll,omitempty"`
 	// Page is a paginated step in progress.
 	Page *PageState `json:"page,omitempty"`
+	// Events are events that arrived and no wait read yet (events.go).
+	Events map[string][]Event `json:"events,omitempty"`
 	// Repeat is a repeat step in progress (step_repeat.go).
 	Repeat *RepeatState `json:"repeat,omitempty"`
 }
@@ -80,6 +82,10 @@ func AgentTaskQueue(agent string) string { return "outflow-agent-" + agent }
 // evaluated here without clock or randomness, and all I/O happens in
 // activities on the worker that owns the step's connection.
 func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
+	return flowWorkflow(ctx, in, nil)
+}
+
+func flowWorkflow(ctx workflow.Context, in RunInput, signer *CallbackSigner) (res *Record, err error) {
 	if in.Plan == nil {
 		return nil, temporal.NewNonRetryableApplicationError("no plan given", ErrConfig, nil)
 	}
@@ -97,6 +103,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 			Steps:      []*StepRecord{},
 		},
 		bounds: newRunBounds(ctx),
+		signer: signer,
 	}
 	defer r.recoverFlow(ctx, in, &res, &err)
 	if err := workflow.SetQueryHandler(ctx, RecordQuery, func() (*Record, error) { return r.rec, nil }); err != nil {
@@ -121,7 +128,9 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 		r.execution = r.executionData(ctx)
 		r.resumeRepeat = rs.Repeat
 		sc = &scope{inputs: rs.Inputs, vars: orEmpty(rs.Vars), steps: orEmpty(rs.Steps), extra: r.bounds.scopeExtra(), execution: r.execution, now: clock}
+		sc.extra[callbackKey] = r.callbackFunc(ctx)
 		first = rs.NextStep
+		r.pendingEvents = rs.Events
 	} else {
 		r.execution = r.executionData(ctx)
 		inputs, err := bindInputs(in.Plan.Inputs, in.Inputs)
@@ -130,6 +139,7 @@ func FlowWorkflow(ctx workflow.Context, in RunInput) (res *Record, err error) {
 		}
 		r.rec.Inputs = redactInputs(in.Plan.Inputs, inputs)
 		sc = &scope{inputs: inputs, vars: map[string]any{}, steps: map[string]any{}, extra: r.bounds.scopeExtra(), execution: r.execution, now: clock}
+		sc.extra[callbackKey] = r.callbackFunc(ctx)
 		for _, b := range in.Plan.Vars {
 			v, err := EvalValue(b.Value, sc.env())
 			if err != nil {
@@ -200,6 +210,7 @@ func (r *runner) continueAsNew(ctx workflow.Context, in RunInput, next int, poll
 	next2 := in
 	next2.Inputs = nil
 	next2.Resume = &Resume{NextStep: next, Inputs: r.top.inputs, Vars: r.top.vars, Steps: r.top.steps, Record: r.rec, Poll: poll}
+	next2.Resume.Events = r.drainEvents(ctx)
 	r.boundResume(&next2, next)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next2)
 }
@@ -231,6 +242,11 @@ type runner struct {
 	// execution is what expressions read as `execution`; nil in executions
 	// that started before it was bound, where branch is not bound either.
 	execution map[string]any
+	// signer computes callback URLs; pendingEvents and callbackURLs are
+	// this run's (events.go).
+	signer        *CallbackSigner
+	pendingEvents map[string][]Event
+	callbackURLs  map[string]string
 }
 
 // scope is what expressions of one sequence of steps can see.

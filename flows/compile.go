@@ -332,7 +332,7 @@ func compileInputs(doc *document, inputs map[string]Input) []engine.InputSpec {
 func compileTrigger(doc *document, p string, t Trigger) engine.Trigger {
 	s := t.Schedule
 	if s == nil {
-		return engine.Trigger{}
+		return engine.Trigger{Webhook: compileWebhook(doc, p+".webhook", t.Webhook)}
 	}
 	return engine.Trigger{Schedule: &engine.Schedule{
 		Cron:           strings.TrimSpace(s.Cron),

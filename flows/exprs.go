@@ -214,6 +214,7 @@ func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
 		c.errorf(doc, exprPos(doc, p, s, off), p, "%s", msg)
 		return
 	}
+	c.noteCallbacks(doc, p, s)
 	for _, span := range exprSpans(s) {
 		for _, r := range exprRefs(span.Code) {
 			at := exprPos(doc, p, s, span.CodeFrom+r.at)
@@ -231,6 +232,7 @@ func (c *checker) checkString(doc *document, p, s string, env *exprEnv) {
 
 // boundOnlyIn says where the names that are bound only in some places are.
 var boundOnlyIn = map[string]string{
+	"request":   "request is defined only in a webhook trigger's id and inputs; steps read what the trigger maps into inputs",
 	"item":      "item is defined only inside the steps of a foreach",
 	"index":     "index is defined only inside the steps of a foreach",
 	"page":      "page is defined only in paginate.stop_when and paginate.each_page; after the step, read steps.ID.items and steps.ID.pages",
@@ -288,7 +290,7 @@ func (c *checker) checkRef(env *exprEnv, r exprRef) (string, bool) {
 			}
 			return fmt.Sprintf("unknown field execution.%s (fields: %s)", r.name, strings.Join(names, ", ")), false
 		}
-	case "item", "index", "page", "branch", "iteration", "error", "response":
+	case "item", "index", "page", "branch", "iteration", "error", "response", "request":
 		if !env.bound.has(r.root) {
 			return boundOnlyIn[r.root], false
 		}

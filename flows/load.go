@@ -131,14 +131,16 @@ func isYAML(name string) bool {
 
 // loader collects the documents and problems of one Load.
 type loader struct {
-	fsys     fs.FS
-	root     string
-	docs     []*document
-	problems Problems
-	warnings Problems
-	wsdls    map[string]wsdlResult // by clean project-relative path, or URL and connection
-	fetch    WSDLFetcher
-	oas      oasState // OpenAPI documents of connections (openapi_load.go)
+	// webhookPaths maps each webhook path to where it is first given.
+	webhookPaths map[string]string
+	fsys         fs.FS
+	root         string
+	docs         []*document
+	problems     Problems
+	warnings     Problems
+	wsdls        map[string]wsdlResult // by clean project-relative path, or URL and connection
+	fetch        WSDLFetcher
+	oas          oasState // OpenAPI documents of connections (openapi_load.go)
 	// dir is the project folder on the disk when fsys reads it (Load,
 	// LoadFiles): files read by name are checked not to lead out of it
 	// through a symbolic link. Empty for LoadFS.
@@ -305,6 +307,9 @@ func load(fsys fs.FS, root string, files []string, opts []Option) (*Project, err
 		p.settings.HistoryLimit = s.HistoryLimit
 		p.settings.RecordLimit = int64(s.RecordLimit)
 		p.settings.HoldOnFailure = s.HoldOnFailure
+		if s.Gateway != nil {
+			p.settings.GatewayURL = s.Gateway.PublicURL
+		}
 	}
 	return p, nil
 }

@@ -12,24 +12,37 @@ func waitKind() stepKind {
 		given: func(st *Step) bool { return st.Wait != nil },
 		check: func(c *checker, s *stepCheck) { c.checkWait(s.b, s.path+".wait", s.st.Wait, s.env) },
 		compile: func(c *compiler, doc *document, sp string, st *Step, es *engine.Step) {
-			es.Wait = &engine.WaitStep{Duration: engine.Duration(st.Wait.Duration), Until: st.Wait.Until}
+			es.Wait = &engine.WaitStep{Duration: engine.Duration(st.Wait.Duration), Until: st.Wait.Until,
+				Event: st.Wait.Event, Timeout: engine.Duration(st.Wait.Timeout)}
 		},
 	}
 }
 
-// Wait pauses a flow durably. Give duration or until.
+// Wait pauses a flow durably. Give duration, until, or event.
 type Wait struct {
 	// How long to wait, such as `10m` or `24h`.
 	Duration Duration `yaml:"duration,omitempty"`
 	// The moment to wait for: an RFC 3339 time such as `2026-01-02T06:00:00Z`, or an expression that yields one.
 	Until string `yaml:"until,omitempty"`
+	// The name of an event to wait for: a partner's callback to `callback_url("NAME")`,
+	// `outflow executions send ID NAME`, or the console. The step's data then holds
+	// `event` (body, json, headers redacted, received_at). An event that arrives before
+	// the flow reaches the wait is kept for it.
+	Event string `yaml:"event,omitempty" jsonschema:"pattern=^[A-Za-z0-9._-]+$,maxLength=64"`
+	// With event: how long to wait before the step fails with type `Timeout`
+	// (catchable with try/catch), such as `48h`. Without it the step waits until the flow is canceled.
+	Timeout Duration `yaml:"timeout,omitempty"`
 }
 
 func (c *checker) checkWait(b *body, p string, w *Wait, env *exprEnv) {
 	doc := b.doc
+	if w.Event != "" || w.Timeout != 0 {
+		c.checkWaitEvent(doc, p, w)
+		return
+	}
 	switch {
 	case w.Duration == 0 && w.Until == "" && !doc.troubled[p]:
-		c.errorf(doc, doc.keyPos(p), p, "wait needs duration (such as 10m) or until (a time such as 2026-01-02T06:00:00Z)")
+		c.errorf(doc, doc.keyPos(p), p, "wait needs duration (such as 10m), until (a time such as 2026-01-02T06:00:00Z) or event (a name such as paid)")
 	case w.Duration != 0 && w.Until != "":
 		c.errorf(doc, doc.keyPos(p+".until"), p+".until", "give duration or until, not both")
 	case w.Until != "" && engine.IsTemplate(w.Until):

@@ -68,6 +68,10 @@ func (p *Project) TestCase(name string) (*TestCase, error) {
 		}
 		tc.Mocks = append(tc.Mocks, rule)
 	}
+	tc.Events = compileTestEvents(t.Events)
+	for i := range tc.Events {
+		tc.Events[i].At = tc.Where(indexPath("events", i) + ".name")
+	}
 	if t.Expect != nil {
 		tc.Expect = t.Expect.compile()
 	}

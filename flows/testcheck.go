@@ -124,6 +124,7 @@ func (c *checker) checkTest(doc *document) {
 			c.errorf(doc, doc.valPos("target"), "target", "%s", msg)
 		}
 	}
+	c.checkTestEvents(doc, t.Events)
 	owner := ""
 	var refs []stepRef
 	if target != nil {

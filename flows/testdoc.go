@@ -25,6 +25,10 @@ type Test struct {
 	// `ack[0]/post` (the first item of foreach ack) or `ack[*]/post` (every item).
 	// A rest or soap step that runs without a mock fails the test: offline tests use no network.
 	Mocks map[string]Mock `yaml:"mocks,omitempty"`
+	// Events delivered to the run, as a partner's callback or `outflow executions send`
+	// would: each to the flow's wait: {event} of its name. An event may arrive before
+	// the flow waits for it.
+	Events []TestEvent `yaml:"events,omitempty"`
 	// What the run must end with. Default: the run succeeds.
 	Expect *Expectation `yaml:"expect,omitempty"`
 }

@@ -91,10 +91,12 @@ type Input struct {
 	Secret bool `yaml:"secret,omitempty"`
 }
 
-// Trigger starts a flow without a person.
+// Trigger starts a flow without a person. Give schedule or webhook.
 type Trigger struct {
 	// Run the flow on a calendar or at a fixed interval (a Temporal Schedule).
-	Schedule *Schedule `yaml:"schedule" jsonschema:"required"`
+	Schedule *Schedule `yaml:"schedule,omitempty"`
+	// Run the flow when the gateway receives a request (webhook.go, docs/events.md).
+	Webhook *Webhook `yaml:"webhook,omitempty"`
 }
 
 // Schedule runs a flow on a cron calendar or at a fixed interval; give exactly
@@ -363,4 +365,6 @@ type ProjectSettings struct {
 	// step that fails after its retries holds its execution for an operator
 	// (`outflow executions resume`). Default: false.
 	HoldOnFailure bool `yaml:"hold_on_failure,omitempty"`
+	// The gateway for inbound events and webhooks (docs/events.md).
+	Gateway *GatewaySettings `yaml:"gateway,omitempty"`
 }

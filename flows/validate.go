@@ -26,6 +26,9 @@ type checker struct {
 	idx *index
 	// calls records which actions each action calls, to find cycles.
 	calls map[string][]actionCall
+	// events collects, per flow, the waits for events and the
+	// callback_url calls, to match them (events.go).
+	events *flowEvents
 }
 
 type actionCall struct {
@@ -130,12 +133,16 @@ func (c *checker) checkDocument(doc *document) {
 	case *Connection:
 		c.checkConnection(doc)
 	case *Action:
+		c.events = nil
 		c.checkRunnable(doc, "action", v.Inputs, nil, v.Steps, v.Outputs, v.OnFailure)
 	case *Flow:
+		c.events = &flowEvents{}
 		b := c.checkRunnable(doc, "flow", v.Inputs, v.Vars, v.Steps, v.Outputs, v.OnFailure)
 		for i, t := range v.Triggers {
 			c.checkSchedule(b, indexPath("triggers", i)+".schedule", t.Schedule)
+			c.checkTrigger(b, indexPath("triggers", i), t)
 		}
+		c.checkFlowEvents(doc)
 	case *Test:
 		c.checkTest(doc)
 	}
@@ -156,6 +163,7 @@ func (c *checker) checkSettings(doc *document, s *ProjectSettings) {
 	if s.BodyLimit > 1<<20 {
 		c.warnf(doc, doc.valPos("body_limit"), "body_limit", "a body limit above 1MiB can make step results exceed Temporal's payload limit (2 MB by default), which fails the step")
 	}
+	c.checkGateway(doc, s.Gateway)
 	if s.RecordLimit > 1536<<10 {
 		c.warnf(doc, doc.valPos("record_limit"), "record_limit", "a record limit above 1536KiB can make the record exceed Temporal's payload limit (2 MB by default), which fails queries and the flow's result")
 	}

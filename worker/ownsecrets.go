@@ -32,7 +32,8 @@ func PayloadKeySecrets(refs []string) []secrets.Denied {
 // steps, whatever its config: the payload key variable and the files the
 // TEMPORAL_TLS_* variables name (a client certificate and its key).
 func processSecrets() []secrets.Denied {
-	out := []secrets.Denied{{Ref: "env:" + EnvPayloadKey, Why: "the payload key, " + EnvPayloadKey}}
+	out := []secrets.Denied{{Ref: "env:" + EnvPayloadKey, Why: "the payload key, " + EnvPayloadKey},
+		{Ref: "env:" + EnvGatewayKey, Why: "the gateway key, " + EnvGatewayKey}}
 	for _, name := range []string{EnvTLSCert, EnvTLSKey} {
 		if p := os.Getenv(name); p != "" {
 			if abs, err := filepath.Abs(p); err == nil {

@@ -61,6 +61,8 @@ type Options struct {
 	// Observe says what the worker reports (metrics, traces, redaction);
 	// nil reports nothing beyond Logger.
 	Observe *Observability
+	// Callbacks signs the URLs callback_url yields; nil: callback_url fails.
+	Callbacks *engine.CallbackSigner
 }
 
 // Worker is a running set of Temporal workers.
@@ -83,6 +85,13 @@ func Start(opts Options) (*Worker, error) {
 	}
 	if seen := opts.Observe.seen(); seen != nil {
 		opts.Secrets.Watch(seen)
+	}
+	if opts.Callbacks == nil {
+		cb, err := CallbackSignerFromEnv()
+		if err != nil {
+			return nil, fmt.Errorf("starting worker: %w", err)
+		}
+		opts.Callbacks = cb
 	}
 	if opts.Identity == "" {
 		host, _ := os.Hostname()
@@ -123,7 +132,7 @@ func Start(opts Options) (*Worker, error) {
 	newWorker := func(q string, flows, runSteps bool) {
 		sw := sdkworker.New(opts.Client, q, wo)
 		if flows {
-			sw.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
+			sw.RegisterWorkflowWithOptions(engine.FlowWorkflowWith(opts.Callbacks), workflow.RegisterOptions{Name: engine.WorkflowName})
 		}
 		if runSteps {
 			for _, a := range stepActs {

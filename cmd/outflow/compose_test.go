@@ -150,7 +150,7 @@ func moduleVersion(t *testing.T, module string) string {
 // outflowEnv are the variables the outflow command reads: to reach Temporal,
 // and for its metrics, logs, traces and payload key.
 var outflowEnv = []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", worker.EnvTLSCert, worker.EnvTLSKey, worker.EnvTLSCA, worker.EnvTLSServerName, worker.EnvTLS,
-	envMetricsAddr, envLogFormat, envLogLevel, envPayloadKey, "OTEL_EXPORTER_OTLP_ENDPOINT"}
+	envMetricsAddr, envLogFormat, envLogLevel, envPayloadKey, "OTEL_EXPORTER_OTLP_ENDPOINT", worker.EnvGatewayKey, worker.EnvGatewayURL}
 
 // TestComposeMatchesTopology checks docker-compose.yml against what its
 // images read: the server's variables against the config template built
@@ -161,7 +161,7 @@ var outflowEnv = []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", worker.EnvTL
 // service's arguments; and every mounted file against the repository.
 func TestComposeMatchesTopology(t *testing.T) {
 	c := loadCompose(t)
-	for _, name := range []string{"postgresql", "certs", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "worker", "agent"} {
+	for _, name := range []string{"postgresql", "certs", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "worker", "agent", "gateway"} {
 		c.service(t, name)
 	}
 	temporal := c.service(t, "temporal")
@@ -203,7 +203,7 @@ func TestComposeMatchesTopology(t *testing.T) {
 		t.Errorf("temporal publishes %v, not its frontend port %s", temporal.Ports, port)
 	}
 	uiVars := envNamesIn(t, filepath.Join(moduleDir(t, "github.com/temporalio/ui-server/v2"), "config", "docker.yaml"))
-	for _, name := range []string{"worker", "agent", "temporal-ui", "temporal-namespace"} {
+	for _, name := range []string{"worker", "agent", "gateway", "temporal-ui", "temporal-namespace"} {
 		env := c.service(t, name).Environment
 		if env["TEMPORAL_ADDRESS"] != "temporal:"+port {
 			t.Errorf("service %s dials %q, not the frontend temporal:%s", name, env["TEMPORAL_ADDRESS"], port)
@@ -215,12 +215,13 @@ func TestComposeMatchesTopology(t *testing.T) {
 			switch {
 			case name == "temporal-ui" && !uiVars[k]:
 				t.Errorf("temporal-ui sets %s, which the UI server's config template does not read", k)
-			case (name == "worker" || name == "agent") && !slices.Contains(outflowEnv, k):
+			case (name == "worker" || name == "agent" || name == "gateway") && !slices.Contains(outflowEnv, k):
 				t.Errorf("service %s sets %s, which outflow does not read (it reads %v)", name, k, outflowEnv)
 			}
 		}
 	}
-	for _, name := range []string{"certs", "worker", "agent"} {
+	checkComposeGateway(t, c)
+	for _, name := range []string{"certs", "worker", "agent", "gateway"} {
 		s := c.service(t, name)
 		if s.Build != "." || s.Image != "outflow:dev" {
 			t.Errorf("service %s: build %q image %q; want the project's Dockerfile (build: .) as outflow:dev", name, s.Build, s.Image)

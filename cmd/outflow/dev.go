@@ -27,6 +27,7 @@ func devCmd(g *globalFlags) *cobra.Command {
 		obs    observeFlags
 		conAt  string
 		conF   consoleFlags
+		gw     devGateway
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -81,8 +82,11 @@ func devCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if err := gw.listen(cmd, db); err != nil {
+				return err
+			}
 			w, err := worker.Start(worker.Options{Client: c, Flows: true, Agents: agents, Logger: o.logger, Observe: o.observe,
-				OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g))})
+				OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g)), Callbacks: gw.signer})
 			if err != nil {
 				return err
 			}
@@ -95,6 +99,9 @@ func devCmd(g *globalFlags) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(out, "console          %s\n", url)
+			}
+			if err := gw.start(ctx, cmd, g, ec, o.observe.Seen, o.logger); err != nil {
+				return err
 			}
 			security := "plaintext"
 			switch {
@@ -136,6 +143,7 @@ func devCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().StringSliceVar(&agents, "agent", nil, "also serve the steps of these agent groups")
 	cmd.Flags().StringVar(&conAt, "console", "127.0.0.1:8234", "address of the web console (empty: no console)")
 	conF.register(cmd)
+	gw.f.register(cmd, "gateway", "127.0.0.1:8235", "address of the gateway for callbacks and webhooks (empty: no gateway)")
 	tlsOpt.register(cmd)
 	obs.register(cmd)
 	return cmd

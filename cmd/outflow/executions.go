@@ -93,7 +93,7 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print the whole record as JSON")
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, sendEventCmd(g))
 	cmd.AddCommand(recoveryCmds(g)...)
 	return cmd
 }

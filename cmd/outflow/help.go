@@ -17,6 +17,9 @@ const (
 	addressWorker   = "Temporal frontend host:port (default $TEMPORAL_ADDRESS; with --config, the file's temporal.address unless this is given)"
 )
 
+// addressGateway is what --address means to `outflow gateway`.
+const addressGateway = "Temporal frontend host:port (default $TEMPORAL_ADDRESS)"
+
 // devAddress is where `outflow dev` serves the frontend by default.
 const devAddress = "127.0.0.1:7233"
 
@@ -40,6 +43,7 @@ var commandTemporalFlags = map[string]temporalFlags{
 	"server":       {"", true, false},
 	"codec-server": {"", false, true},
 	"console":      {addressDev, true, true},
+	"gateway":      {addressGateway, true, true},
 }
 
 // registerTemporalFlags gives each top-level command the Temporal flags it
@@ -76,6 +80,10 @@ var examples = map[string]string{
   outflow test lookup-customer --input customer_id=7        # an action, for real
   outflow test order-sync --step orders --input steps.customer.outputs.id=7
   outflow test --record order-sync-ships         # record a test's mocks from a real run`,
+	"outflow gateway": `  OUTFLOW_GATEWAY_KEY=$(cat gateway.key) outflow gateway --address temporal:7233 --listen :8235
+  outflow gateway --address 127.0.0.1:7233 --gateway-tls-cert gw.pem --gateway-tls-key gw-key.pem`,
+	"outflow executions send": `  outflow executions send order-intake-d-100 paid --data '{"payment_id":"pay_42"}'
+  outflow executions send order-intake-d-100 paid --data @callback.json`,
 	"outflow worker": `  outflow worker --address 127.0.0.1:7233
   outflow worker --config agent.yaml
   outflow worker --config agent.yaml --check

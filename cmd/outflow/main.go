@@ -62,6 +62,7 @@ func newRoot() *cobra.Command {
 		validateCmd(g), runCmd(g), testCmd(g), workerCmd(g), executionsCmd(g), certsCmd(g), quickstartCmd(g), soapCmd(g), openapiCmd(g),
 	)
 	root.AddCommand(deployCmd(g), schedulesCmd(g), consoleCmd(g))
+	root.AddCommand(gatewayCmd(g))
 	root.AddCommand(codecServerCmd(g))
 	root.AddCommand(serverCommands(g)...)
 	registerTemporalFlags(root, g)

@@ -51,6 +51,8 @@ func outflowBinary(t *testing.T) string {
 type proc struct {
 	cmd   *exec.Cmd
 	lines chan string
+	// seen are the lines up to the ready line.
+	seen []string
 }
 
 // startProc starts the binary and waits until a line of its output contains ready.
@@ -92,6 +94,7 @@ func startProcEnv(t *testing.T, env []string, ready string, args ...string) *pro
 			}
 			seen = append(seen, l)
 			if strings.Contains(l, ready) {
+				p.seen = seen
 				return p
 			}
 		case <-deadline:

@@ -57,7 +57,9 @@ type stackOptions struct {
 	// project with agent connections does not wait for agents).
 	agents  []string
 	baseDir string
-	log     io.Writer
+	// callbacks signs callback URLs in the embedded worker (events.go).
+	callbacks *engine.CallbackSigner
+	log       io.Writer
 	// logger takes the Temporal client's and the embedded worker's logs
 	// (the SDK's included); nil means quietLogger.
 	logger *slog.Logger
@@ -147,6 +149,7 @@ func openStack(ctx context.Context, g *globalFlags, o stackOptions) (*stack, err
 		w, err := worker.Start(worker.Options{
 			Client: c, Flows: true, Agents: o.agents, BaseDir: o.baseDir,
 			Logger: logger, Observe: obs, OwnSecrets: worker.PayloadKeySecrets(payloadKeyRefs(g)),
+			Callbacks: o.callbacks,
 		})
 		if err != nil {
 			s.Close()

@@ -133,6 +133,7 @@ func builtinOperations() []Operation {
 			Applies: running,
 			Run:     terminateExecution,
 		},
+		sendEventOperation(),
 	}
 }
 

@@ -172,7 +172,11 @@ func execute(ctx context.Context, tc *engine.TestCase, tr *mock.Transport) (rec 
 			env.SetTestTimeout(d)
 		}
 	}
-	env.RegisterWorkflowWithOptions(engine.FlowWorkflow, workflow.RegisterOptions{Name: engine.WorkflowName})
+	env.RegisterWorkflowWithOptions(engine.FlowWorkflowWith(&engine.CallbackSigner{Key: engine.TestCallbackKey, BaseURL: engine.TestCallbackBase}),
+		workflow.RegisterOptions{Name: engine.WorkflowName})
+	if err := deliverEvents(env, tc); err != nil {
+		return nil, err
+	}
 	// The real activities of every step kind that calls partners, answered
 	// by the mocks, each call guarded by one interceptor.
 	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&guardMocks{tr: tr}}})
