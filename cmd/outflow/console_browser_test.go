@@ -249,8 +249,8 @@ steps:
 // the list shows them, a step shows its response body and TLS facts, a
 // failing flow's step shows the partner's error, cancel works from the
 // page, no page has a JavaScript error, and no secret reaches a page.
-// Retrying from the page waits for the recovery operations (issue 16):
-// the console takes them as one more Operation.
+// Retry, resume and send event from the page are driven in
+// recovery_browser_test.go.
 func TestConsoleInBrowser(t *testing.T) {
 	exe := chromiumPath(t)
 	dir := copyQuickstart(t)

@@ -1,7 +1,8 @@
 package main
 
-// The console's recovery operations in chromium: retry a failed execution
-// from its failed step and skip a held step, from the execution page,
+// The console's operations in chromium: retry a failed execution from its
+// failed step, skip a held step and send an event to a waiting execution,
+// from the execution page,
 // against the embedded server and the mTLS partner of recovery_e2e_test.go.
 // The console runs in this process (console.New) on a loopback port.
 
@@ -90,7 +91,39 @@ func TestRecoveryConsoleInBrowser(t *testing.T) {
 	if err != nil || rec.Outputs["ref"] != "FROM-CONSOLE" || len(rec.Operations) != 1 || rec.Operations[0].Identity != "outflow-console:none:local" {
 		t.Fatalf("after the console's skip: %v %+v", err, rec)
 	}
+	// Send the event a waiting execution waits for.
+	writeProjectFile(t, s.dir, "waity.yaml", waityProject)
+	s.start(t, ctx, "waity", "waity-console", nil)
+	b.run(t, "the waiting execution",
+		chromedp.Navigate(u+"/executions/waity-console"), chromedp.WaitVisible(chromedp.CSS("#op-send-event")))
+	b.run(t, "send event",
+		chromedp.Click(chromedp.CSS("#op-send-event")), chromedp.WaitVisible(chromedp.CSS("#confirm-form")),
+		chromedp.SetValue(chromedp.CSS(`input[name="event"]`), "approved"),
+		chromedp.SetValue(chromedp.CSS(`textarea[name="data"]`), `{"by":"ops-anna","ok":true}`))
+	b.shot(t, "confirm-send-event")
+	b.run(t, "confirming the event", chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#msg")))
+	if msg := b.text(t, "#msg"); !strings.Contains(msg, "event approved sent") {
+		t.Fatalf("the console's message: %q", msg)
+	}
+	rec, err = s.result(t, ctx, "waity-console")
+	if err != nil || rec.Outputs["by"] != "ops-anna" || rec.Outputs["ok"] != true {
+		t.Fatalf("after the console's event: %v %+v", err, rec)
+	}
+	if r := rec.Step("approval"); r == nil || r.Outputs["by"] != "outflow-console:none:local" {
+		t.Fatalf("the wait step does not record who sent the event: %+v", r)
+	}
 	if errs := b.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}
 }
+
+// waityProject waits for an approval that the console sends.
+const waityProject = `kind: Flow
+name: waity
+steps:
+  - id: approval
+    wait: {event: approved, timeout: 1h}
+outputs:
+  by: "${{ steps.approval.event.json.by }}"
+  ok: "${{ steps.approval.event.json.ok }}"
+`
