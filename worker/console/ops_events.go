@@ -32,7 +32,7 @@ func sendEvent(ctx context.Context, env OpEnv, t Target, form url.Values) (OpRes
 	if name == "" {
 		return OpResult{}, errors.New("sending an event needs its name")
 	}
-	ev := engine.Event{Name: name, Body: form.Get("data"), ReceivedAt: time.Now().UTC(), Source: "console", By: env.Identity.String()}
+	ev := engine.Event{Name: name, Body: form.Get("data"), ReceivedAt: time.Now().UTC(), Source: "console", By: temporalIdentity(env.Identity)}
 	if err := env.Client.SendEvent(ctx, t.ID, "", ev); err != nil {
 		return OpResult{}, err
 	}
