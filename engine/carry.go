@@ -102,6 +102,9 @@ type Retry struct {
 	// TaskQueue is where the retry's workflow tasks run: the old
 	// execution's, else the client's.
 	TaskQueue string `json:"task_queue,omitempty"`
+	// Schedule is the schedule whose run this retries, if any: the retry
+	// is recorded against it (schedule_retry.go).
+	Schedule string `json:"schedule,omitempty"`
 }
 
 // retryable lists the close statuses a retry accepts.
@@ -161,6 +164,7 @@ func (c *Client) PrepareRetry(ctx context.Context, id string, o RetryOptions) (*
 	r, in, err := planRetry(id, &st, o)
 	if r != nil {
 		r.TaskQueue = desc.GetExecutionConfig().GetTaskQueue().GetName()
+		r.Schedule = scheduleOf(info)
 	}
 	return r, in, err
 }
@@ -391,9 +395,15 @@ func (c *Client) startRetry(ctx context.Context, r *Retry, in RunInput, generate
 		Memo:          map[string]any{"retried_from": in.Resume.Record.RetriedFrom},
 	}
 	if sa {
-		so.TypedSearchAttributes = temporal.NewSearchAttributes(
+		attrs := []temporal.SearchAttributeUpdate{
 			SearchAttrFlow.ValueSet(in.Plan.Name), SearchAttrStatus.ValueSet(StatusRunning),
-			SearchAttrRetriedFrom.ValueSet(in.Resume.Record.RetriedFrom))
+			SearchAttrRetriedFrom.ValueSet(in.Resume.Record.RetriedFrom)}
+		if r.Schedule != "" {
+			// Recorded against the schedule, yet outside its overlap
+			// policy: the schedule did not start it (schedule_retry.go).
+			attrs = append(attrs, SearchAttrSchedule.ValueSet(r.Schedule))
+		}
+		so.TypedSearchAttributes = temporal.NewSearchAttributes(attrs...)
 	}
 	run, err := c.Temporal.ExecuteWorkflow(ctx, so, WorkflowName, in)
 	if err != nil {
@@ -458,6 +468,9 @@ func (c *Client) linkRetries(ctx context.Context, rec *Record) {
 
 // writeRecovery writes what a record says of retries and operators.
 func (r *Record) writeRecovery(w io.Writer) {
+	if r.Schedule != "" {
+		fmt.Fprintf(w, "schedule: %s\n", r.Schedule)
+	}
 	if r.RetriedFrom != "" {
 		fmt.Fprintf(w, "retried from %s\n", r.RetriedFrom)
 	}

@@ -263,6 +263,7 @@ func (c *Client) Show(ctx context.Context, id string) (*Record, error) {
 		decodeLastFailures(c.DataConverter, pending)
 		annotateWaiting(rec, pending, c.queuePollers(ctx, pending), time.Now())
 		c.linkRetries(ctx, rec)
+		rec.Schedule = scheduleOf(info)
 		return rec, nil
 	}
 	rec, err := c.result(ctx, id, info.GetExecution().GetRunId(), nil)
@@ -272,6 +273,9 @@ func (c *Client) Show(ctx context.Context, id string) (*Record, error) {
 		rec, err = c.closedRecord(ctx, info, rec, err)
 	}
 	c.linkRetries(ctx, rec)
+	if rec != nil {
+		rec.Schedule = scheduleOf(info)
+	}
 	return rec, err
 }
 
@@ -286,6 +290,9 @@ type Execution struct {
 	// RetriedFrom and RetriedBy link retries (carry.go).
 	RetriedFrom string   `json:"retried_from,omitempty"`
 	RetriedBy   []string `json:"retried_by,omitempty"`
+	// Schedule is the schedule that started the execution, or whose run
+	// it retries (schedule_retry.go).
+	Schedule string `json:"schedule,omitempty"`
 }
 
 // ListOptions filter a listing.
@@ -296,6 +303,9 @@ type ListOptions struct {
 	Status string
 	Since  time.Duration
 	Limit  int
+	// Schedule lists the runs the schedule with this id started and the
+	// retries of them (schedule_retry.go).
+	Schedule string
 }
 
 // Execution statuses besides running, succeeded and failed: how Temporal
@@ -402,6 +412,9 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 		}
 		q = append(q, clause)
 	}
+	if o.Schedule != "" {
+		q = append(q, scheduleQuery(o.Schedule))
+	}
 	if o.Since > 0 {
 		q = append(q, fmt.Sprintf("StartTime > %q", time.Now().Add(-o.Since).UTC().Format(time.RFC3339)))
 	}
@@ -431,6 +444,7 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Execution, error) {
 			if f := e.GetSearchAttributes().GetIndexedFields()["OutflowRetriedFrom"]; f != nil {
 				_ = decodeKeyword(f.GetData(), &ex.RetriedFrom)
 			}
+			ex.Schedule = scheduleOf(e)
 			ex.Flow, ex.Status = flow, executionStatus(e)
 			out = append(out, ex)
 		}

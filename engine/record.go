@@ -35,6 +35,9 @@ type Record struct {
 	// executions that retry this one (filled in when shown, carry.go).
 	RetriedFrom string   `json:"retried_from,omitempty"`
 	RetriedBy   []string `json:"retried_by,omitempty"`
+	// Schedule is the schedule that started the execution, or whose run
+	// it retries (filled in when shown, schedule_retry.go).
+	Schedule string `json:"schedule,omitempty"`
 	// Operations are what operators did to the execution (carry.go, hold.go).
 	Operations []OperatorAction `json:"operations,omitempty"`
 }

@@ -547,10 +547,24 @@ type ScheduleInfo struct {
 	// Last is when the latest run started, and LastWorkflowID its id.
 	Last           *time.Time `json:"last,omitempty"`
 	LastWorkflowID string     `json:"last_workflow_id,omitempty"`
+	// LastRetry is the latest retry of the schedule's runs: started by an
+	// operator, not by the schedule (schedule_retry.go).
+	LastRetry *RetryInfo `json:"last_retry,omitempty"`
 }
 
-// DescribeSchedule describes one schedule by id.
+// DescribeSchedule describes one schedule by id, with the latest retry of
+// its runs.
 func (c *Client) DescribeSchedule(ctx context.Context, id string) (*ScheduleInfo, error) {
+	info, err := c.describeSchedule(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	infos := []ScheduleInfo{*info}
+	c.addLatestRetries(ctx, infos)
+	return &infos[0], nil
+}
+
+func (c *Client) describeSchedule(ctx context.Context, id string) (*ScheduleInfo, error) {
 	desc, err := c.Temporal.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 	if err != nil {
 		if isNotFound(err) {
@@ -610,7 +624,7 @@ func (c *Client) Schedules(ctx context.Context, flow string) ([]ScheduleInfo, er
 		if f, _, ok := ParseScheduleID(id); flow != "" && (!ok || f != flow) {
 			continue
 		}
-		info, err := c.DescribeSchedule(ctx, id)
+		info, err := c.describeSchedule(ctx, id)
 		if isNotFound(err) {
 			continue // deleted since it was listed
 		}
@@ -619,6 +633,8 @@ func (c *Client) Schedules(ctx context.Context, flow string) ([]ScheduleInfo, er
 		}
 		out = append(out, *info)
 	}
+	// One visibility query for the latest retries of all of them.
+	c.addLatestRetries(ctx, out)
 	return out, nil
 }
 

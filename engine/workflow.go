@@ -29,6 +29,9 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	"OutflowStatus": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	// OutflowRetriedFrom links a retry to the execution it retries (carry.go).
 	"OutflowRetriedFrom": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	// OutflowSchedule records a retry of a scheduled run against the
+	// schedule, which did not start it (schedule_retry.go).
+	"OutflowSchedule": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // RunInput is the input of FlowWorkflow.

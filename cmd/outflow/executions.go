@@ -61,6 +61,7 @@ func executionsCmd(g *globalFlags) *cobra.Command {
 	list.Flags().StringVar(&o.Flow, "flow", "", "only executions of this flow or action")
 	list.Flags().StringVar(&o.Status, "status", "", "only executions with this status: "+strings.Join(engine.ExecutionStatuses(), ", "))
 	list.Flags().StringVar(&since, "since", "", "only executions started within this long: days (7d) or a duration (24h)")
+	list.Flags().StringVar(&o.Schedule, "schedule", "", "only the runs this schedule (id outflow:<flow>:<index>) started and the retries of them")
 	list.Flags().IntVar(&o.Limit, "limit", 50, "at most this many")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 

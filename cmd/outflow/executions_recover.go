@@ -273,6 +273,9 @@ func retryOne(cmd *cobra.Command, out io.Writer, st *stack, target, from, id, re
 	} else {
 		fmt.Fprintf(out, "retrying %s from step %s (%s plan) as %s: carried %s; running %s\n",
 			target, r.From, r.Plan, r.WorkflowID, listOrNone(r.Carried), strings.Join(r.Runs, ", "))
+		if r.Schedule != "" {
+			fmt.Fprintf(out, "recorded against schedule %s, outside its overlap policy (executions list --schedule %s)\n", r.Schedule, r.Schedule)
+		}
 	}
 	if !wait {
 		return nil

@@ -89,7 +89,8 @@ var examples = map[string]string{
   outflow worker --config agent.yaml --check
   outflow worker --metrics-addr :9464 --log-format json`,
 	"outflow executions list": `  outflow executions list
-  outflow executions list --flow order-sync --status failed --since 7d`,
+  outflow executions list --flow order-sync --status failed --since 7d
+  outflow executions list --schedule outflow:order-sync:0`,
 	"outflow executions show": `  outflow executions show order-sync-1763870000000000000
   outflow executions show order-sync-1763870000000000000 --json`,
 	"outflow certs inspect": `  outflow certs inspect certs/client.p12 --password env:KEYSTORE_PASSWORD

@@ -158,14 +158,14 @@ for all of its schedules, and trigger and backfill want a flow with exactly one.
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(infos)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SCHEDULE\tWHEN\tSTATE\tOVERLAP\tNEXT RUN\tLAST RUN\tNOTE")
+			fmt.Fprintln(tw, "SCHEDULE\tWHEN\tSTATE\tOVERLAP\tNEXT RUN\tLAST RUN\tLAST RETRY\tNOTE")
 			for _, s := range infos {
 				state := "active"
 				note := ""
 				if s.Paused {
 					state, note = "paused", s.Note
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, orDash(s.When), state, s.Overlap, timeOrDash(s.Next), timeOrDash(s.Last), note)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, orDash(s.When), state, s.Overlap, timeOrDash(s.Next), timeOrDash(s.Last), lastRetry(s.LastRetry), note)
 			}
 			return tw.Flush()
 		},
@@ -298,6 +298,15 @@ func oneSchedule(cmd *cobra.Command, g *globalFlags, ref string, fn func(context
 	}
 	fmt.Fprint(cmd.OutOrStdout(), msg)
 	return nil
+}
+
+// lastRetry says which execution last retried a run of a schedule, and how
+// it went.
+func lastRetry(r *engine.RetryInfo) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%s)", r.WorkflowID, r.Status)
 }
 
 func orDash(s string) string {
