@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -10,12 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
-	"github.com/outflow-dev/outflow/worker"
-	"github.com/outflow-dev/outflow/worker/devserver"
 )
 
 // chainPartner answers GET /v2/chain/N with {"next": N+1} and counts every
@@ -99,49 +93,7 @@ outputs:
   logged: "${{ [steps.p1.json.logged, steps.p2.json.logged] }}"
 `
 	writeTestFile(t, filepath.Join(proj, "flow.yaml"), []byte(fmt.Sprintf(mtlsConnection, addr)+flow))
-	p, err := flows.Load(proj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := p.Plan("fast-chain")
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	ctx := context.Background()
-	srv, err := devserver.Start(ctx, devserver.Options{SearchAttributes: engine.SearchAttributes, LogLevel: "off"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: "default", Logger: quietLogger(), Plaintext: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	client := &engine.Client{Temporal: c, Namespace: "default"}
-
-	workerArgs := []string{"worker", "--address", srv.FrontendAddress(), "--project", proj}
-	first := startProc(t, "worker connected", append(workerArgs, "--identity", "first")...)
-	run, err := client.Start(ctx, plan, nil, engine.RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-cp.held:
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the partner never got GET /chain/4")
-	}
-	first.kill9(t)
-	startProc(t, "worker connected", append(workerArgs, "--identity", "second")...)
-
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	rec, err := client.Wait(wctx, run, nil)
-	if err != nil {
-		b, _ := json.MarshalIndent(rec, "", "  ")
-		t.Fatalf("flow after the worker was killed: %v\n%s", err, b)
-	}
+	rec, _, _ := runWorkerKilledMidFlow(t, proj, "fast-chain", cp.held, "GET /chain/4")
 	if rec.Status != engine.StatusSucceeded || len(rec.Steps) != 7 {
 		t.Fatalf("flow ended %s with %d steps", rec.Status, len(rec.Steps))
 	}

@@ -185,49 +185,8 @@ func TestWorkerKilledMidPostAppliesEachPostOnce(t *testing.T) {
 		fmt.Fprintf(&flow, "  - id: post%02d\n    rest: {connection: ledger, method: POST, path: /items/%d, body: {n: %d}, expect: [200, 201]}\n    retry: {initial_interval: 200ms}\n", i, i, i)
 	}
 	writeTestFile(t, filepath.Join(proj, "flow.yaml"), []byte(fmt.Sprintf(mtlsConnection, addr)+flow.String()))
-	p, err := flows.Load(proj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := p.Plan("twenty-posts")
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	rec, c, run := runWorkerKilledMidFlow(t, proj, "twenty-posts", led.held, "POST 8")
 	ctx := context.Background()
-	srv, err := devserver.Start(ctx, devserver.Options{SearchAttributes: engine.SearchAttributes, LogLevel: "off"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: "default", Logger: quietLogger(), Plaintext: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	client := &engine.Client{Temporal: c, Namespace: "default"}
-
-	workerArgs := []string{"worker", "--address", srv.FrontendAddress(), "--project", proj}
-	first := startProc(t, "worker connected", append(workerArgs, "--identity", "first")...)
-	run, err := client.Start(ctx, plan, nil, engine.RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-led.held:
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the partner never got POST 8")
-	}
-	first.kill9(t)
-	startProc(t, "worker connected", append(workerArgs, "--identity", "second")...)
-
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	rec, err := client.Wait(wctx, run, nil)
-	if err != nil {
-		b, _ := json.MarshalIndent(rec, "", "  ")
-		t.Fatalf("flow after the worker was killed: %v\n%s", err, b)
-	}
 	if rec.Status != engine.StatusSucceeded || len(rec.Steps) != steps {
 		t.Fatalf("flow ended %s with %d steps", rec.Status, len(rec.Steps))
 	}
@@ -596,4 +555,56 @@ func TestSecretsNeverInLogs(t *testing.T) {
 		}
 	}
 	t.Logf("searched %d KiB of logs, %d KiB of history and the record", len(logText)>>10, len(hist)>>10)
+}
+
+// runWorkerKilledMidFlow runs the flow of the project proj on an embedded
+// server with an `outflow worker` process; when held is closed (the partner
+// holds the request the test names by what), it kills that worker with
+// SIGKILL, starts a second one, and returns the record of the flow the
+// second worker finished, with the Temporal client and the run.
+func runWorkerKilledMidFlow(t *testing.T, proj, flow string, held <-chan struct{}, what string) (*engine.Record, tclient.Client, tclient.WorkflowRun) {
+	t.Helper()
+	p, err := flows.Load(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan(flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	srv, err := devserver.Start(ctx, devserver.Options{SearchAttributes: engine.SearchAttributes, LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	c, err := worker.Dial(ctx, worker.DialOptions{Address: srv.FrontendAddress(), Namespace: "default", Logger: quietLogger(), Plaintext: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	client := &engine.Client{Temporal: c, Namespace: "default"}
+
+	workerArgs := []string{"worker", "--address", srv.FrontendAddress(), "--project", proj}
+	first := startProc(t, "worker connected", append(workerArgs, "--identity", "first")...)
+	run, err := client.Start(ctx, plan, nil, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the partner never got %s", what)
+	}
+	first.kill9(t)
+	startProc(t, "worker connected", append(workerArgs, "--identity", "second")...)
+
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	rec, err := client.Wait(wctx, run, nil)
+	if err != nil {
+		b, _ := json.MarshalIndent(rec, "", "  ")
+		t.Fatalf("flow after the worker was killed: %v\n%s", err, b)
+	}
+	return rec, c, run
 }
