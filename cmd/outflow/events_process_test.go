@@ -7,20 +7,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"crypto/tls"
-
 	"go.temporal.io/api/enums/v1"
 
 	"github.com/outflow-dev/outflow/engine"
-	"github.com/outflow-dev/outflow/flows"
-	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 	"github.com/outflow-dev/outflow/worker"
 )
 
@@ -58,38 +53,10 @@ func TestEventsProcessWorkerKilledWhileWaiting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the outflow binary")
 	}
-	ca, err := devpki.NewCA("PSP CA", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pspCert, err := ca.IssueServer("psp", []string{"127.0.0.1"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := ca.IssueClient("svc-outflow", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki := newMTLSPKI(t, "PSP CA", "svc-outflow")
 	partner := &asyncPartner{client: &http.Client{Timeout: time.Minute}, callbacks: map[string]string{}, answers: make(chan int, 4), hold: true}
-	psp := httptest.NewUnstartedServer(partner)
-	psp.TLS = &tls.Config{Certificates: []tls.Certificate{pspCert.TLSCertificate()}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
-	psp.StartTLS()
-	defer psp.Close()
-
-	dir := t.TempDir()
-	writeTestFile(t, filepath.Join(dir, "ca.pem"), ca.CertPEM())
-	if _, err := client.WriteFiles(dir, "client"); err != nil {
-		t.Fatal(err)
-	}
-	writeTestFile(t, filepath.Join(dir, "flows.yaml"), []byte(fmt.Sprintf(payProject, psp.Listener.Addr().(*net.TCPAddr).Port)))
-	proj, err := flows.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := proj.Plan("pay")
-	if err != nil {
-		t.Fatal(err)
-	}
+	psp := pki.serve(t, partner)
+	dir, plan := pki.project(t, map[string]string{"flows.yaml": fmt.Sprintf(payProject, psp.Listener.Addr().(*net.TCPAddr).Port)}, "pay")
 
 	ctx := context.Background()
 	st, err := openStack(ctx, &globalFlags{namespace: "default"}, stackOptions{})

@@ -6,12 +6,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"net"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +17,6 @@ import (
 
 	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/examples/partner"
-	"github.com/outflow-dev/outflow/flows"
-	"github.com/outflow-dev/outflow/steps/keystore/devpki"
 )
 
 const pagesProject = `kind: ProtocolProfile
@@ -58,39 +53,11 @@ func TestPaginationResumesAfterWorkerKill(t *testing.T) {
 	}
 	const password = "pages-pa55-value"
 	t.Setenv("OUTFLOW_PAGES_PASSWORD", password)
-	ca, err := devpki.NewCA("Partner CA", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCert, err := ca.IssueServer("partner", []string{"127.0.0.1"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := ca.IssueClient("outflow", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki := newMTLSPKI(t, "Partner CA", "outflow")
 	pages := &partner.Pages{Total: 45}
-	srv := httptest.NewUnstartedServer(pages.Handler())
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{srvCert.TLSCertificate()}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
-	srv.StartTLS()
-	defer srv.Close()
+	srv := pki.serve(t, pages.Handler())
 	defer pages.Release()
-
-	dir := t.TempDir()
-	writeTestFile(t, filepath.Join(dir, "ca.pem"), ca.CertPEM())
-	if _, err := client.WriteFiles(dir, "client"); err != nil {
-		t.Fatal(err)
-	}
-	writeTestFile(t, filepath.Join(dir, "flow.yaml"), []byte(fmt.Sprintf(pagesProject, srv.Listener.Addr().(*net.TCPAddr).Port)))
-	proj, err := flows.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := proj.Plan("sync-orders")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, plan := pki.project(t, map[string]string{"flow.yaml": fmt.Sprintf(pagesProject, srv.Listener.Addr().(*net.TCPAddr).Port)}, "sync-orders")
 
 	ctx := context.Background()
 	st, err := openStack(ctx, &globalFlags{namespace: "default"}, stackOptions{})
@@ -192,18 +159,7 @@ outputs:
 // flow continues as new between pages, carrying 20,000 items, and each page
 // is requested once. The time per page is logged (go test -v), not checked.
 func TestPaginationContinuesAsNewOnEmbeddedServer(t *testing.T) {
-	ca, err := devpki.NewCA("Partner CA", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCert, err := ca.IssueServer("partner", []string{"127.0.0.1"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := ca.IssueClient("outflow", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki := newMTLSPKI(t, "Partner CA", "outflow")
 	ctx := context.Background()
 	st, err := openStack(ctx, &globalFlags{namespace: "default"}, stackOptions{embedWorker: true})
 	if err != nil {
@@ -212,25 +168,11 @@ func TestPaginationContinuesAsNewOnEmbeddedServer(t *testing.T) {
 	defer st.Close()
 	for _, local := range []bool{false, true} {
 		pages := &partner.Pages{Total: 20000}
-		srv := httptest.NewUnstartedServer(pages.Handler())
-		srv.TLS = &tls.Config{Certificates: []tls.Certificate{srvCert.TLSCertificate()}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
-		srv.StartTLS()
-		defer srv.Close()
-		dir := t.TempDir()
-		writeTestFile(t, filepath.Join(dir, "ca.pem"), ca.CertPEM())
-		if _, err := client.WriteFiles(dir, "client"); err != nil {
-			t.Fatal(err)
-		}
-		writeTestFile(t, filepath.Join(dir, "outflow.yaml"), []byte(walkSettings))
-		writeTestFile(t, filepath.Join(dir, "flow.yaml"), []byte(fmt.Sprintf(walkProject, srv.Listener.Addr().(*net.TCPAddr).Port, local)))
-		proj, err := flows.Load(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := proj.Plan("walk")
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv := pki.serve(t, pages.Handler())
+		_, plan := pki.project(t, map[string]string{
+			"outflow.yaml": walkSettings,
+			"flow.yaml":    fmt.Sprintf(walkProject, srv.Listener.Addr().(*net.TCPAddr).Port, local),
+		}, "walk")
 		start := time.Now()
 		run, err := st.client.Start(ctx, plan, nil, engine.RunOptions{})
 		if err != nil {
