@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,14 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/openapi"
 	"github.com/outflow-dev/outflow/engine/openapi/reader"
 	"github.com/outflow-dev/outflow/flows"
-	"github.com/outflow-dev/outflow/steps"
 	"github.com/outflow-dev/outflow/steps/apispec"
 	"github.com/outflow-dev/outflow/steps/doccache"
-	"github.com/outflow-dev/outflow/steps/secrets"
 )
 
 func openapiCmd(g *globalFlags) *cobra.Command {
@@ -287,50 +283,13 @@ func readCapped(f *os.File, limit int) ([]byte, error) {
 // to, through the project's connection named conn, keeping them in the
 // project's cache.
 func fetchOpenAPI(project, conn, u string) (*openapi.Spec, error) {
-	if conn == "" {
-		return nil, fmt.Errorf("%s is a URL: give --connection, the project connection to fetch it through", u)
-	}
-	proj, err := openProject(project)
+	read, err := connectionReader(project, conn, u, apispec.Documents, openapi.CacheDir)
 	if err != nil {
 		return nil, err
-	}
-	c, err := proj.Connection(conn)
-	if err != nil {
-		return nil, err
-	}
-	var profile *engine.ProtocolProfile
-	if c.ProtocolProfile != "" {
-		if profile, err = proj.Profile(c.ProtocolProfile); err != nil {
-			return nil, err
-		}
-	}
-	fetch := openapiFetcher(proj.Root(), false)
-	read := func(loc string) ([]byte, error) {
-		if err := openapi.CheckFetchURL(loc, c.Name, c.Host, c.Scheme, c.Port); err != nil {
-			return nil, err
-		}
-		return fetch(c, profile, loc)
 	}
 	data, err := read(u)
 	if err != nil {
 		return nil, err
 	}
 	return reader.Parse(u, data, read)
-}
-
-// openapiFetcher fetches OpenAPI documents for the project at root as a
-// step of it would call the partner: the connection's credential and
-// protocol profile, with secrets resolved here.
-func openapiFetcher(root string, refresh bool) flows.OpenAPIFetcher {
-	res := secrets.New(root)
-	f := &doccache.Fetcher{Kind: apispec.Documents,
-		Transports: steps.NewTransports(res),
-		Secrets:    res,
-		BaseDir:    root,
-		Dir:        filepath.Join(root, openapi.CacheDir),
-		Refresh:    refresh,
-	}
-	return func(conn *engine.Connection, profile *engine.ProtocolProfile, url string) ([]byte, error) {
-		return f.Fetch(context.Background(), conn, profile, url)
-	}
 }

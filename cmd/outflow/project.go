@@ -10,9 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/outflow-dev/outflow/engine"
+	"github.com/outflow-dev/outflow/engine/openapi"
 	"github.com/outflow-dev/outflow/engine/wsdl"
 	"github.com/outflow-dev/outflow/flows"
 	"github.com/outflow-dev/outflow/steps"
+	"github.com/outflow-dev/outflow/steps/apispec"
 	"github.com/outflow-dev/outflow/steps/doccache"
 	"github.com/outflow-dev/outflow/steps/secrets"
 	"github.com/outflow-dev/outflow/steps/soap"
@@ -39,17 +41,60 @@ func loadProjectFetching(dir string, refresh bool) (*flows.Project, error) {
 // call the partner: the connection's credential and protocol profile, with
 // secrets resolved here.
 func wsdlFetcher(root string, refresh bool) flows.WSDLFetcher {
+	return docFetcher(root, refresh, soap.WSDLDocuments, wsdl.CacheDir)
+}
+
+// openapiFetcher fetches OpenAPI documents for the project at root the
+// same way.
+func openapiFetcher(root string, refresh bool) flows.OpenAPIFetcher {
+	return docFetcher(root, refresh, apispec.Documents, openapi.CacheDir)
+}
+
+// docFetcher fetches documents of kind k for the project at root, keeping
+// them in its cache folder cacheDir (relative to root).
+func docFetcher(root string, refresh bool, k doccache.Kind, cacheDir string) func(*engine.Connection, *engine.ProtocolProfile, string) ([]byte, error) {
 	res := secrets.New(root)
-	f := &doccache.Fetcher{Kind: soap.WSDLDocuments,
+	f := &doccache.Fetcher{Kind: k,
 		Transports: steps.NewTransports(res),
 		Secrets:    res,
 		BaseDir:    root,
-		Dir:        filepath.Join(root, wsdl.CacheDir),
+		Dir:        filepath.Join(root, cacheDir),
 		Refresh:    refresh,
 	}
 	return func(conn *engine.Connection, profile *engine.ProtocolProfile, url string) ([]byte, error) {
 		return f.Fetch(context.Background(), conn, profile, url)
 	}
+}
+
+// connectionReader reads documents of kind k at URLs through the project's
+// connection named conn (for the document at u and those it imports or
+// refers to), as docFetcher does; every URL is checked against the
+// connection first, also one the cache holds.
+func connectionReader(project, conn, u string, k doccache.Kind, cacheDir string) (func(loc string) ([]byte, error), error) {
+	if conn == "" {
+		return nil, fmt.Errorf("%s is a URL: give --connection, the project connection to fetch it through", u)
+	}
+	proj, err := openProject(project)
+	if err != nil {
+		return nil, err
+	}
+	c, err := proj.Connection(conn)
+	if err != nil {
+		return nil, err
+	}
+	var profile *engine.ProtocolProfile
+	if c.ProtocolProfile != "" {
+		if profile, err = proj.Profile(c.ProtocolProfile); err != nil {
+			return nil, err
+		}
+	}
+	fetch := docFetcher(proj.Root(), false, k, cacheDir)
+	return func(loc string) ([]byte, error) {
+		if err := k.CheckURL(loc, c); err != nil {
+			return nil, err
+		}
+		return fetch(c, profile, loc)
+	}, nil
 }
 
 // fetchCommand is the fetch command of a kind of document the project names

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/outflow-dev/outflow/engine"
 	"github.com/outflow-dev/outflow/engine/wsdl"
 	"github.com/outflow-dev/outflow/steps/doccache"
 	"github.com/outflow-dev/outflow/steps/soap"
@@ -96,26 +95,10 @@ WSDL is a file, or an http(s) URL fetched through a connection of the project
 // fetchWSDL fetches a WSDL, and what it imports, through the project's
 // connection named conn, keeping the documents in the project's cache.
 func fetchWSDL(project, conn, u string) (*wsdl.Definitions, error) {
-	if conn == "" {
-		return nil, fmt.Errorf("%s is a URL: give --connection, the project connection to fetch it through", u)
-	}
-	proj, err := openProject(project)
+	read, err := connectionReader(project, conn, u, soap.WSDLDocuments, wsdl.CacheDir)
 	if err != nil {
 		return nil, err
 	}
-	c, err := proj.Connection(conn)
-	if err != nil {
-		return nil, err
-	}
-	var profile *engine.ProtocolProfile
-	if c.ProtocolProfile != "" {
-		if profile, err = proj.Profile(c.ProtocolProfile); err != nil {
-			return nil, err
-		}
-	}
-	fetch := wsdlFetcher(proj.Root(), false)
-	// The fetcher refuses a URL (or import) off the connection's host.
-	read := func(loc string) ([]byte, error) { return fetch(c, profile, loc) }
 	data, err := read(u)
 	if err != nil {
 		return nil, err
