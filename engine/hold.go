@@ -11,6 +11,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -239,6 +240,9 @@ func (r *runner) findHeld(d ResumeDecision) (*heldStep, error) {
 	if len(open) == 0 {
 		return nil, fmt.Errorf("resume: the execution holds no step")
 	}
+	// By path, not by when they were held: concurrent items fail in any
+	// order.
+	slices.Sort(open)
 	for _, h := range r.held {
 		if h.decision == nil && (h.path == d.Step || (d.Step == "" && len(open) == 1)) {
 			return h, nil

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -45,6 +46,11 @@ func runPlan(t *testing.T, plan *Plan, inputs map[string]any, partner *fakePartn
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
+	// These tests are about what a flow does, not how fast: a plan that runs
+	// thousands of steps in one workflow task may take over the SDK's 1 s
+	// deadlock detection on a loaded machine (the worker allows
+	// worker.DeadlockDetectionTimeout).
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Hour})
 	env.RegisterWorkflowWithOptions(FlowWorkflow, workflow.RegisterOptions{Name: WorkflowName})
 	env.RegisterActivityWithOptions(partner.rest, activity.RegisterOptions{Name: RestActivity})
 	env.ExecuteWorkflow(WorkflowName, RunInput{Plan: plan, Inputs: inputs})

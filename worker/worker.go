@@ -10,6 +10,7 @@ import (
 	"github.com/outflow-dev/outflow/steps/httpcall"
 	"log/slog"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -71,6 +72,15 @@ type Worker struct {
 	closers []func() error
 }
 
+// DeadlockDetectionTimeout is how long one workflow task of a flow may run
+// its interpreter without yielding before the SDK fails the task. The
+// interpreter runs bounded work in one task (engine.MaxStepsPerRun steps,
+// bounded expressions), which fits the SDK's 1 s default on an idle
+// machine but not always on a loaded one, where a task failed by the
+// detector would fail the same way on every retry. 5 s stays under the
+// server's 10 s workflow task timeout.
+const DeadlockDetectionTimeout = 5 * time.Second
+
 // Start starts the workers and returns once they poll.
 func Start(opts Options) (*Worker, error) {
 	if opts.Client == nil {
@@ -122,6 +132,7 @@ func Start(opts Options) (*Worker, error) {
 	wo := sdkworker.Options{
 		Identity:                           opts.Identity,
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+		DeadlockDetectionTimeout:           DeadlockDetectionTimeout,
 	}
 	// Every step activity is measured and logged by one interceptor, after
 	// the client's tracing interceptor, whatever its kind.
