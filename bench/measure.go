@@ -31,6 +31,8 @@ type scenario struct {
 	What string `json:"what"`
 	// seqOnly scenarios are not run as concurrent flows.
 	seqOnly bool
+	// pg scenarios run against the production topology (-topology pg).
+	pg bool
 	// run runs flows flows of steps steps each, all at once.
 	run runFunc
 }
@@ -146,7 +148,13 @@ func bareRun(mode string) runFunc {
 // outflowRun runs the plan of stack.plan with every step's path as mode
 // says: default (no local:), local (local: true) or regular (local: false).
 func outflowRun(progress bool, mode string) runFunc {
+	return outflowOn(func(s *stack) *engine.Client { return s.engine }, progress, mode)
+}
+
+// outflowOn is outflowRun through the engine client engineOf gives.
+func outflowOn(engineOf func(*stack) *engine.Client, progress bool, mode string) runFunc {
 	return func(ctx context.Context, s *stack, flows, steps int, tag string) (outcome, error) {
+		ec := engineOf(s)
 		plan := s.plan(steps)
 		for i := range plan.Steps {
 			plan.Steps[i].Local = mode == "local"
@@ -155,15 +163,15 @@ func outflowRun(progress bool, mode string) runFunc {
 		var mu sync.Mutex
 		var out outcome
 		err := parallel(flows, func(i int) error {
-			run, err := s.engine.Start(ctx, plan, nil, engine.RunOptions{WorkflowID: fmt.Sprintf("bench-%s-%d", tag, i)})
+			run, err := ec.Start(ctx, plan, nil, engine.RunOptions{WorkflowID: fmt.Sprintf("bench-%s-%d", tag, i)})
 			if err != nil {
 				return err
 			}
 			var stopQueries func() (int, time.Duration, int)
 			if progress {
-				stopQueries = queryWhileRunning(ctx, s.engine, run.GetID(), run.GetRunID())
+				stopQueries = queryWhileRunning(ctx, ec, run.GetID(), run.GetRunID())
 			}
-			rec, err := s.engine.Wait(ctx, run, nil)
+			rec, err := ec.Wait(ctx, run, nil)
 			if stopQueries != nil {
 				n, slowest, size := stopQueries()
 				mu.Lock()
@@ -283,6 +291,13 @@ type sample struct {
 	// through /proc/self/clear_refs: the peak resident memory of the whole
 	// process (server, workers, partner).
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// ProcessPeakRSS is VmHWM of each process of the production topology
+	// (server, worker, PostgreSQL with its backends), reset before the
+	// run; ProcessPeakPSS the highest proportional set size of each,
+	// sampled every 100 ms, which counts PostgreSQL's shared buffers once.
+	// PeakRSSBytes is the sum of ProcessPeakPSS then.
+	ProcessPeakRSS map[string]int64 `json:"process_peak_rss_bytes,omitempty"`
+	ProcessPeakPSS map[string]int64 `json:"process_peak_pss_bytes,omitempty"`
 	// PeakHeapBytes is the highest /memory/classes/heap/objects:bytes of
 	// runtime/metrics sampled every 10 ms: live and not yet swept Go heap
 	// objects of the whole process.
@@ -308,8 +323,15 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	if peer {
 		s.n8n.resetPeak()
 	}
+	var procs procSet
+	var pss *pssSampler
+	if sc.pg {
+		procs = s.pg.procs()
+		procs.resetPeak()
+		pss = procs.samplePSS()
+	}
 	load := startMachineLoad()
-	cpu0, peerCPU0 := cpuTime(), s.n8n.cpu()
+	cpu0, peerCPU0, procCPU0 := cpuTime(), s.n8n.cpu(), procs.cpu()
 	began := time.Now()
 
 	out, err := sc.run(ctx, s, flows, steps, tag)
@@ -319,6 +341,8 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	if peer {
 		cpu += s.n8n.cpu() - peerCPU0
 	}
+	cpu += procs.cpu() - procCPU0
+	peakPSS := pss.stop()
 	peakHeap := heap.stop()
 	if err != nil {
 		return nil, fmt.Errorf("%s %d×%d: %w", sc.Name, flows, steps, err)
@@ -350,6 +374,13 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	if peer {
 		smp.PeakRSSBytes = s.n8n.peakRSS()
 	}
+	if sc.pg {
+		smp.ProcessPeakRSS, smp.ProcessPeakPSS = procs.peakRSS(), peakPSS
+		smp.PeakRSSBytes = 0
+		for _, v := range peakPSS {
+			smp.PeakRSSBytes += v
+		}
+	}
 	smp.Shape = "sequential"
 	if flows > 1 {
 		smp.Shape = "concurrent"
@@ -367,7 +398,11 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 			}
 		}
 		if out.wfID != "" {
-			if err := historySize(ctx, s.temporal, out.wfID, out.runID, smp); err != nil {
+			tc := s.temporal
+			if sc.pg {
+				tc = s.pg.temporal
+			}
+			if err := historySize(ctx, tc, out.wfID, out.runID, smp); err != nil {
 				return nil, err
 			}
 		}
