@@ -6,7 +6,6 @@ package main
 // its own runs and back, interleaved with the default in the same rounds.
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"runtime/debug"
@@ -61,32 +60,36 @@ func parseBytes(s string) (int64, error) {
 }
 
 // gcScenarios are outflow and outflow-regular with the process's GC set to
-// g for their runs.
+// g for their runs (measure sets it before the clock starts and restores
+// it after the clock stops).
 func gcScenarios(g gcSetting) []scenario {
 	return []scenario{
 		{
 			Name: "outflow-gc",
 			What: "as outflow, with the whole bench process (embedded server, workers, partner) on " + g.String() + " during its runs, the default restored after",
-			run:  withGC(g, outflowRun(false, "default")),
+			gc:   &g,
+			run:  outflowRun(false, "default"),
 		},
 		{
 			Name: "outflow-regular-gc",
 			What: "as outflow-regular, with " + g.String() + " during its runs",
-			run:  withGC(g, outflowRun(false, "regular")),
+			gc:   &g,
+			run:  outflowRun(false, "regular"),
 		},
 	}
 }
 
-// withGC runs run with g set, then restores the setting before and gives
-// the memory the run's heap took back to the system, so the next run's
-// peak RSS starts from where it would have.
-func withGC(g gcSetting, run runFunc) runFunc {
-	return func(ctx context.Context, s *stack, flows, steps int, tag string) (outcome, error) {
-		before := g.apply()
-		defer func() {
-			before.apply()
-			debug.FreeOSMemory()
-		}()
-		return run(ctx, s, flows, steps, tag)
+// withGC sets g (nil: nothing) and returns what restores the setting
+// before and gives the memory the run's heap took back to the system, so
+// the next run's peak RSS starts from where it would have. Neither is
+// part of a measured run.
+func withGC(g *gcSetting) (restore func()) {
+	if g == nil {
+		return func() {}
+	}
+	before := g.apply()
+	return func() {
+		before.apply()
+		debug.FreeOSMemory()
 	}
 }

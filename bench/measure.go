@@ -33,6 +33,9 @@ type scenario struct {
 	seqOnly bool
 	// pg scenarios run against the production topology (-topology pg).
 	pg bool
+	// gc, when set, is the bench process's GC setting during the
+	// scenario's runs (-gc-memory-limit).
+	gc *gcSetting
 	// run runs flows flows of steps steps each, all at once.
 	run runFunc
 }
@@ -330,6 +333,7 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 		procs.resetPeak()
 		pss = procs.samplePSS()
 	}
+	restoreGC := withGC(sc.gc)
 	load := startMachineLoad()
 	cpu0, peerCPU0, procCPU0 := cpuTime(), s.n8n.cpu(), procs.cpu()
 	began := time.Now()
@@ -344,6 +348,8 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	cpu += procs.cpu() - procCPU0
 	peakPSS := pss.stop()
 	peakHeap := heap.stop()
+	rss := peakRSS()
+	restoreGC()
 	if err != nil {
 		return nil, fmt.Errorf("%s %d×%d: %w", sc.Name, flows, steps, err)
 	}
@@ -365,7 +371,7 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 		ResumedHandshakes: p.Resumed,
 		ClientFull:        (c1.Full - c0.Full) + (b1.Full - b0.Full),
 		ClientResumed:     (c1.Resumed - c0.Resumed) + (b1.Resumed - b0.Resumed),
-		PeakRSSBytes:      peakRSS(),
+		PeakRSSBytes:      rss,
 		PeakHeapBytes:     peakHeap,
 		Queries:           out.queries,
 		MaxQueryMs:        ms(out.maxQuery),

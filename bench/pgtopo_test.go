@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -88,26 +87,33 @@ func TestParseBytes(t *testing.T) {
 	}
 }
 
-// withGC sets the GC for the run alone and puts back what was set before,
-// also when the run fails.
+// withGC sets the GC for a scenario's runs and puts back what was set
+// before; a scenario without a setting changes nothing.
 func TestWithGCSetsAndRestores(t *testing.T) {
 	prevPercent, prevLimit := debug.SetGCPercent(150), debug.SetMemoryLimit(900<<20)
 	defer func() { debug.SetGCPercent(prevPercent); debug.SetMemoryLimit(prevLimit) }()
-	g := gcSetting{Percent: -1, Limit: 512 << 20}
-	var inside gcSetting
-	run := withGC(g, func(context.Context, *stack, int, int, string) (outcome, error) {
-		inside.Percent = debug.SetGCPercent(-1)
-		inside.Limit = debug.SetMemoryLimit(-1) // reads without changing
-		return outcome{}, context.Canceled
-	})
-	if _, err := run(context.Background(), nil, 1, 1, "t"); err != context.Canceled {
-		t.Fatalf("the run's error is lost: %v", err)
+	current := func() gcSetting {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return gcSetting{Percent: p, Limit: debug.SetMemoryLimit(-1)} // -1 reads without changing
 	}
-	if inside != g {
+	g := gcSetting{Percent: -1, Limit: 512 << 20}
+	restore := withGC(&g)
+	if inside := current(); inside != g {
 		t.Errorf("during the run: %+v, want %+v", inside, g)
 	}
-	if p, l := debug.SetGCPercent(150), debug.SetMemoryLimit(-1); p != 150 || l != 900<<20 {
-		t.Errorf("after the run GOGC=%d GOMEMLIMIT=%d, want 150 and %d", p, l, 900<<20)
+	restore()
+	if after := current(); after != (gcSetting{Percent: 150, Limit: 900 << 20}) {
+		t.Errorf("after the run: %+v, want GOGC=150 GOMEMLIMIT=900MiB", after)
+	}
+	withGC(nil)()
+	if after := current(); after != (gcSetting{Percent: 150, Limit: 900 << 20}) {
+		t.Errorf("a scenario without a setting changed it: %+v", after)
+	}
+	for _, sc := range gcScenarios(g) {
+		if sc.gc == nil || *sc.gc != g {
+			t.Errorf("%s runs without the setting", sc.Name)
+		}
 	}
 	if s := (gcSetting{Percent: -1, Limit: 512 << 20}).String(); s != "GOGC=off GOMEMLIMIT=512MiB" {
 		t.Errorf("String() = %q", s)
