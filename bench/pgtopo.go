@@ -36,7 +36,7 @@ import (
 var pgScenarios = []scenario{
 	{
 		Name: "server-pg",
-		What: "as outflow (no `local:`, the automatic fast path), against `outflow server` on PostgreSQL with a separate `outflow worker` process, the frontend over mutual TLS (docker-compose.yml's topology as processes). CPU is the server, worker and PostgreSQL processes plus the bench process (partner, client, the idle embedded stack); peak RSS is the sum of the server's, the worker's and PostgreSQL's processes' peaks",
+		What: "as outflow (no `local:`, the automatic fast path), against `outflow server` on PostgreSQL with a separate `outflow worker` process, the frontend over mutual TLS (docker-compose.yml's topology as processes). CPU is the server, worker and PostgreSQL processes plus the bench process (partner, client, the idle embedded stack); peak memory is the sum of the peak Pss of the server, the worker and PostgreSQL with its backends",
 		pg:   true,
 		run:  outflowOn(pgEngine, false, "default"),
 	},

@@ -92,7 +92,7 @@ func (r *results) production(b *strings.Builder) {
 	if r.Topology != nil {
 		p(" %s (ready %.1f s after start, schema set up)", r.Topology.PostgreSQL, r.Topology.ServerStartupSeconds)
 	}
-	p(", its frontend over mutual TLS, and a separate `outflow worker` process, against the embedded server (SQLite, in the bench process) in the same rounds. CPU of the topology counts the server, the worker and PostgreSQL's processes plus the bench process (partner, client, the idle embedded stack); its peak memory is the sum of the peak proportional set sizes (Pss, sampled every 100 ms) of the server, the worker and PostgreSQL with its backends, so PostgreSQL's shared buffers count once; the embedded scenarios' is the bench process's VmHWM. The worker's connection pool to the partner is not emptied between runs (it is another process), so its runs pay no TLS handshakes.\n\n")
+	p(", its frontend over mutual TLS, and a separate `outflow worker` process, against the embedded server (SQLite, in the bench process) in the same rounds. CPU of the topology counts the server, the worker and PostgreSQL's processes plus the bench process (partner, client, the idle embedded stack) over the run, per step; its peak memory is the sum of the peak proportional set sizes (Pss, sampled every 100 ms) of the server, the worker and PostgreSQL with its backends, so PostgreSQL's shared buffers count once; the embedded scenarios' is the bench process's VmHWM. The worker's connection pool to the partner is not emptied between runs (it is another process), so its runs pay no TLS handshakes.\n\n")
 	r.compare(b, []string{"outflow", "server-pg", "outflow-regular", "server-pg-regular"}, [][2]string{
 		{"server-pg", "outflow"}, {"server-pg-regular", "outflow-regular"}, {"server-pg", "server-pg-regular"},
 	})
@@ -130,13 +130,13 @@ func (r *results) compare(b *strings.Builder, names []string, pairs [][2]string)
 	conc := func(s *sample) (float64, bool) { return s.StepsPerSec, s.Flows > 1 }
 	cpu := func(s *sample) (float64, bool) { return s.CPUMsPerStep, s.Flows > 1 }
 	rss := func(s *sample) (float64, bool) { return float64(s.PeakRSSBytes) / (1 << 20), s.Flows > 1 }
-	p("| scenario | ms/step, 1 flow of %d | steps/s, 100 concurrent | CPU ms/step (concurrent) | peak RSS MB (concurrent) |\n|---|---:|---:|---:|---:|\n", n)
+	p("| scenario | ms/step, 1 flow of %d | steps/s, 100 concurrent | CPU ms/step (concurrent) | peak memory MB (concurrent) |\n|---|---:|---:|---:|---:|\n", n)
 	for _, name := range names {
 		if r.row(name) != nil {
 			p("| %s | %s | %s | %s | %s |\n", name, r.spread(name, seq), r.spread(name, conc), r.spread(name, cpu), r.spread(name, rss))
 		}
 	}
-	p("\nmin / median / max over rounds.\n\n| ratio (median of the rounds' ratios) | ms/step | steps/s | CPU ms/step | peak RSS |\n|---|---:|---:|---:|---:|\n")
+	p("\nmin / median / max over rounds.\n\n| ratio (median of the rounds' ratios) | ms/step | steps/s | CPU ms/step | peak memory |\n|---|---:|---:|---:|---:|\n")
 	for _, pr := range pairs {
 		if r.row(pr[0]) == nil || r.row(pr[1]) == nil {
 			continue
