@@ -10,8 +10,8 @@
 //	go run ./bench -peers n8n -sizes 10                          # n8n side by side (bench/n8n.go)
 //	go run ./bench -topology pg -scenarios outflow,outflow-regular -sizes 10 -name production-topology
 //	                                    # and outflow server on PostgreSQL with a separate worker (bench/pgtopo.go)
-//	go run ./bench -gc-memory-limit 800MiB -scenarios outflow,outflow-regular -sizes 10 -name gc
-//	                                    # and the same with GOGC=off GOMEMLIMIT=800MiB (bench/gc.go)
+//	go run ./bench -gc-memory-limit 768MiB -scenarios outflow,outflow-regular -sizes 10 -name gc-memory-limit
+//	                                    # and the same with GOGC=off GOMEMLIMIT=768MiB (bench/gc.go)
 //	go test ./bench -run '^$' -bench .                          # the parts, without a server
 //
 // The partner is the example partner API (examples/partner) behind TLS that

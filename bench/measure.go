@@ -300,7 +300,11 @@ type sample struct {
 	// sampled every 100 ms, which counts PostgreSQL's shared buffers once.
 	// PeakRSSBytes is the sum of ProcessPeakPSS then.
 	ProcessPeakRSS map[string]int64 `json:"process_peak_rss_bytes,omitempty"`
-	ProcessPeakPSS map[string]int64 `json:"process_peak_pss_bytes,omitempty"`
+	// ProcessCPUMsPerStep splits CPUMsPerStep of the production topology
+	// into its processes: server, worker, postgresql and bench (partner,
+	// client, the idle embedded stack).
+	ProcessCPUMsPerStep map[string]float64 `json:"process_cpu_ms_per_step,omitempty"`
+	ProcessPeakPSS      map[string]int64   `json:"process_peak_pss_bytes,omitempty"`
 	// PeakHeapBytes is the highest /memory/classes/heap/objects:bytes of
 	// runtime/metrics sampled every 10 ms: live and not yet swept Go heap
 	// objects of the whole process.
@@ -335,7 +339,7 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	}
 	restoreGC := withGC(sc.gc)
 	load := startMachineLoad()
-	cpu0, peerCPU0, procCPU0 := cpuTime(), s.n8n.cpu(), procs.cpu()
+	cpu0, peerCPU0, procCPU0 := cpuTime(), s.n8n.cpu(), procs.cpuByName()
 	began := time.Now()
 
 	out, err := sc.run(ctx, s, flows, steps, tag)
@@ -345,7 +349,11 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	if peer {
 		cpu += s.n8n.cpu() - peerCPU0
 	}
-	cpu += procs.cpu() - procCPU0
+	procCPU := procs.cpuByName()
+	for name, d := range procCPU {
+		procCPU[name] = d - procCPU0[name]
+		cpu += procCPU[name]
+	}
 	peakPSS := pss.stop()
 	peakHeap := heap.stop()
 	rss := peakRSS()
@@ -381,6 +389,10 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 		smp.PeakRSSBytes = s.n8n.peakRSS()
 	}
 	if sc.pg {
+		smp.ProcessCPUMsPerStep = map[string]float64{"bench": ms(cpu-procs0(procCPU)) / float64(total)}
+		for name, d := range procCPU {
+			smp.ProcessCPUMsPerStep[name] = ms(d) / float64(total)
+		}
 		smp.ProcessPeakRSS, smp.ProcessPeakPSS = procs.peakRSS(), peakPSS
 		smp.PeakRSSBytes = 0
 		for _, v := range peakPSS {
@@ -414,6 +426,15 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 		}
 	}
 	return smp, nil
+}
+
+// procs0 sums durations.
+func procs0(m map[string]time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range m {
+		t += d
+	}
+	return t
 }
 
 // historySize reads a finished workflow's history and notes its size.

@@ -458,12 +458,21 @@ type procSet map[string]int
 
 func (ps procSet) cpu() time.Duration {
 	var total time.Duration
-	for _, pid := range ps {
-		for _, p := range processTree(pid) {
-			total += procCPU(p)
-		}
+	for _, d := range ps.cpuByName() {
+		total += d
 	}
 	return total
+}
+
+// cpuByName is the CPU time of each named process with its descendants.
+func (ps procSet) cpuByName() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for name, pid := range ps {
+		for _, p := range processTree(pid) {
+			out[name] += procCPU(p)
+		}
+	}
+	return out
 }
 
 func (ps procSet) resetPeak() {

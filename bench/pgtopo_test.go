@@ -174,9 +174,13 @@ func TestSelectTopologyAndGCScenarios(t *testing.T) {
 func TestProductionAndGCTables(t *testing.T) {
 	r := &results{Repeat: 2, Topology: &topologyInfo{Name: "pg", PostgreSQL: "15"}, GC: &gcSetting{Percent: -1, Limit: 512 << 20}}
 	add := func(name string, round int, msPerStep, stepsPerSec float64, pss map[string]int64) {
+		var cpu map[string]float64
+		if pss != nil {
+			cpu = map[string]float64{"server": float64(round), "worker": 0.5, "postgresql": 3, "bench": 0.25}
+		}
 		r.Samples = append(r.Samples,
 			sample{Round: round, Scenario: name, Flows: 1, StepsPerFlow: 10, Steps: 10, MsPerStep: msPerStep, CPUMsPerStep: msPerStep},
-			sample{Round: round, Scenario: name, Flows: 100, StepsPerFlow: 10, Steps: 1000, StepsPerSec: stepsPerSec, CPUMsPerStep: 2 * msPerStep, PeakRSSBytes: 100 << 20, ProcessPeakPSS: pss})
+			sample{Round: round, Scenario: name, Flows: 100, StepsPerFlow: 10, Steps: 1000, StepsPerSec: stepsPerSec, CPUMsPerStep: 2 * msPerStep, PeakRSSBytes: 100 << 20, ProcessPeakPSS: pss, ProcessCPUMsPerStep: cpu})
 	}
 	pss := map[string]int64{"server": 200 << 20, "worker": 100 << 20, "postgresql": 50 << 20}
 	for round := 1; round <= 2; round++ {
@@ -194,7 +198,7 @@ func TestProductionAndGCTables(t *testing.T) {
 	md := r.markdown()
 	for _, want := range []string{
 		"## Production topology", "PostgreSQL 15", "| server-pg ÷ outflow | 3.00× | 0.50× | 3.00× | 1.00× |",
-		"| server-pg | 200 (0) | 100 (0) | 50 (0) |",
+		"| server-pg | 200 (0) | 100 (0) | 50 (0) |", "| server-pg | 1.50 | 0.50 | 3.00 | 0.25 |",
 		"## GC settings", "GOGC=off GOMEMLIMIT=512MiB", "| outflow-gc ÷ outflow | 0.75× | 1.20× | 0.75× | 1.00× |",
 	} {
 		if !strings.Contains(md, want) {

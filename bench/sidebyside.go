@@ -156,6 +156,7 @@ func (r *results) compare(b *strings.Builder, names []string, pairs [][2]string)
 // across the concurrent runs.
 func (r *results) processRSS(b *strings.Builder) {
 	per := map[string]map[string][]float64{}
+	cpu := map[string]map[string][]float64{}
 	var scs []string
 	for _, s := range r.Samples {
 		if s.Flows < 2 || len(s.ProcessPeakPSS) == 0 {
@@ -171,6 +172,12 @@ func (r *results) processRSS(b *strings.Builder) {
 		for k, v := range s.ProcessPeakRSS {
 			per[s.Scenario][k+"-hwm"] = append(per[s.Scenario][k+"-hwm"], float64(v)/(1<<20))
 		}
+		if cpu[s.Scenario] == nil {
+			cpu[s.Scenario] = map[string][]float64{}
+		}
+		for k, v := range s.ProcessCPUMsPerStep {
+			cpu[s.Scenario][k] = append(cpu[s.Scenario][k], v)
+		}
 	}
 	if len(scs) == 0 {
 		return
@@ -180,6 +187,15 @@ func (r *results) processRSS(b *strings.Builder) {
 	for _, sc := range scs {
 		m := per[sc]
 		p("| %s | %.0f (%.0f) | %.0f (%.0f) | %.0f (%.0f) |\n", sc, median(m["server"]), median(m["server-hwm"]), median(m["worker"]), median(m["worker-hwm"]), median(m["postgresql"]), median(m["postgresql-hwm"]))
+	}
+	p("\n")
+	if len(cpu[scs[0]]) == 0 {
+		return
+	}
+	p("CPU ms per step by process, 100 concurrent (median of rounds):\n\n| scenario | outflow server | outflow worker | PostgreSQL | bench process (partner, client, idle embedded stack) |\n|---|---:|---:|---:|---:|\n")
+	for _, sc := range scs {
+		m := cpu[sc]
+		p("| %s | %.2f | %.2f | %.2f | %.2f |\n", sc, median(m["server"]), median(m["worker"]), median(m["postgresql"]), median(m["bench"]))
 	}
 	p("\n")
 }
