@@ -389,10 +389,13 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 		smp.PeakRSSBytes = s.n8n.peakRSS()
 	}
 	if sc.pg {
+		// The topology's CPU is its own processes': the bench process
+		// also holds the idle embedded stack and the memory samplers.
 		smp.ProcessCPUMsPerStep = map[string]float64{"bench": ms(cpu-procs0(procCPU)) / float64(total)}
 		for name, d := range procCPU {
 			smp.ProcessCPUMsPerStep[name] = ms(d) / float64(total)
 		}
+		smp.CPUMsPerStep = ms(procs0(procCPU)) / float64(total)
 		smp.ProcessPeakRSS, smp.ProcessPeakPSS = procs.peakRSS(), peakPSS
 		smp.PeakRSSBytes = 0
 		for _, v := range peakPSS {

@@ -36,7 +36,7 @@ import (
 var pgScenarios = []scenario{
 	{
 		Name: "server-pg",
-		What: "as outflow (no `local:`, the automatic fast path), against `outflow server` on PostgreSQL with a separate `outflow worker` process, the frontend over mutual TLS (docker-compose.yml's topology as processes). CPU is the server, worker and PostgreSQL processes plus the bench process (partner, client, the idle embedded stack); peak memory is the sum of the peak Pss of the server, the worker and PostgreSQL with its backends",
+		What: "as outflow (no `local:`, the automatic fast path), against `outflow server` on PostgreSQL with a separate `outflow worker` process, the frontend over mutual TLS (docker-compose.yml's topology as processes). CPU is the server, worker and PostgreSQL processes (the bench process, which holds the partner, the client, the idle embedded stack and the memory samplers, is shown apart); peak memory is the sum of the peak Pss of the server, the worker and PostgreSQL with its backends",
 		pg:   true,
 		run:  outflowOn(pgEngine, false, "default"),
 	},
@@ -513,7 +513,7 @@ func procHWM(pid int) int64 {
 
 // pssSampler samples the proportional set size (Pss of
 // /proc/PID/smaps_rollup: shared pages divided among the processes that
-// map them) of each named process tree every 100 ms and keeps each name's
+// map them) of each named process tree every 250 ms and keeps each name's
 // peak: PostgreSQL's backends share its buffers, which VmHWM would count
 // once per backend.
 type pssSampler struct {
@@ -534,7 +534,7 @@ func (ps procSet) samplePSS() *pssSampler {
 				peak[name] = max(peak[name], sum)
 			}
 		}
-		t := time.NewTicker(100 * time.Millisecond)
+		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
 			read()
