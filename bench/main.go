@@ -8,6 +8,10 @@
 //	go run ./bench -dc history.transferProcessorMaxPollRPS=20   # a server setting to compare
 //	go run ./bench -from bench/results/results.json             # the tables again, no measuring
 //	go run ./bench -peers n8n -sizes 10                          # n8n side by side (bench/n8n.go)
+//	go run ./bench -topology pg -scenarios outflow,outflow-regular -sizes 10 -name production-topology
+//	                                    # and outflow server on PostgreSQL with a separate worker (bench/pgtopo.go)
+//	go run ./bench -gc-memory-limit 768MiB -scenarios outflow,outflow-regular -sizes 10 -name gc-memory-limit
+//	                                    # and the same with GOGC=off GOMEMLIMIT=768MiB (bench/gc.go)
 //	go test ./bench -run '^$' -bench .                          # the parts, without a server
 //
 // The partner is the example partner API (examples/partner) behind TLS that
@@ -21,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -66,8 +71,13 @@ func run() error {
 		idlePerHost = flag.Int("plain-idle-per-host", plainIdlePerHost, "idle connections per host the plain client and the bare activity keep")
 		from        = flag.String("from", "", "write the tables again from this results JSON instead of measuring")
 		peers       = flag.String("peers", "", "other workflow tools to measure side by side: n8n (installed from npm into the cache folder when missing)")
+		topology    = flag.String("topology", "", "pg: also run server-pg and server-pg-regular against `outflow server` on PostgreSQL with a separate `outflow worker` process (builds outflow; needs Debian's postgresql)")
+		gcLimit     = flag.String("gc-memory-limit", "", "also run outflow-gc and outflow-regular-gc with this GOMEMLIMIT (e.g. 800MiB) and -gc-percent set for the bench process during their runs")
+		gcPercent   = flag.Int("gc-percent", -1, "GOGC of the -gc-memory-limit scenarios (-1: off, the limit alone triggers collections)")
 		dcFlags     stringList
+		pgConf      stringList
 	)
+	flag.Var(&pgConf, "pg-conf", "with -topology pg: a PostgreSQL setting key=value (repeatable), e.g. synchronous_commit=off; default: PostgreSQL's own")
 	flag.Var(&dcFlags, "dc", "server dynamic config override key=value (repeatable), e.g. history.transferProcessorMaxPollRPS=20")
 	flag.Parse()
 
@@ -86,6 +96,26 @@ func run() error {
 	selected, err := selectScenarios(*only)
 	if err != nil {
 		return err
+	}
+	var gc *gcSetting
+	if *gcLimit != "" {
+		limit, err := parseBytes(*gcLimit)
+		if err != nil {
+			return fmt.Errorf("-gc-memory-limit: %w", err)
+		}
+		gc = &gcSetting{Percent: *gcPercent, Limit: limit}
+		selected = appendScenarios(selected, gcScenarios(*gc)...)
+	}
+	switch *topology {
+	case "":
+	case "pg":
+		selected = appendScenarios(selected, pgScenarios...)
+	default:
+		return fmt.Errorf("-topology: unknown topology %q (known: pg)", *topology)
+	}
+	needPG := false
+	for _, sc := range selected {
+		needPG = needPG || sc.pg
 	}
 	var n8nBin string
 	for _, peer := range strings.Split(*peers, ",") {
@@ -124,6 +154,7 @@ func run() error {
 		GRPCCompression: *compression,
 		BenchEagerStart: *eagerStart,
 		Repeat:          *repeat,
+		GC:              gc,
 	}
 	for _, sc := range selected {
 		res.Scenarios = append(res.Scenarios, scenarioInfo{Name: sc.Name, What: sc.What})
@@ -139,6 +170,13 @@ func run() error {
 		return err
 	}
 	res.StartupSeconds = time.Since(began).Seconds()
+	if needPG {
+		if s.pg, err = startPGTopology(ctx, pgConf); err != nil {
+			s.close()
+			return err
+		}
+		res.Topology = &topologyInfo{Name: "pg", PostgreSQL: s.pg.postgresVersion, ServerStartupSeconds: s.pg.startup.Seconds(), PostgreSQLSettings: pgConf}
+	}
 	if n8nBin != "" {
 		fmt.Fprintf(os.Stderr, "bench: starting n8n %s\n", n8nVersion)
 		if s.n8n, err = startN8n(ctx, n8nBin, dir, s.partner, *flowSteps); err != nil {
@@ -301,6 +339,24 @@ func parseDynamicConfig(kvs []string) (map[string]any, error) {
 	return dc, nil
 }
 
+// appendScenarios adds the scenarios not selected yet.
+func appendScenarios(selected []scenario, more ...scenario) []scenario {
+	for _, sc := range more {
+		if !slices.ContainsFunc(selected, func(o scenario) bool { return o.Name == sc.Name }) {
+			selected = append(selected, sc)
+		}
+	}
+	return selected
+}
+
+// knownScenarios are the scenarios -scenarios and -from may name; the
+// n8n, pg and gc ones also need their flags to run.
+func knownScenarios() []scenario {
+	known := append(slices.Clone(scenarios), pgScenarios...)
+	known = append(known, gcScenarios(gcSetting{Percent: -1, Limit: math.MaxInt64})...)
+	return append(known, n8nScenario)
+}
+
 func selectScenarios(only string) ([]scenario, error) {
 	if only == "" {
 		return scenarios, nil
@@ -308,7 +364,7 @@ func selectScenarios(only string) ([]scenario, error) {
 	var out []scenario
 	for _, n := range strings.Split(only, ",") {
 		found := false
-		for _, sc := range scenarios {
+		for _, sc := range knownScenarios() {
 			if sc.Name == strings.TrimSpace(n) {
 				out = append(out, sc)
 				found = true
@@ -316,7 +372,7 @@ func selectScenarios(only string) ([]scenario, error) {
 		}
 		if !found {
 			var names []string
-			for _, sc := range scenarios {
+			for _, sc := range knownScenarios() {
 				names = append(names, sc.Name)
 			}
 			return nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(names, ", "))

@@ -31,6 +31,11 @@ type scenario struct {
 	What string `json:"what"`
 	// seqOnly scenarios are not run as concurrent flows.
 	seqOnly bool
+	// pg scenarios run against the production topology (-topology pg).
+	pg bool
+	// gc, when set, is the bench process's GC setting during the
+	// scenario's runs (-gc-memory-limit).
+	gc *gcSetting
 	// run runs flows flows of steps steps each, all at once.
 	run runFunc
 }
@@ -146,7 +151,13 @@ func bareRun(mode string) runFunc {
 // outflowRun runs the plan of stack.plan with every step's path as mode
 // says: default (no local:), local (local: true) or regular (local: false).
 func outflowRun(progress bool, mode string) runFunc {
+	return outflowOn(func(s *stack) *engine.Client { return s.engine }, progress, mode)
+}
+
+// outflowOn is outflowRun through the engine client engineOf gives.
+func outflowOn(engineOf func(*stack) *engine.Client, progress bool, mode string) runFunc {
 	return func(ctx context.Context, s *stack, flows, steps int, tag string) (outcome, error) {
+		ec := engineOf(s)
 		plan := s.plan(steps)
 		for i := range plan.Steps {
 			plan.Steps[i].Local = mode == "local"
@@ -155,15 +166,15 @@ func outflowRun(progress bool, mode string) runFunc {
 		var mu sync.Mutex
 		var out outcome
 		err := parallel(flows, func(i int) error {
-			run, err := s.engine.Start(ctx, plan, nil, engine.RunOptions{WorkflowID: fmt.Sprintf("bench-%s-%d", tag, i)})
+			run, err := ec.Start(ctx, plan, nil, engine.RunOptions{WorkflowID: fmt.Sprintf("bench-%s-%d", tag, i)})
 			if err != nil {
 				return err
 			}
 			var stopQueries func() (int, time.Duration, int)
 			if progress {
-				stopQueries = queryWhileRunning(ctx, s.engine, run.GetID(), run.GetRunID())
+				stopQueries = queryWhileRunning(ctx, ec, run.GetID(), run.GetRunID())
 			}
-			rec, err := s.engine.Wait(ctx, run, nil)
+			rec, err := ec.Wait(ctx, run, nil)
 			if stopQueries != nil {
 				n, slowest, size := stopQueries()
 				mu.Lock()
@@ -283,6 +294,17 @@ type sample struct {
 	// through /proc/self/clear_refs: the peak resident memory of the whole
 	// process (server, workers, partner).
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// ProcessPeakRSS is VmHWM of each process of the production topology
+	// (server, worker, PostgreSQL with its backends), reset before the
+	// run; ProcessPeakPSS the highest proportional set size of each,
+	// sampled every 100 ms, which counts PostgreSQL's shared buffers once.
+	// PeakRSSBytes is the sum of ProcessPeakPSS then.
+	ProcessPeakRSS map[string]int64 `json:"process_peak_rss_bytes,omitempty"`
+	// ProcessCPUMsPerStep splits CPUMsPerStep of the production topology
+	// into its processes: server, worker, postgresql and bench (partner,
+	// client, the idle embedded stack).
+	ProcessCPUMsPerStep map[string]float64 `json:"process_cpu_ms_per_step,omitempty"`
+	ProcessPeakPSS      map[string]int64   `json:"process_peak_pss_bytes,omitempty"`
 	// PeakHeapBytes is the highest /memory/classes/heap/objects:bytes of
 	// runtime/metrics sampled every 10 ms: live and not yet swept Go heap
 	// objects of the whole process.
@@ -308,8 +330,16 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	if peer {
 		s.n8n.resetPeak()
 	}
+	var procs procSet
+	var pss *pssSampler
+	if sc.pg {
+		procs = s.pg.procs()
+		procs.resetPeak()
+		pss = procs.samplePSS()
+	}
+	restoreGC := withGC(sc.gc)
 	load := startMachineLoad()
-	cpu0, peerCPU0 := cpuTime(), s.n8n.cpu()
+	cpu0, peerCPU0, procCPU0 := cpuTime(), s.n8n.cpu(), procs.cpuByName()
 	began := time.Now()
 
 	out, err := sc.run(ctx, s, flows, steps, tag)
@@ -319,7 +349,15 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	if peer {
 		cpu += s.n8n.cpu() - peerCPU0
 	}
+	procCPU := procs.cpuByName()
+	for name, d := range procCPU {
+		procCPU[name] = d - procCPU0[name]
+		cpu += procCPU[name]
+	}
+	peakPSS := pss.stop()
 	peakHeap := heap.stop()
+	rss := peakRSS()
+	restoreGC()
 	if err != nil {
 		return nil, fmt.Errorf("%s %d×%d: %w", sc.Name, flows, steps, err)
 	}
@@ -341,7 +379,7 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 		ResumedHandshakes: p.Resumed,
 		ClientFull:        (c1.Full - c0.Full) + (b1.Full - b0.Full),
 		ClientResumed:     (c1.Resumed - c0.Resumed) + (b1.Resumed - b0.Resumed),
-		PeakRSSBytes:      peakRSS(),
+		PeakRSSBytes:      rss,
 		PeakHeapBytes:     peakHeap,
 		Queries:           out.queries,
 		MaxQueryMs:        ms(out.maxQuery),
@@ -349,6 +387,20 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 	}
 	if peer {
 		smp.PeakRSSBytes = s.n8n.peakRSS()
+	}
+	if sc.pg {
+		// The topology's CPU is its own processes': the bench process
+		// also holds the idle embedded stack and the memory samplers.
+		smp.ProcessCPUMsPerStep = map[string]float64{"bench": ms(cpu-procs0(procCPU)) / float64(total)}
+		for name, d := range procCPU {
+			smp.ProcessCPUMsPerStep[name] = ms(d) / float64(total)
+		}
+		smp.CPUMsPerStep = ms(procs0(procCPU)) / float64(total)
+		smp.ProcessPeakRSS, smp.ProcessPeakPSS = procs.peakRSS(), peakPSS
+		smp.PeakRSSBytes = 0
+		for _, v := range peakPSS {
+			smp.PeakRSSBytes += v
+		}
 	}
 	smp.Shape = "sequential"
 	if flows > 1 {
@@ -367,12 +419,25 @@ func measure(ctx context.Context, s *stack, sc scenario, flows, steps int, tag s
 			}
 		}
 		if out.wfID != "" {
-			if err := historySize(ctx, s.temporal, out.wfID, out.runID, smp); err != nil {
+			tc := s.temporal
+			if sc.pg {
+				tc = s.pg.temporal
+			}
+			if err := historySize(ctx, tc, out.wfID, out.runID, smp); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return smp, nil
+}
+
+// procs0 sums durations.
+func procs0(m map[string]time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range m {
+		t += d
+	}
+	return t
 }
 
 // historySize reads a finished workflow's history and notes its size.

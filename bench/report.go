@@ -26,7 +26,11 @@ type results struct {
 	Incomplete     string         `json:"incomplete,omitempty"`
 	Scenarios      []scenarioInfo `json:"scenarios"`
 	// Peers are the other tools measured (-peers).
-	Peers   []peerInfo   `json:"peers,omitempty"`
+	Peers []peerInfo `json:"peers,omitempty"`
+	// Topology is the production topology measured (-topology).
+	Topology *topologyInfo `json:"topology,omitempty"`
+	// GC is the setting of the -gc scenarios (-gc-memory-limit).
+	GC      *gcSetting   `json:"gc,omitempty"`
 	Summary []summaryRow `json:"summary"`
 	Samples []sample     `json:"samples"`
 }
@@ -36,6 +40,14 @@ type peerInfo struct {
 	Version        string            `json:"version"`
 	StartupSeconds float64           `json:"startup_seconds"`
 	Overrides      map[string]string `json:"npm_overrides,omitempty"`
+}
+
+type topologyInfo struct {
+	Name                 string  `json:"name"`
+	PostgreSQL           string  `json:"postgresql"`
+	ServerStartupSeconds float64 `json:"server_startup_seconds"`
+	// PostgreSQLSettings are -pg-conf's key=value; none: its defaults.
+	PostgreSQLSettings []string `json:"postgresql_settings,omitempty"`
 }
 
 type scenarioInfo struct {
@@ -316,6 +328,8 @@ func (r *results) markdown() string {
 	}
 	p("\n")
 	r.sideBySide(&b)
+	r.production(&b)
+	r.gcSection(&b)
 	r.targets(&b)
 	r.history(&b)
 	return b.String()

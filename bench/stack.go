@@ -49,6 +49,9 @@ type stack struct {
 	// n8n, with -peers n8n, runs chains of n8nSteps GETs (n8n.go).
 	n8n      *n8nPeer
 	n8nSteps int
+
+	// pg, with -topology pg, is the production topology (pgtopo.go).
+	pg *pgTopology
 }
 
 type stackOptions struct {
@@ -145,6 +148,7 @@ func startStack(ctx context.Context, o stackOptions) (*stack, error) {
 
 func (s *stack) close() {
 	s.n8n.close()
+	s.pg.close()
 	if s.bench != nil {
 		s.bench.Stop()
 	}
