@@ -90,6 +90,15 @@ steps:
     fail: {message: "order refused", type: Refused}
 ---
 kind: Flow
+name: slow-hook
+triggers:
+  - webhook: {path: /hooks/slow, auth: {bearer: {token: {secret: env:EVT_BEARER}}}, respond: outputs, timeout: 1s}
+steps:
+  - id: approved
+    wait: {event: approved, timeout: 1h}
+outputs: {by: "${{ steps.approved.event.json.by }}"}
+---
+kind: Flow
 name: waiter
 steps:
   - id: paid
@@ -210,7 +219,7 @@ func newEventsEnv(t *testing.T) *eventsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"order-intake", "bearer-hook", "mtls-hook", "waiter", "failing-hook"} {
+	for _, n := range []string{"order-intake", "bearer-hook", "mtls-hook", "waiter", "failing-hook", "slow-hook"} {
 		plan, err := proj.Plan(n)
 		if err != nil {
 			t.Fatal(err)
@@ -371,6 +380,19 @@ func TestEventsGatewayOnEmbeddedServer(t *testing.T) {
 	if code, out := e.post(t, e.client, "/hooks/failing", "", map[string]string{"Authorization": "Bearer " + evtBearer}); code != http.StatusUnprocessableEntity ||
 		out["status"] != engine.StatusFailed || !strings.Contains(fmt.Sprint(out["error"]), "order refused") {
 		t.Fatalf("failing flow: %d %v", code, out)
+	}
+	// respond: outputs answers a flow still running after the webhook's
+	// timeout with 504 and the execution, which goes on.
+	code, out = e.post(t, e.client, "/hooks/slow", "", map[string]string{"Authorization": "Bearer " + evtBearer})
+	slow, _ := out["execution"].(string)
+	if code != http.StatusGatewayTimeout || out["status"] != engine.StatusRunning || slow == "" {
+		t.Fatalf("slow flow: %d %v", code, out)
+	}
+	if err := e.st.client.SendEvent(context.Background(), slow, "", engine.Event{Name: "approved", Body: `{"by":"ops"}`, ReceivedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := e.st.client.Wait(context.Background(), e.st.temporal.GetWorkflow(context.Background(), slow, ""), nil); err != nil || rec.Outputs["by"] != "ops" {
+		t.Fatalf("the slow flow after its event: %v %+v", err, rec)
 	}
 	// A replayed bearer delivery is deduplicated, not started again.
 	if code, out := e.post(t, e.client, "/hooks/bearer?n=b3", "", map[string]string{"Authorization": "Bearer " + evtBearer}); code != http.StatusOK || out["duplicate"] != true {

@@ -23,6 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/api/serviceerror"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/outflow-dev/outflow/engine"
 )
@@ -409,12 +411,20 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 			answer["error"] = rec.Error
 		}
 		g.finish(w, start, outcome{route: route, status: http.StatusUnprocessableEntity, attrs: attrs, body: answer})
-	case wctx.Err() != nil:
+	case wctx.Err() != nil || timedOut(err):
 		answer["status"] = engine.StatusRunning
 		g.finish(w, start, outcome{route: route, status: http.StatusGatewayTimeout, reason: "flow still running after the webhook's timeout", attrs: attrs, body: answer})
 	default:
 		g.finish(w, start, outcome{route: route, status: http.StatusBadGateway, reason: fmt.Sprint(err), attrs: attrs, body: answer})
 	}
+}
+
+// timedOut reports an error that says a deadline passed: the long poll for
+// a result may end with the server's or gRPC's deadline error a moment
+// before the context's own deadline is seen.
+func timedOut(err error) bool {
+	var dl *serviceerror.DeadlineExceeded
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &dl) || status.Code(err) == codes.DeadlineExceeded
 }
 
 // requestData is what a webhook's expressions read as request.
