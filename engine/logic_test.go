@@ -2,17 +2,12 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 )
 
 func setStep(id string, kv ...string) Step {
@@ -286,46 +281,19 @@ func TestRepeatContinuesAsNew(t *testing.T) {
 	)
 	p.Outputs = []Binding{{Name: "left", Value: "${{ vars.left }}"}}
 	p.Settings.HistoryLimit = 12
-	var s testsuite.WorkflowTestSuite
-	in := RunInput{Plan: p, Inputs: map[string]any{"id": "1"}}
-	for runs := 1; ; runs++ {
-		env := s.NewTestWorkflowEnvironment()
-		env.RegisterWorkflowWithOptions(FlowWorkflow, workflow.RegisterOptions{Name: WorkflowName})
-		env.RegisterActivityWithOptions(take, activity.RegisterOptions{Name: RestActivity})
-		env.ExecuteWorkflow(WorkflowName, in)
-		err := env.GetWorkflowError()
-		var can *workflow.ContinueAsNewError
-		if errors.As(err, &can) {
-			var next RunInput
-			if derr := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); derr != nil {
-				t.Fatal(derr)
-			}
-			if next.Resume == nil || next.Resume.Repeat == nil || next.Resume.NextStep != 1 {
-				t.Fatalf("continue-as-new carried no repeat state: %+v", next.Resume)
-			}
-			in = next
-			if runs > 10 {
-				t.Fatal("flow never finished")
-			}
-			continue
+	rec, runs := runContinuing(t, RunInput{Plan: p, Inputs: map[string]any{"id": "1"}}, take, func(next RunInput) {
+		if next.Resume == nil || next.Resume.Repeat == nil || next.Resume.NextStep != 1 {
+			t.Fatalf("continue-as-new carried no repeat state: %+v", next.Resume)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rec Record
-		if err := env.GetWorkflowResult(&rec); err != nil {
-			t.Fatal(err)
-		}
-		if runs < 2 || rec.Runs != runs-1 {
-			t.Fatalf("runs %d, record says %d", runs, rec.Runs)
-		}
-		if got := strings.Join(calls, ","); got != "/take/1,/take/2,/take/3,/take/4,/take/5" {
-			t.Fatalf("calls %s", got)
-		}
-		if rec.Outputs["left"] != 0.0 || rec.Step("drain").Outputs["iterations"] != 5.0 {
-			t.Fatalf("outputs %v, drain %+v", rec.Outputs, rec.Step("drain"))
-		}
-		return
+	})
+	if runs < 2 || rec.Runs != runs-1 {
+		t.Fatalf("runs %d, record says %d", runs, rec.Runs)
+	}
+	if got := strings.Join(calls, ","); got != "/take/1,/take/2,/take/3,/take/4,/take/5" {
+		t.Fatalf("calls %s", got)
+	}
+	if rec.Outputs["left"] != 0.0 || rec.Step("drain").Outputs["iterations"] != 5.0 {
+		t.Fatalf("outputs %v, drain %+v", rec.Outputs, rec.Step("drain"))
 	}
 }
 

@@ -45,61 +45,34 @@ func TestPaginateContinuesAsNewBetweenPages(t *testing.T) {
 	p.Outputs = []Binding{{Name: "items", Value: "${{ steps.list.items }}"}, {Name: "count", Value: "${{ steps.list.count }}"}}
 	p.Settings.HistoryLimit = 14
 
-	var s testsuite.WorkflowTestSuite
-	in := RunInput{Plan: p, Inputs: map[string]any{"id": "1"}}
-	for runs := 1; ; runs++ {
-		env := s.NewTestWorkflowEnvironment()
-		env.RegisterWorkflowWithOptions(FlowWorkflow, workflow.RegisterOptions{Name: WorkflowName})
-		env.RegisterActivityWithOptions(pages, activity.RegisterOptions{Name: RestActivity})
-		env.ExecuteWorkflow(WorkflowName, in)
-		err := env.GetWorkflowError()
-		var can *workflow.ContinueAsNewError
-		if errors.As(err, &can) {
-			var next RunInput
-			if derr := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); derr != nil {
-				t.Fatal(derr)
-			}
-			if next.Resume == nil || next.Resume.Page == nil || next.Resume.Page.Step != "list" || next.Resume.NextStep != 0 {
-				t.Fatalf("continue-as-new carried no page state: %+v", next.Resume)
-			}
-			in = next
-			if runs > 10 {
-				t.Fatal("flow never finished")
-			}
-			continue
+	rec, runs := runContinuing(t, RunInput{Plan: p, Inputs: map[string]any{"id": "1"}}, pages, func(next RunInput) {
+		if next.Resume == nil || next.Resume.Page == nil || next.Resume.Page.Step != "list" || next.Resume.NextStep != 0 {
+			t.Fatalf("continue-as-new carried no page state: %+v", next.Resume)
 		}
-		if err != nil {
-			t.Fatal(err)
+	})
+	if runs < 3 || rec.Runs != runs-1 {
+		t.Fatalf("runs = %d, record says %d continues", runs, rec.Runs)
+	}
+	items, _ := rec.Outputs["items"].([]any)
+	if len(items) != 13 || rec.Outputs["count"] != 13.0 {
+		t.Fatalf("items %v, count %v", items, rec.Outputs["count"])
+	}
+	for i, it := range items {
+		if it != float64(i+1) {
+			t.Fatalf("items out of order or doubled: %v", items)
 		}
-		var rec Record
-		if err := env.GetWorkflowResult(&rec); err != nil {
-			t.Fatal(err)
+	}
+	st := rec.Step("list")
+	if len(rec.Steps) != 1 || st.Status != StatusSucceeded || len(st.Pages) != 7 {
+		t.Fatalf("record: %d steps, list %+v", len(rec.Steps), st)
+	}
+	for n := 1; n <= 7; n++ {
+		if calls[n] != 1 || st.Pages[n-1].Number != n {
+			t.Fatalf("page %d called %d times; pages %+v", n, calls[n], st.Pages)
 		}
-		if runs < 3 || rec.Runs != runs-1 {
-			t.Fatalf("runs = %d, record says %d continues", runs, rec.Runs)
-		}
-		items, _ := rec.Outputs["items"].([]any)
-		if len(items) != 13 || rec.Outputs["count"] != 13.0 {
-			t.Fatalf("items %v, count %v", items, rec.Outputs["count"])
-		}
-		for i, it := range items {
-			if it != float64(i+1) {
-				t.Fatalf("items out of order or doubled: %v", items)
-			}
-		}
-		st := rec.Step("list")
-		if len(rec.Steps) != 1 || st.Status != StatusSucceeded || len(st.Pages) != 7 {
-			t.Fatalf("record: %d steps, list %+v", len(rec.Steps), st)
-		}
-		for n := 1; n <= 7; n++ {
-			if calls[n] != 1 || st.Pages[n-1].Number != n {
-				t.Fatalf("page %d called %d times; pages %+v", n, calls[n], st.Pages)
-			}
-		}
-		if calls[8] != 0 {
-			t.Fatal("a page after the short last page was requested")
-		}
-		return
+	}
+	if calls[8] != 0 {
+		t.Fatal("a page after the short last page was requested")
 	}
 }
 

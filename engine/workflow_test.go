@@ -248,51 +248,22 @@ func TestPollWaitAndContinueAsNew(t *testing.T) {
 	// A tiny history limit makes the poll continue as new between calls.
 	p.Settings.HistoryLimit = 12
 
-	var s testsuite.WorkflowTestSuite
-	in := RunInput{Plan: p, Inputs: map[string]any{"id": "1"}}
-	runs := 0
-	for {
-		runs++
-		env := s.NewTestWorkflowEnvironment()
-		env.RegisterWorkflowWithOptions(FlowWorkflow, workflow.RegisterOptions{Name: WorkflowName})
-		env.RegisterActivityWithOptions(status, activity.RegisterOptions{Name: RestActivity})
-		env.ExecuteWorkflow(WorkflowName, in)
-		err := env.GetWorkflowError()
-		var can *workflow.ContinueAsNewError
-		if errors.As(err, &can) {
-			var next RunInput
-			if derr := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); derr != nil {
-				t.Fatal(derr)
-			}
-			if next.Resume == nil || next.Resume.Poll == nil || next.Resume.NextStep != 1 {
-				t.Fatalf("continue-as-new carried no poll state: %+v", next.Resume)
-			}
-			in = next
-			if runs > 10 {
-				t.Fatal("flow never finished")
-			}
-			continue
+	rec, runs := runContinuing(t, RunInput{Plan: p, Inputs: map[string]any{"id": "1"}}, status, func(next RunInput) {
+		if next.Resume == nil || next.Resume.Poll == nil || next.Resume.NextStep != 1 {
+			t.Fatalf("continue-as-new carried no poll state: %+v", next.Resume)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rec Record
-		if err := env.GetWorkflowResult(&rec); err != nil {
-			t.Fatal(err)
-		}
-		if runs < 2 || rec.Runs != runs-1 {
-			t.Fatalf("runs = %d, record says %d continues", runs, rec.Runs)
-		}
-		if job := rec.Step("job"); job == nil || job.Polls != 4 || job.Status != StatusSucceeded {
-			t.Fatalf("job: %+v", job)
-		}
-		if len(rec.Steps) != 2 || rec.Outputs["calls"] != 4.0 {
-			t.Fatalf("record steps %d, outputs %v", len(rec.Steps), rec.Outputs)
-		}
-		if w := rec.Step("pause"); w == nil || w.Duration.D() != time.Hour {
-			t.Fatalf("wait: %+v", w)
-		}
-		return
+	})
+	if runs < 2 || rec.Runs != runs-1 {
+		t.Fatalf("runs = %d, record says %d continues", runs, rec.Runs)
+	}
+	if job := rec.Step("job"); job == nil || job.Polls != 4 || job.Status != StatusSucceeded {
+		t.Fatalf("job: %+v", job)
+	}
+	if len(rec.Steps) != 2 || rec.Outputs["calls"] != 4.0 {
+		t.Fatalf("record steps %d, outputs %v", len(rec.Steps), rec.Outputs)
+	}
+	if w := rec.Step("pause"); w == nil || w.Duration.D() != time.Hour {
+		t.Fatalf("wait: %+v", w)
 	}
 }
 
@@ -345,4 +316,43 @@ func TestLocalStep(t *testing.T) {
 	if f := rec.Step("fast"); f == nil || f.Status != StatusSucceeded || f.Response.StatusCode != 200 {
 		t.Fatalf("local step: %+v", f)
 	}
+}
+
+// runContinuing runs the flow of in to its end in the test environment,
+// starting each next run from the continue-as-new input (at most 20 runs);
+// onContinue sees each continue-as-new input before its run. It returns the
+// final record and the number of runs; a run that fails fails the test.
+func runContinuing(t *testing.T, in RunInput, act any, onContinue func(next RunInput)) (*Record, int) {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	for runs := 1; runs <= 20; runs++ {
+		env := s.NewTestWorkflowEnvironment()
+		env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Hour}) // as runPlan
+		env.RegisterWorkflowWithOptions(FlowWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+		env.RegisterActivityWithOptions(act, activity.RegisterOptions{Name: RestActivity})
+		env.ExecuteWorkflow(WorkflowName, in)
+		err := env.GetWorkflowError()
+		var can *workflow.ContinueAsNewError
+		if errors.As(err, &can) {
+			var next RunInput
+			if derr := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); derr != nil {
+				t.Fatal(derr)
+			}
+			if onContinue != nil {
+				onContinue(next)
+			}
+			in = next
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec Record
+		if err := env.GetWorkflowResult(&rec); err != nil {
+			t.Fatal(err)
+		}
+		return &rec, runs
+	}
+	t.Fatal("flow never finished")
+	return nil, 0
 }
